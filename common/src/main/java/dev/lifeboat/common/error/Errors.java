@@ -1,0 +1,83 @@
+package dev.lifeboat.common.error;
+
+/** The domain errors of Lifeboat, each with the HTTP status it maps to. */
+public final class Errors {
+    private Errors() {
+    }
+
+    /** The request is malformed or names something that cannot be valid. */
+    public static final class InvalidRequest extends LifeboatException {
+        public InvalidRequest(String detail) {
+            super(400, "invalid-request", "Invalid request", detail);
+        }
+    }
+
+    /** A backup id that fails validation (DESIGN §2). */
+    public static final class InvalidBackupId extends LifeboatException {
+        public InvalidBackupId(String detail) {
+            super(400, "invalid-backup-id", "Invalid backup id", detail);
+        }
+    }
+
+    /** No backup with that id exists (or it never completed). */
+    public static final class BackupNotFound extends LifeboatException {
+        public BackupNotFound(String detail) {
+            super(404, "backup-not-found", "Backup not found", detail);
+        }
+    }
+
+    /** The request names a database label that is not configured. */
+    public static final class UnknownDatabase extends LifeboatException {
+        public UnknownDatabase(String detail) {
+            super(404, "unknown-database", "Unknown database", detail);
+        }
+    }
+
+    /** A backup of the same database is already running. */
+    public static final class BackupInProgress extends LifeboatException {
+        private final String runningId;
+
+        public BackupInProgress(String database, String runningId) {
+            super(409, "backup-in-progress", "Backup already running",
+                    "A backup of database '" + database + "' is already running: " + runningId
+                            + ". Wait for it to finish (GET /api/v1/backups/" + runningId + ").");
+            this.runningId = runningId;
+        }
+
+        public String runningId() {
+            return runningId;
+        }
+    }
+
+    /** The stored bytes do not match the checksum or size recorded in the metadata. */
+    public static final class ChecksumMismatch extends LifeboatException {
+        public ChecksumMismatch(String detail) {
+            super(422, "checksum-mismatch", "Checksum mismatch", detail);
+        }
+    }
+
+    /** The object store failed or is unreachable. */
+    public static final class StoreUnavailable extends LifeboatException {
+        public StoreUnavailable(String detail, Throwable cause) {
+            super(503, "store-unavailable", "Object store unavailable", detail, cause);
+        }
+    }
+
+    /** A PostgreSQL client program failed, or none suitable was found. */
+    public static final class PgToolFailed extends LifeboatException {
+        public PgToolFailed(String detail) {
+            super(502, "pg-tool-failed", "PostgreSQL program failed", detail);
+        }
+
+        public PgToolFailed(String detail, Throwable cause) {
+            super(502, "pg-tool-failed", "PostgreSQL program failed", detail, cause);
+        }
+    }
+
+    /** Lifeboat's own configuration is invalid; raised at start-up. */
+    public static final class InvalidConfiguration extends LifeboatException {
+        public InvalidConfiguration(String detail) {
+            super(500, "invalid-configuration", "Invalid configuration", detail);
+        }
+    }
+}

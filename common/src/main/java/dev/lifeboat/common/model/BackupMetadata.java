@@ -1,0 +1,48 @@
+package dev.lifeboat.common.model;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.quarkus.runtime.annotations.RegisterForReflection;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The metadata of a completed backup, schema version 1 (DESIGN §2). Written last, as the commit marker, to
+ * {@code <prefix>/metadata/<id>.json}. Holds public keys only, never secrets.
+ *
+ * @param rawSizeBytes    bytes pg_dump produced
+ * @param storedSizeBytes bytes stored (after compression and encryption)
+ * @param sha256          SHA-256 of the stored bytes, hex
+ * @param fingerprint     per-table content fingerprint; empty for the custom format, which is not read
+ */
+@RegisterForReflection
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record BackupMetadata(
+        int schemaVersion,
+        String id,
+        String database,
+        String databaseName,
+        String key,
+        String serverVersion,
+        String pgDumpVersion,
+        DumpFormat format,
+        Compression compression,
+        List<String> encryptionRecipients,
+        Trigger trigger,
+        Map<String, String> labels,
+        Instant startedAt,
+        Instant finishedAt,
+        double durationSeconds,
+        long rawSizeBytes,
+        long storedSizeBytes,
+        String sha256,
+        List<TableFingerprint> fingerprint) {
+
+    public static final int SCHEMA_VERSION = 1;
+
+    @JsonIgnore
+    public boolean encrypted() {
+        return encryptionRecipients != null && !encryptionRecipients.isEmpty();
+    }
+}

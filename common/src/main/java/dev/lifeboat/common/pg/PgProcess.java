@@ -1,0 +1,138 @@
+package dev.lifeboat.common.pg;
+
+import dev.lifeboat.common.error.Errors.PgToolFailed;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running PostgreSQL client program, started from an argument array (never a shell), with the connection in
+ * {@code PG*} environment variables of the child only. Its stderr is drained on a thread into a bounded tail
+ * that failures quote, so a chatty program never blocks and a failure says what the program said.
+ */
+public final class PgProcess implements AutoCloseable {
+    private static final int STDERR_TAIL = 16 * 1024;
+    private final String name;
+    private final Process process;
+    private final Thread stderrPump;
+    private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+
+    private PgProcess(String name, Process process) {
+        this.name = name;
+        this.process = process;
+        this.stderrPump = Thread.ofVirtual().name(name + "-stderr").start(this::pumpStderr);
+    }
+
+    /**
+     * Starts {@code program args...} connected to {@code connection}. Only the variables needed are passed:
+     * the parent's PG* variables are removed so none leaks into the child by accident.
+     */
+    public static PgProcess start(Path program, List<String> args, PgConnection connection, Duration connectTimeout) {
+        List<String> command = new ArrayList<>(args.size() + 1);
+        command.add(program.toString());
+        command.addAll(args);
+        ProcessBuilder builder = new ProcessBuilder(command);
+        Map<String, String> env = builder.environment();
+        env.keySet().removeIf(k -> k.startsWith("PG"));
+        if (connection != null) {
+            env.put("PGHOST", connection.host());
+            env.put("PGPORT", Integer.toString(connection.port()));
+            env.put("PGUSER", connection.user());
+            env.put("PGDATABASE", connection.database());
+            connection.password().ifPresent(p -> env.put("PGPASSWORD", p));
+        }
+        env.put("PGCONNECT_TIMEOUT", Long.toString(Math.max(1, connectTimeout.toSeconds())));
+        env.put("PGAPPNAME", "lifeboat");
+        try {
+            return new PgProcess(program.getFileName().toString(), builder.start());
+        } catch (IOException e) {
+            throw new PgToolFailed("Cannot start " + program + ": " + e.getMessage(), e);
+        }
+    }
+
+    public InputStream stdout() {
+        return process.getInputStream();
+    }
+
+    public OutputStream stdin() {
+        return process.getOutputStream();
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    /** Waits for the program to end; throws {@link PgToolFailed} with its stderr unless it exited 0. */
+    public void waitSuccess(Duration timeout) {
+        try {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly();
+                throw new PgToolFailed(name + " did not finish within " + timeout + "; killed");
+            }
+            stderrPump.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+            throw new PgToolFailed(name + " was interrupted");
+        }
+        int exit = process.exitValue();
+        if (exit != 0) {
+            throw new PgToolFailed(name + " exited with code " + exit + describeStderr());
+        }
+    }
+
+    /** What the program wrote on stderr (its last 16 KiB). */
+    public String stderr() {
+        synchronized (stderr) {
+            return stderr.toString(StandardCharsets.UTF_8).strip();
+        }
+    }
+
+    private String describeStderr() {
+        String err = stderr();
+        return err.isEmpty() ? "" : ": " + err;
+    }
+
+    private void pumpStderr() {
+        byte[] buf = new byte[4096];
+        try (InputStream err = process.getErrorStream()) {
+            int n;
+            while ((n = err.read(buf)) >= 0) {
+                synchronized (stderr) {
+                    stderr.write(buf, 0, n);
+                    if (stderr.size() > 2 * STDERR_TAIL) {
+                        byte[] all = stderr.toByteArray();
+                        stderr.reset();
+                        stderr.write(all, all.length - STDERR_TAIL, STDERR_TAIL);
+                    }
+                }
+            }
+        } catch (IOException ignored) {
+            // the process ended
+        }
+    }
+
+    /** Kills the program if it still runs. */
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            process.destroy();
+            try {
+                if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                process.destroyForcibly();
+            }
+        }
+    }
+}

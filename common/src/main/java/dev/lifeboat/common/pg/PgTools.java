@@ -1,0 +1,177 @@
+package dev.lifeboat.common.pg;
+
+import dev.lifeboat.common.config.PgConfig;
+import dev.lifeboat.common.error.Errors.PgToolFailed;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Finds PostgreSQL client programs and the server's version. pg_dump refuses servers newer than itself and a
+ * dump from an older pg_dump may miss features, so for a server of major N the {@code pg_dump} of major N is
+ * used, else the oldest newer one; only older ones → refused with a clear error.
+ */
+@ApplicationScoped
+public class PgTools {
+    private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
+    private static final Duration QUICK = Duration.ofSeconds(30);
+    private final List<Path> searchDirs;
+    private final Duration connectTimeout;
+    /** {@code --version} output per program path, asked once. */
+    private final Map<Path, Optional<String>> versions = new ConcurrentHashMap<>();
+
+    public PgTools(PgConfig config) {
+        this(config.binDirs().orElseGet(PgTools::defaultDirs), config.connectTimeout());
+    }
+
+    public PgTools(List<Path> searchDirs, Duration connectTimeout) {
+        this.searchDirs = List.copyOf(searchDirs);
+        this.connectTimeout = connectTimeout;
+    }
+
+    /** Every {@code /usr/lib/postgresql/<major>/bin}, newest first, then the folders of {@code PATH}. */
+    static List<Path> defaultDirs() {
+        List<Path> dirs = new ArrayList<>();
+        Path base = Path.of("/usr/lib/postgresql");
+        if (Files.isDirectory(base)) {
+            try (Stream<Path> s = Files.list(base)) {
+                s.map(p -> p.resolve("bin")).filter(Files::isDirectory)
+                        .sorted(Comparator.comparing((Path p) -> majorFromDirName(p)).reversed())
+                        .forEach(dirs::add);
+            } catch (IOException ignored) {
+                // fall through to PATH
+            }
+        }
+        String path = System.getenv("PATH");
+        if (path != null) {
+            for (String d : path.split(":")) {
+                if (!d.isBlank()) {
+                    dirs.add(Path.of(d));
+                }
+            }
+        }
+        return dirs;
+    }
+
+    private static int majorFromDirName(Path bin) {
+        try {
+            return Integer.parseInt(bin.getParent().getFileName().toString());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    public Duration connectTimeout() {
+        return connectTimeout;
+    }
+
+    /** A found program and its major version. */
+    public record Program(Path path, int major, String version) {
+    }
+
+    /** Every copy of {@code name} in the search folders, with its version. */
+    public List<Program> find(String name) {
+        List<Program> out = new ArrayList<>();
+        for (Path dir : searchDirs) {
+            Path p = dir.resolve(name);
+            if (Files.isExecutable(p) && out.stream().noneMatch(o -> samePath(o.path(), p))) {
+                versionOf(p).ifPresent(v -> out.add(new Program(p, parseMajor(v).orElse(0), v)));
+            }
+        }
+        return out;
+    }
+
+    private static boolean samePath(Path a, Path b) {
+        try {
+            return Files.isSameFile(a, b);
+        } catch (IOException e) {
+            return a.equals(b);
+        }
+    }
+
+    /** {@code name} for a server of {@code serverMajor}: the same major, else the oldest newer one. */
+    public Program forServer(String name, int serverMajor) {
+        return choose(name, find(name), serverMajor);
+    }
+
+    static Program choose(String name, List<Program> candidates, int serverMajor) {
+        if (candidates.isEmpty()) {
+            throw new PgToolFailed("No " + name + " found; install the PostgreSQL client programs or set lifeboat.pg.bin-dirs");
+        }
+        return candidates.stream().filter(p -> p.major() == serverMajor).findFirst()
+                .or(() -> candidates.stream().filter(p -> p.major() > serverMajor).min(Comparator.comparingInt(Program::major)))
+                .orElseThrow(() -> new PgToolFailed("The server is PostgreSQL " + serverMajor + " but the newest " + name
+                        + " found is " + candidates.stream().mapToInt(Program::major).max().orElse(0) + " ("
+                        + candidates.stream().map(p -> p.path().toString()).toList() + "); an older " + name
+                        + " than the server cannot be used. Install the client of major " + serverMajor
+                        + " or newer and list its folder in lifeboat.pg.bin-dirs."));
+    }
+
+    /** The newest copy of {@code name}, for talking to a server whose version is not known yet. */
+    public Program newest(String name) {
+        return find(name).stream().max(Comparator.comparingInt(Program::major)).orElseThrow(() ->
+                new PgToolFailed("No " + name + " found; install the PostgreSQL client programs or set lifeboat.pg.bin-dirs"));
+    }
+
+    /** The server's version as {@code server_version_num} (e.g. 150018), asked with psql. */
+    public int serverVersionNum(PgConnection connection) {
+        String out = psqlQuery(newest("psql"), connection, "SHOW server_version_num");
+        try {
+            return Integer.parseInt(out.strip());
+        } catch (NumberFormatException e) {
+            throw new PgToolFailed("Unexpected answer to SHOW server_version_num: " + out);
+        }
+    }
+
+    /** Runs one query with psql and returns its unaligned, tuples-only output. */
+    public String psqlQuery(Program psql, PgConnection connection, String sql) {
+        try (PgProcess p = PgProcess.start(psql.path(),
+                List.of("-X", "--no-password", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql), connection, connectTimeout)) {
+            p.stdin().close();
+            String out;
+            try (InputStream in = p.stdout()) {
+                out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            p.waitSuccess(QUICK);
+            return out;
+        } catch (IOException e) {
+            throw new PgToolFailed("psql failed: " + e.getMessage(), e);
+        }
+    }
+
+    private Optional<String> versionOf(Path program) {
+        return versions.computeIfAbsent(program, PgTools::runVersion);
+    }
+
+    private static Optional<String> runVersion(Path program) {
+        try (PgProcess p = PgProcess.start(program, List.of("--version"), null, Duration.ofSeconds(5))) {
+            p.stdin().close();
+            String out;
+            try (InputStream in = p.stdout()) {
+                out = new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
+            }
+            p.waitSuccess(Duration.ofSeconds(10));
+            return parseMajor(out).isPresent() ? Optional.of(out) : Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    static Optional<Integer> parseMajor(String versionOutput) {
+        Matcher m = VERSION.matcher(versionOutput);
+        return m.find() ? Optional.of(Integer.parseInt(m.group(1))) : Optional.empty();
+    }
+}

@@ -1,0 +1,206 @@
+package dev.lifeboat.common.testing;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipal;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real, throwaway PostgreSQL for tests: initdb into a temp folder, started with pg_ctl on a free 127.0.0.1
+ * port, TCP only, password authentication (scram) so the tests also prove that passwords reach the programs.
+ * initdb refuses root, so as root (CI) the server runs as the {@code postgres} user through {@code runuser}.
+ * Also a client for the tests: psql, pg_dump and database creation against that server.
+ */
+public final class PostgresServer implements AutoCloseable {
+    public static final String USER = "postgres";
+    public static final String PASSWORD = "lifeboat-test-Pw'1";
+
+    private final Path dir;
+    private final int port;
+    private final Path bin;
+
+    private PostgresServer(Path dir, int port, Path bin) {
+        this.dir = dir;
+        this.port = port;
+        this.bin = bin;
+    }
+
+    /** A client for a server started elsewhere (e.g. by a Quarkus test resource). */
+    public static PostgresServer client(int port) {
+        return new PostgresServer(null, port, binDir());
+    }
+
+    public static PostgresServer start() {
+        Path bin = binDir();
+        try {
+            Path dir = Files.createTempDirectory("lifeboat-pg-");
+            Path data = dir.resolve("data");
+            Path pwfile = dir.resolve("pwfile");
+            Files.writeString(pwfile, PASSWORD + "\n");
+            boolean root = "root".equals(System.getProperty("user.name"));
+            if (root) {
+                UserPrincipal postgres = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("postgres");
+                Files.setOwner(dir, postgres);
+                Files.setOwner(pwfile, postgres);
+            }
+            run(asServerUser(root, List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-U", USER,
+                    "--auth=scram-sha-256", "--pwfile=" + pwfile, "--no-sync", "-E", "UTF8", "--locale=C")), Map.of(), null);
+            int port = freePort();
+            String options = "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                    + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50";
+            run(asServerUser(root, List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l",
+                    dir.resolve("server.log").toString(), "-w", "-t", "60", "-o", options, "start")), Map.of(), null);
+            PostgresServer server = new PostgresServer(dir, port, bin);
+            Runtime.getRuntime().addShutdownHook(new Thread(server::close));
+            return server;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static List<String> asServerUser(boolean root, List<String> command) {
+        if (!root) {
+            return command;
+        }
+        List<String> c = new ArrayList<>(List.of("runuser", "-u", "postgres", "--"));
+        c.addAll(command);
+        return c;
+    }
+
+    /** The folder of the newest installed PostgreSQL server binaries. */
+    public static Path binDir() {
+        Path base = Path.of("/usr/lib/postgresql");
+        try (Stream<Path> s = Files.list(base)) {
+            return s.map(p -> p.resolve("bin")).filter(p -> Files.isExecutable(p.resolve("initdb")))
+                    .max(Comparator.comparingInt(p -> Integer.parseInt(p.getParent().getFileName().toString())))
+                    .orElseThrow(() -> new IllegalStateException("No PostgreSQL server under /usr/lib/postgresql"));
+        } catch (IOException e) {
+            throw new IllegalStateException("No PostgreSQL server under /usr/lib/postgresql (apt-get install postgresql)", e);
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            return s.getLocalPort();
+        }
+    }
+
+    public String host() {
+        return "127.0.0.1";
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public Path bin() {
+        return bin;
+    }
+
+    /** Creates an empty database. */
+    public void createDatabase(String name) {
+        psql("postgres", "CREATE DATABASE \"" + name.replace("\"", "\"\"") + "\"");
+    }
+
+    /** Runs SQL (one or more statements, stopping at the first error) and returns psql's unaligned output. */
+    public String psql(String database, String sql) {
+        return new String(run(List.of(bin.resolve("psql").toString(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t",
+                "-d", database), env(), sql.getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8).strip();
+    }
+
+    /** Loads a plain SQL dump with psql, stopping at the first error. */
+    public void load(String database, InputStream sql) {
+        try {
+            run(List.of(bin.resolve("psql").toString(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database), env(), sql.readAllBytes());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The plain pg_dump of a database, for comparing two databases. */
+    public String pgDump(String database) {
+        return new String(run(List.of(bin.resolve("pg_dump").toString(), "-d", database), env(), null), StandardCharsets.UTF_8);
+    }
+
+    /** The environment for client programs: connection and password, never in argv. */
+    public Map<String, String> env() {
+        return Map.of("PGHOST", host(), "PGPORT", Integer.toString(port), "PGUSER", USER, "PGPASSWORD", PASSWORD);
+    }
+
+    /** Runs a command to completion; throws with its stderr when it exits non-zero. */
+    public static byte[] run(List<String> command, Map<String, String> env, byte[] stdin) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(false);
+            pb.environment().putAll(env);
+            Process p = pb.start();
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try (OutputStream in = p.getOutputStream()) {
+                    if (stdin != null) {
+                        in.write(stdin);
+                    }
+                } catch (IOException ignored) {
+                    // the program ended early; its exit code tells
+                }
+            });
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            Thread errPump = Thread.ofVirtual().start(() -> {
+                try (InputStream e = p.getErrorStream()) {
+                    e.transferTo(err);
+                } catch (IOException ignored) {
+                    // ended
+                }
+            });
+            byte[] out;
+            try (InputStream o = p.getInputStream()) {
+                out = o.readAllBytes();
+            }
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("Timed out: " + command);
+            }
+            writer.join();
+            errPump.join();
+            if (p.exitValue() != 0) {
+                throw new IllegalStateException(command.get(0) + " exited " + p.exitValue() + ": " + err.toString(StandardCharsets.UTF_8));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Stops the server and removes its folder. */
+    @Override
+    public synchronized void close() {
+        if (dir == null || !Files.isDirectory(dir)) {
+            return;
+        }
+        boolean root = "root".equals(System.getProperty("user.name"));
+        try {
+            run(asServerUser(root, List.of(bin.resolve("pg_ctl").toString(), "-D", dir.resolve("data").toString(),
+                    "-m", "immediate", "-w", "stop")), Map.of(), null);
+        } catch (RuntimeException ignored) {
+            // already stopped
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // temp folder
+        }
+    }
+}
