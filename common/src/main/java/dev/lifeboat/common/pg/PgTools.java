@@ -33,6 +33,7 @@ public class PgTools {
     /** {@code --version} output per program path, asked once. */
     private final Map<Path, Optional<String>> versions = new ConcurrentHashMap<>();
 
+    @jakarta.inject.Inject
     public PgTools(PgConfig config) {
         this(config.binDirs().orElseGet(PgTools::defaultDirs), config.connectTimeout());
     }

@@ -1,0 +1,85 @@
+package dev.lifeboat.backup.config;
+
+import dev.lifeboat.common.model.Compression;
+import dev.lifeboat.common.model.DumpFormat;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * backup-service configuration, {@code lifeboat.*} (DESIGN §10). The store, encryption and PostgreSQL program
+ * keys are shared with the other services and mapped in common ({@code StoreConfig}, {@code EncryptionConfig},
+ * {@code PgConfig}).
+ */
+@ConfigMapping(prefix = "lifeboat")
+public interface BackupServiceConfig {
+
+    /** The databases to back up, by label (e.g. {@code main}); the label names the backups. */
+    Map<String, Database> databases();
+
+    /** How and when backups are taken. */
+    Backup backup();
+
+    interface Database {
+        /** Server host name. */
+        @WithDefault("localhost")
+        String host();
+
+        /** Server port. */
+        @WithDefault("5432")
+        int port();
+
+        /** Database name on the server. */
+        String database();
+
+        /** User pg_dump connects as; needs read access to everything dumped. */
+        @WithDefault("postgres")
+        String user();
+
+        /** Password; prefer {@code password-file} in Kubernetes. Never logged. */
+        Optional<String> password();
+
+        /** File holding the password (a mounted Secret); read at each backup, so rotation needs no restart. */
+        Optional<Path> passwordFile();
+
+        /** Object key prefix of this database's backups; default {@code database/<label>}. */
+        Optional<String> prefix();
+    }
+
+    interface Backup {
+        /** Quartz cron of scheduled backups (seconds first); {@code off} disables scheduling. */
+        @WithDefault("0 0 2 * * ?")
+        String schedule();
+
+        /** Time zone the schedule is read in. */
+        @WithDefault("UTC")
+        String timezone();
+
+        /** {@code zstd} (default) or {@code gzip} (for {@code .sql.gz} compatibility) or {@code none}. */
+        @WithDefault("zstd")
+        Compression compression();
+
+        /** {@code plain} SQL (default, fingerprinted, loads with psql) or {@code custom} (pg_restore). */
+        @WithDefault("plain")
+        DumpFormat format();
+
+        /** zstd level, 1 (fastest) to 19. */
+        @WithDefault("3")
+        int zstdLevel();
+
+        /** zstd worker threads; compression is the slowest stage, so 2 roughly doubles throughput. */
+        @WithDefault("2")
+        int zstdWorkers();
+
+        /** A backup running longer than this is killed and marked failed. */
+        @WithDefault("6h")
+        Duration timeout();
+
+        /** How many finished backup jobs (with their errors) are kept in memory for {@code GET /backups/{id}}. */
+        @WithDefault("100")
+        int jobHistory();
+    }
+}

@@ -1,0 +1,124 @@
+package dev.lifeboat.backup.rest;
+
+import dev.lifeboat.backup.service.BackupCatalog;
+import dev.lifeboat.backup.service.BackupJob;
+import dev.lifeboat.backup.service.BackupService;
+import dev.lifeboat.backup.service.Databases;
+import dev.lifeboat.common.error.Errors.BackupNotFound;
+import dev.lifeboat.common.error.Errors.InvalidRequest;
+import dev.lifeboat.common.model.BackupIds;
+import dev.lifeboat.common.model.Trigger;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+/** The backup API (DESIGN §6): start a backup, list and read backups. Thin: the work is in {@link BackupService}. */
+@Path("/api/v1/backups")
+@Produces(MediaType.APPLICATION_JSON)
+public class BackupResource {
+    private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9._/-]{1,63}");
+    private static final int MAX_LABELS = 20;
+    private static final int MAX_LABEL_VALUE = 256;
+
+    private final BackupService service;
+    private final BackupCatalog catalog;
+    private final Databases databases;
+
+    public BackupResource(BackupService service, BackupCatalog catalog, Databases databases) {
+        this.service = service;
+        this.catalog = catalog;
+        this.databases = databases;
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Start a backup", description = "202 + Location at once; with wait=true, 201 with the "
+            + "completed backup when done. 409 when a backup of that database is already running.")
+    public Response create(BackupRequest request, @QueryParam("wait") boolean wait, @jakarta.ws.rs.core.Context UriInfo uri) {
+        BackupRequest r = request == null ? new BackupRequest(null, null, null) : request;
+        String database = databases.resolve(r.database());
+        Trigger trigger = r.trigger() == null ? Trigger.MANUAL : r.trigger();
+        if (trigger == Trigger.SCHEDULED) {
+            throw new InvalidRequest("trigger SCHEDULED is reserved for the scheduler; use MANUAL or PRE_RESTORE.");
+        }
+        Map<String, String> labels = validLabels(r.labels());
+        BackupJob job = service.start(database, trigger, labels);
+        URI location = uri.getBaseUriBuilder().path("api/v1/backups").path(job.id()).build();
+        if (!wait) {
+            return Response.accepted(BackupView.of(job)).location(location).build();
+        }
+        BackupJob done = service.await(job);
+        if (done.status() == BackupJob.Status.FAILED) {
+            return Response.status(500).type(dev.lifeboat.common.error.Problem.MEDIA_TYPE)
+                    .entity(new dev.lifeboat.common.error.Problem("/problems/backup-failed", "Backup failed", 500,
+                            "Backup " + done.id() + " failed: " + done.error(), "/api/v1/backups/" + done.id()))
+                    .location(location).build();
+        }
+        return Response.created(location).entity(BackupView.of(done)).build();
+    }
+
+    @GET
+    @Operation(summary = "List backups, newest first", description = "Running backups first, then completed ones.")
+    public List<BackupView> list(@QueryParam("database") String database) {
+        List<String> labels = database == null || database.isBlank() ? List.copyOf(databases.labels())
+                : List.of(databases.require(database));
+        List<BackupView> out = new ArrayList<>();
+        service.runningJobs().stream().filter(j -> labels.contains(j.database())).map(BackupView::of).forEach(out::add);
+        List<BackupView> completed = new ArrayList<>();
+        for (String label : labels) {
+            catalog.list(label).stream().map(BackupView::of).forEach(completed::add);
+        }
+        completed.sort((a, b) -> b.startedAt().compareTo(a.startedAt()));
+        out.addAll(completed);
+        return out;
+    }
+
+    @GET
+    @Path("latest")
+    @Operation(summary = "The newest completed backup")
+    public BackupView latest(@QueryParam("database") String database) {
+        String label = databases.resolve(database);
+        return catalog.latest(label).map(BackupView::of)
+                .orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no completed backup yet."));
+    }
+
+    @GET
+    @Path("{id}")
+    @Operation(summary = "One backup: running (with progress), failed (with the reason) or completed")
+    public BackupView get(@PathParam("id") String id) {
+        BackupIds.validate(id);
+        return service.job(id).map(BackupView::of).orElseGet(() -> BackupView.of(catalog.get(id)));
+    }
+
+    private static Map<String, String> validLabels(Map<String, String> labels) {
+        if (labels == null) {
+            return Map.of();
+        }
+        if (labels.size() > MAX_LABELS) {
+            throw new InvalidRequest("At most " + MAX_LABELS + " labels; got " + labels.size() + ".");
+        }
+        labels.forEach((k, v) -> {
+            if (k == null || !LABEL_KEY.matcher(k).matches()) {
+                throw new InvalidRequest("A label key has 1 to 63 characters of letters, digits and ._/-.");
+            }
+            if (v == null || v.length() > MAX_LABEL_VALUE || v.chars().anyMatch(Character::isISOControl)) {
+                throw new InvalidRequest("Label '" + k + "': the value must be 0 to " + MAX_LABEL_VALUE
+                        + " printable characters.");
+            }
+        });
+        return labels;
+    }
+}

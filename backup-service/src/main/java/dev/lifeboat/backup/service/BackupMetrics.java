@@ -1,0 +1,78 @@
+package dev.lifeboat.backup.service;
+
+import dev.lifeboat.common.model.BackupMetadata;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The backup metrics (DESIGN §8), per database: {@code lifeboat_backup_last_success_timestamp_seconds},
+ * {@code lifeboat_backup_last_size_bytes}, {@code lifeboat_backup_duration_seconds} (a timer: _count, _sum,
+ * _max) and {@code lifeboat_backups_total{result}}; plus {@code lifeboat_backup_running}.
+ */
+@ApplicationScoped
+public class BackupMetrics {
+    private final MeterRegistry registry;
+    private final Map<String, AtomicLong> lastSuccess = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> lastSize = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> running = new ConcurrentHashMap<>();
+
+    public BackupMetrics(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** Registers the gauges of a database, seeded from its newest backup so a restart does not read as "never". */
+    public void register(String database, BackupMetadata latest) {
+        AtomicLong success = lastSuccess.computeIfAbsent(database, d -> new AtomicLong());
+        AtomicLong size = lastSize.computeIfAbsent(database, d -> new AtomicLong());
+        AtomicLong active = running.computeIfAbsent(database, d -> new AtomicLong());
+        if (latest != null) {
+            success.set(latest.finishedAt().getEpochSecond());
+            size.set(latest.storedSizeBytes());
+        }
+        Gauge.builder("lifeboat.backup.last.success.timestamp.seconds", success, AtomicLong::get)
+                .description("Finish time of the newest successful backup (Unix seconds)").tag("database", database)
+                .register(registry);
+        Gauge.builder("lifeboat.backup.last.size.bytes", size, AtomicLong::get)
+                .description("Stored size of the newest successful backup").tag("database", database).register(registry);
+        Gauge.builder("lifeboat.backup.running", active, AtomicLong::get)
+                .description("1 while a backup of the database runs").tag("database", database).register(registry);
+        counter(database, "success");
+        counter(database, "failure");
+    }
+
+    void started(String database) {
+        running.computeIfAbsent(database, d -> new AtomicLong()).set(1);
+    }
+
+    void succeeded(BackupMetadata metadata) {
+        String db = metadata.database();
+        running.computeIfAbsent(db, d -> new AtomicLong()).set(0);
+        lastSuccess.computeIfAbsent(db, d -> new AtomicLong()).set(metadata.finishedAt().getEpochSecond());
+        lastSize.computeIfAbsent(db, d -> new AtomicLong()).set(metadata.storedSizeBytes());
+        timer(db, "success").record(Duration.ofMillis((long) (metadata.durationSeconds() * 1000)));
+        counter(db, "success").increment();
+    }
+
+    void failed(String database, double seconds) {
+        running.computeIfAbsent(database, d -> new AtomicLong()).set(0);
+        timer(database, "failure").record(Duration.ofMillis((long) (seconds * 1000)));
+        counter(database, "failure").increment();
+    }
+
+    private Counter counter(String database, String result) {
+        return Counter.builder("lifeboat.backups").description("Backups finished, by result")
+                .tag("database", database).tag("result", result).register(registry);
+    }
+
+    private Timer timer(String database, String result) {
+        return Timer.builder("lifeboat.backup.duration").description("Duration of backups")
+                .tag("database", database).tag("result", result).register(registry);
+    }
+}
