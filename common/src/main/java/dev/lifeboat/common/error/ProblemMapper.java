@@ -44,6 +44,12 @@ public class ProblemMapper {
                 "The request body is not valid JSON for this endpoint: " + e.getOriginalMessage(), path(uri)));
     }
 
+    /** Quarkus REST has its own mapper for this subtype (plain JSON body); ours keeps problem+json. */
+    @ServerExceptionMapper
+    public Response jsonMismatch(com.fasterxml.jackson.databind.exc.MismatchedInputException e, UriInfo uri) {
+        return json(e, uri);
+    }
+
     @ServerExceptionMapper
     public Response unexpected(Exception e, UriInfo uri) {
         String errorId = UUID.randomUUID().toString();

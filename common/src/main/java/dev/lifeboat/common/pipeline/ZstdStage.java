@@ -15,6 +15,7 @@ public record ZstdStage(int level, int workers) implements Stage {
     @Override
     public OutputStream wrap(OutputStream out) throws IOException {
         ZstdOutputStreamNoFinalizer z = new ZstdOutputStreamNoFinalizer(out, level);
+        z.setChecksum(true); // as the zstd CLI does: damage is caught even without encryption
         if (workers > 0) {
             z.setWorkers(workers);
         }

@@ -50,8 +50,12 @@ public final class FilesystemObjectStore implements ObjectStore {
 
     @Override
     public InputStream open(String key) throws IOException {
+        Path p = path(key);
+        if (Files.isDirectory(p)) {
+            throw new ObjectNotFoundException(key); // a folder holding other keys is not an object
+        }
         try {
-            return Files.newInputStream(path(key));
+            return Files.newInputStream(p);
         } catch (NoSuchFileException e) {
             throw new ObjectNotFoundException(key);
         }
@@ -93,7 +97,10 @@ public final class FilesystemObjectStore implements ObjectStore {
 
     @Override
     public void delete(String key) throws IOException {
-        Files.deleteIfExists(path(key));
+        Path p = path(key);
+        if (!Files.isDirectory(p)) { // a folder holding other keys is not an object: nothing to delete
+            Files.deleteIfExists(p);
+        }
     }
 
     @Override

@@ -34,6 +34,7 @@ import software.amazon.awssdk.services.s3.model.UploadPartRequest;
  * failure so no pending upload is left behind.
  */
 public final class S3ObjectStore implements ObjectStore {
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(S3ObjectStore.class);
     /** S3 refuses parts below 5 MiB, except the last. */
     public static final int MIN_PART_SIZE = 5 * 1024 * 1024;
 
@@ -237,18 +238,35 @@ public final class S3ObjectStore implements ObjectStore {
             }
         }
 
+        /**
+         * Aborts the upload and checks that it is gone, aborting again if not: as the S3 documentation warns, a
+         * part upload still in flight can outlive an abort (seen here after a refused part).
+         */
         @Override
         public void abort() {
             done = true;
-            if (uploadId != null) {
+            if (uploadId == null) {
+                return;
+            }
+            for (int attempt = 1; attempt <= 3; attempt++) {
                 try {
                     s3.abortMultipartUpload(AbortMultipartUploadRequest.builder()
                             .bucket(bucket).key(full).uploadId(uploadId).build());
-                } catch (SdkException ignored) {
-                    // the bucket's abort-incomplete-multipart lifecycle rule is the backstop
+                    if (!stillPending()) {
+                        uploadId = null;
+                        return;
+                    }
+                } catch (SdkException e) {
+                    LOG.debugf("Abort of the multipart upload of %s, attempt %d: %s", key, attempt, e.getMessage());
                 }
-                uploadId = null;
             }
+            // the bucket's abort-incomplete-multipart lifecycle rule is the backstop
+            LOG.warnf("Could not abort the multipart upload %s of %s", uploadId, key);
+        }
+
+        private boolean stillPending() {
+            return s3.listMultipartUploads(ListMultipartUploadsRequest.builder().bucket(bucket).prefix(full).build())
+                    .uploads().stream().anyMatch(u -> uploadId.equals(u.uploadId()));
         }
 
         @Override

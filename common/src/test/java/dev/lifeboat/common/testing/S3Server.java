@@ -79,6 +79,14 @@ public final class S3Server implements AutoCloseable {
         }
 
         @Override
+        public MultipartUpload initiateMultipartUpload(software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest request) {
+            if (refusing()) {
+                throw S3Exceptions.fromStatusCode(403);
+            }
+            return super.initiateMultipartUpload(request);
+        }
+
+        @Override
         public UploadPartResponse uploadMultipartPart(MultipartUpload upload, UploadPartRequest request, java.io.InputStream in) {
             if (refusing()) {
                 throw S3Exceptions.fromStatusCode(403);
