@@ -11,6 +11,7 @@ import java.time.Instant;
  * metadata).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@io.quarkus.runtime.annotations.RegisterForReflection
 public record BackupView(String id, String database, BackupJob.Status status, Trigger trigger, Instant startedAt,
                          Instant finishedAt, Progress progress, String error, BackupMetadata metadata) {
 

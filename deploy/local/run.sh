@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# deploy/local/run.sh — try Lifeboat on one machine, with nothing but local programs.
+#
+# What it does, from a fresh clone:
+#   1. checks the prerequisites (JDK >= 21, PostgreSQL server binaries, age-keygen, curl) and tells you how
+#      to install what is missing (it installs nothing itself);
+#   2. builds backup-service if backup-service/target/quarkus-app/quarkus-run.jar is missing (or with --rebuild);
+#   3. in .lifeboat-local/ (git-ignored) starts a throwaway PostgreSQL on a free 127.0.0.1 port, creates a
+#      database "shop" with sample data, and makes an age key pair (kept and reused across runs);
+#   4. starts backup-service (API http://127.0.0.1:8081, health/metrics http://127.0.0.1:9081) backing up
+#      "shop" as database "main" into the filesystem store .lifeboat-local/store, encrypted to that key;
+#   5. takes one backup, prints its metadata, file locations and the emergency decrypt command;
+#   6. keeps running until Ctrl-C, then stops the service and PostgreSQL and deletes the PostgreSQL data
+#      (the store, keys and logs in .lifeboat-local/ are kept so you can inspect the backups).
+#
+# Usage: deploy/local/run.sh [--rebuild]
+#   LIFEBOAT_RUN_ONCE=1   exit (cleaning up) right after the first backup instead of waiting (tests, CI)
+#   JAVA_HOME             JDK to use (>= 21); default /usr/lib/jvm/temurin-25-jdk-amd64, else the newest
+#                         JDK >= 21 under /usr/lib/jvm
+#   PG_BIN                folder holding initdb/pg_ctl/postgres; default the newest /usr/lib/postgresql/*/bin
+#   LIFEBOAT_*            any backup-service setting, e.g. LIFEBOAT_BACKUP_SCHEDULE='0 */5 * * * ?'; they
+#                         override the generated .lifeboat-local/config/application.properties
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK="$REPO_ROOT/.lifeboat-local"
+JAR="$REPO_ROOT/backup-service/target/quarkus-app/quarkus-run.jar"
+API_PORT=8081
+MGMT_PORT=9081
+DB_LABEL=main
+DB_NAME=shop
+READY_TIMEOUT=60
+
+REBUILD=0
+for arg in "$@"; do
+    case "$arg" in
+        --rebuild) REBUILD=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+say()  { printf '\n==> %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+die()  { printf '\nrun.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+
+IS_ROOT=0
+[[ $(id -u) -eq 0 ]] && IS_ROOT=1
+
+# Runs a PostgreSQL server program; initdb/pg_ctl refuse root, so as root they run as the postgres user.
+as_pg() {
+    if (( IS_ROOT )); then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+        return
+    fi
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( 20000 + RANDOM % 40000 ))
+        port_in_use "$p" || { echo "$p"; return; }
+    done
+    die "could not find a free TCP port"
+}
+
+# Major Java version of a JDK folder, from its "release" file (0 when unknown).
+jdk_major() {
+    local v
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null | head -n1)
+    echo "${v:-0}"
+}
+
+# One string field of a JSON document: json_field FILE a.b.c
+json_field() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 - "$1" "$2" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)
+PY
+    else
+        # Fallback without python3: the first "name": "value" pair with the last path segment.
+        grep -o "\"${2##*.}\" *: *\"[^\"]*\"" "$1" | head -n1 | sed 's/.*: *"\(.*\)"/\1/'
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------------------
+say "Checking prerequisites"
+missing=()
+
+# A usable JDK: java + javac, Java >= 21. Order: $JAVA_HOME, Temurin 25, then the newest under /usr/lib/jvm.
+is_jdk21() { [[ -n "$1" && -x "$1/bin/java" && -x "$1/bin/javac" ]] && (( $(jdk_major "$1") >= 21 )); }
+JAVA_HOME_FOUND=""
+if [[ -n "${JAVA_HOME:-}" ]]; then
+    if is_jdk21 "$JAVA_HOME"; then JAVA_HOME_FOUND="$JAVA_HOME"
+    else info "note: ignoring JAVA_HOME=$JAVA_HOME (not a JDK >= 21)"; fi
+fi
+if [[ -z "$JAVA_HOME_FOUND" ]] && is_jdk21 /usr/lib/jvm/temurin-25-jdk-amd64; then
+    JAVA_HOME_FOUND=/usr/lib/jvm/temurin-25-jdk-amd64
+fi
+if [[ -z "$JAVA_HOME_FOUND" ]]; then
+    best=0
+    for cand in /usr/lib/jvm/*; do
+        [[ -L "$cand" ]] && continue
+        if is_jdk21 "$cand" && (( $(jdk_major "$cand") > best )); then
+            best=$(jdk_major "$cand"); JAVA_HOME_FOUND="$cand"
+        fi
+    done
+fi
+if [[ -z "$JAVA_HOME_FOUND" ]]; then
+    missing+=("a JDK >= 21 (25 preferred) — e.g. Temurin 25: https://adoptium.net/installation/linux/
+      (Debian/Ubuntu: add the Adoptium apt repository, then 'apt-get install temurin-25-jdk'),
+      or set JAVA_HOME to an installed JDK >= 21")
+else
+    export JAVA_HOME="$JAVA_HOME_FOUND"
+    info "JDK:        $JAVA_HOME (Java $(jdk_major "$JAVA_HOME"))"
+fi
+
+if [[ -z "${PG_BIN:-}" ]]; then
+    PG_BIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n1 || true)
+    if [[ -z "$PG_BIN" ]] && command -v initdb >/dev/null 2>&1; then PG_BIN=$(dirname "$(command -v initdb)"); fi
+fi
+if [[ -z "$PG_BIN" || ! -x "$PG_BIN/initdb" || ! -x "$PG_BIN/pg_ctl" || ! -x "$PG_BIN/postgres" || ! -x "$PG_BIN/psql" ]]; then
+    missing+=("PostgreSQL server binaries (initdb, pg_ctl, postgres, psql, pg_dump) —
+      Debian/Ubuntu: 'sudo apt-get install postgresql' (the service it starts is not needed:
+      'sudo systemctl disable --now postgresql'); Fedora: 'sudo dnf install postgresql-server';
+      or set PG_BIN to the folder holding them")
+else
+    info "PostgreSQL: $PG_BIN ($("$PG_BIN/postgres" --version))"
+fi
+
+command -v age-keygen >/dev/null 2>&1 || missing+=("age-keygen — Debian/Ubuntu: 'sudo apt-get install age'; macOS: 'brew install age'")
+command -v curl >/dev/null 2>&1 || missing+=("curl — Debian/Ubuntu: 'sudo apt-get install curl'")
+if (( IS_ROOT )); then
+    command -v runuser >/dev/null 2>&1 || missing+=("runuser (util-linux) — needed to run PostgreSQL as a non-root user")
+    id -u postgres >/dev/null 2>&1 || missing+=("an OS user 'postgres' (PostgreSQL refuses to run as root) —
+      'useradd --system postgres' (the Debian postgresql package creates it)")
+fi
+
+if (( ${#missing[@]} )); then
+    printf '\nrun.sh: missing prerequisites:\n' >&2
+    for m in "${missing[@]}"; do printf '  - %s\n' "$m" >&2; done
+    exit 1
+fi
+for tool in age zstd python3; do
+    command -v "$tool" >/dev/null 2>&1 || info "note: '$tool' is not installed; not needed to run, but handy (apt-get install $tool)"
+done
+
+for p in "$API_PORT" "$MGMT_PORT"; do
+    if port_in_use "$p"; then
+        die "port $p on 127.0.0.1 is already in use; backup-service needs ports $API_PORT (API) and $MGMT_PORT (management).
+       Stop whatever listens there (find it with: ss -ltnp 'sport = :$p'), e.g. an earlier run.sh, and retry."
+    fi
+done
+
+# ---------------------------------------------------------------------------------------------------------
+if (( REBUILD )) || [[ ! -f "$JAR" ]]; then
+    say "Building backup-service (./mvnw -B -q -DskipTests install; the first build downloads dependencies)"
+    (cd "$REPO_ROOT" && ./mvnw -B -q -DskipTests install) || die "the build failed (see the output above)"
+    [[ -f "$JAR" ]] || die "the build did not produce $JAR"
+else
+    say "Using the existing build $JAR (pass --rebuild to rebuild)"
+fi
+
+# ---------------------------------------------------------------------------------------------------------
+SVC_PID=""
+PG_DIR=""
+PG_STARTED=0
+CLEANED=0
+
+cleanup() {
+    (( CLEANED )) && return 0
+    CLEANED=1
+    set +e
+    trap '' INT TERM
+    say "Cleaning up"
+    if [[ -n "$SVC_PID" ]] && kill -0 "$SVC_PID" 2>/dev/null; then
+        info "stopping backup-service (pid $SVC_PID)"
+        kill -TERM "$SVC_PID" 2>/dev/null
+        for _ in $(seq 1 30); do kill -0 "$SVC_PID" 2>/dev/null || break; sleep 0.5; done
+        if kill -0 "$SVC_PID" 2>/dev/null; then kill -KILL "$SVC_PID" 2>/dev/null; fi
+        wait "$SVC_PID" 2>/dev/null
+    fi
+    if [[ -n "$PG_DIR" && -d "$PG_DIR" ]]; then
+        if (( PG_STARTED )) || [[ -f "$PG_DIR/data/postmaster.pid" ]]; then
+            info "stopping PostgreSQL"
+            as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1
+        fi
+        [[ -f "$PG_DIR/postgres.log" ]] && cp "$PG_DIR/postgres.log" "$WORK/logs/postgres.log" 2>/dev/null
+        info "deleting the PostgreSQL data folder $PG_DIR"
+        rm -rf "$PG_DIR"
+    fi
+    info "kept for you to inspect: the backups in $WORK/store, the age key in $WORK/keys, logs in $WORK/logs"
+    info "(delete $WORK to start from scratch)"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "Preparing $WORK"
+mkdir -p "$WORK"/{store,keys,logs,secrets,config}
+chmod 700 "$WORK/keys" "$WORK/secrets"
+
+# A PostgreSQL left over by a run that was killed without cleaning up.
+if [[ -d "$WORK/postgres" ]]; then
+    info "removing the PostgreSQL data of an earlier run"
+    if [[ -f "$WORK/postgres/data/postmaster.pid" ]]; then
+        as_pg "$PG_BIN/pg_ctl" -D "$WORK/postgres/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK/postgres"
+fi
+
+PG_DIR="$WORK/postgres"
+mkdir -p "$PG_DIR"
+if (( IS_ROOT )); then
+    chown postgres: "$PG_DIR"
+    chmod 700 "$PG_DIR"
+    # The postgres user must be able to reach the folder (not the case under e.g. /root): else use /tmp.
+    if ! runuser -u postgres -- test -w "$PG_DIR"; then
+        rm -rf "$PG_DIR"
+        PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lifeboat-postgres.XXXXXX")
+        chown postgres: "$PG_DIR"
+        info "the postgres user cannot reach $WORK, so PostgreSQL data goes to $PG_DIR"
+    fi
+fi
+PGDATA_DIR="$PG_DIR/data"
+PG_LOG="$PG_DIR/postgres.log"
+
+# A fresh random password each run (the cluster is new each run); alphanumeric so it fits a .pgpass line.
+PG_PASSWORD=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24 || true)
+PASSWORD_FILE="$WORK/secrets/pg-password"
+PGPASS_FILE="$WORK/secrets/pgpass"
+PG_PORT=$(free_port)
+(umask 077
+ printf '%s\n' "$PG_PASSWORD" >"$PASSWORD_FILE"
+ printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$PG_PASSWORD" >"$PGPASS_FILE"
+ printf '%s\n' "$PG_PASSWORD" >"$PG_DIR/initdb-pwfile")
+(( IS_ROOT )) && chown postgres: "$PG_DIR/initdb-pwfile"
+
+say "Starting a throwaway PostgreSQL on 127.0.0.1:$PG_PORT"
+as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=scram-sha-256 --pwfile="$PG_DIR/initdb-pwfile" \
+    --encoding=UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 \
+    || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
+rm -f "$PG_DIR/initdb-pwfile"
+PG_STARTED=1
+as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null \
+    || { tail -n 30 "$PG_LOG" >&2 2>/dev/null; die "PostgreSQL did not start (log above)"; }
+info "data: $PGDATA_DIR, log: $PG_LOG"
+
+export PGPASSFILE="$PGPASS_FILE"
+psql_pg() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
+
+say "Creating database '$DB_NAME' with sample data"
+psql_pg -d postgres -c "CREATE DATABASE $DB_NAME"
+psql_pg -d "$DB_NAME" <<'SQL'
+CREATE TABLE customers (
+    id         integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL,
+    email      text UNIQUE,
+    note       text,
+    created_at timestamptz NOT NULL
+);
+INSERT INTO customers (name, email, note, created_at)
+SELECT CASE WHEN g % 7 = 0 THEN format('O''Connor & "Sons" #%s', g) ELSE format('Customer %s', g) END,
+       CASE WHEN g % 10 = 0 THEN NULL ELSE format('customer%s@example.com', g) END,
+       CASE g % 5
+           WHEN 0 THEN NULL
+           WHEN 1 THEN 'likes ''single'' and "double" quotes'
+           WHEN 2 THEN E'two\nlines\twith a tab'
+           WHEN 3 THEN 'back\slash, ünïcödé ✓, semicolon; -- not a comment'
+           ELSE ''
+       END,
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '7 hours'
+FROM generate_series(1, 300) AS g;
+
+CREATE TABLE products (
+    id    integer PRIMARY KEY,
+    name  text NOT NULL,
+    price numeric(10, 2) NOT NULL CHECK (price >= 0),
+    tags  text[]
+);
+INSERT INTO products
+SELECT g, format('Product %s', g), round((g * 3.7)::numeric, 2),
+       CASE WHEN g % 3 = 0 THEN NULL ELSE ARRAY['tag' || g % 4, 'it''s'] END
+FROM generate_series(1, 25) AS g;
+
+CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled');
+CREATE TABLE orders (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    customer_id integer NOT NULL REFERENCES customers (id),
+    status      order_status NOT NULL,
+    comment     text,
+    ordered_at  timestamptz NOT NULL
+);
+INSERT INTO orders (customer_id, status, comment, ordered_at)
+SELECT 1 + (g * 37) % 300,
+       (ARRAY['new', 'paid', 'shipped', 'cancelled']::order_status[])[1 + g % 4],
+       CASE WHEN g % 3 = 0 THEN NULL ELSE format('please ring twice, it''s order %s', g) END,
+       timestamptz '2024-02-01 00:00:00+00' + g * interval '90 minutes'
+FROM generate_series(1, 500) AS g;
+
+CREATE TABLE order_items (
+    order_id   bigint  NOT NULL REFERENCES orders (id),
+    product_id integer NOT NULL REFERENCES products (id),
+    quantity   integer NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (order_id, product_id)
+);
+INSERT INTO order_items
+SELECT o, 1 + (o * k) % 25, 1 + (o + k) % 5
+FROM generate_series(1, 500) AS o, generate_series(1, 3) AS k
+ON CONFLICT DO NOTHING;
+
+CREATE VIEW order_totals AS
+SELECT o.id AS order_id, o.customer_id, sum(i.quantity * p.price) AS total
+FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
+GROUP BY o.id, o.customer_id;
+SQL
+info "$(psql_pg -d "$DB_NAME" -At -F ' ' -c "SELECT 'rows: customers=' || (SELECT count(*) FROM customers)
+    || ' products=' || (SELECT count(*) FROM products) || ' orders=' || (SELECT count(*) FROM orders)
+    || ' order_items=' || (SELECT count(*) FROM order_items)")"
+
+# ---------------------------------------------------------------------------------------------------------
+KEY_FILE="$WORK/keys/age-identity.txt"
+if [[ -f "$KEY_FILE" ]]; then
+    say "Reusing the age key pair $KEY_FILE (so earlier backups in the store stay readable)"
+else
+    say "Generating an age key pair"
+    (umask 077 && age-keygen -o "$KEY_FILE" 2>/dev/null)
+fi
+AGE_RECIPIENT=$(sed -n 's/^# public key: *\(age1[0-9a-z]*\).*/\1/p' "$KEY_FILE" | head -n1)
+[[ -n "$AGE_RECIPIENT" ]] || die "no '# public key:' line in $KEY_FILE; delete it and rerun"
+info "identity (secret): $KEY_FILE"
+info "recipient:         $AGE_RECIPIENT"
+
+# ---------------------------------------------------------------------------------------------------------
+STORE="$WORK/store"
+SVC_LOG="$WORK/logs/backup-service.log"
+cat >"$WORK/config/application.properties" <<EOF
+# Written by deploy/local/run.sh at each run; backup-service reads it as ./config/application.properties.
+# LIFEBOAT_* environment variables override these values.
+quarkus.http.host=127.0.0.1
+quarkus.management.host=127.0.0.1
+lifeboat.store.type=filesystem
+lifeboat.store.filesystem.path=$STORE
+lifeboat.databases.$DB_LABEL.host=127.0.0.1
+lifeboat.databases.$DB_LABEL.port=$PG_PORT
+lifeboat.databases.$DB_LABEL.database=$DB_NAME
+lifeboat.databases.$DB_LABEL.user=postgres
+lifeboat.databases.$DB_LABEL.password-file=$PASSWORD_FILE
+lifeboat.encryption.recipients=$AGE_RECIPIENT
+lifeboat.encryption.identity-files=$KEY_FILE
+EOF
+
+say "Starting backup-service (log: $SVC_LOG)"
+# Started from $WORK so that it reads $WORK/config/application.properties.
+(cd "$WORK" && exec env -u LIFEBOAT_RUN_ONCE -u PGPASSFILE "$JAVA_HOME/bin/java" -jar "$JAR") >"$SVC_LOG" 2>&1 &
+SVC_PID=$!
+info "pid $SVC_PID, config $WORK/config/application.properties"
+
+service_log_tail() {
+    printf '\n---- last lines of %s ----\n' "$SVC_LOG" >&2
+    tail -n 40 "$SVC_LOG" >&2
+    printf -- '----\n' >&2
+}
+
+info "waiting for http://127.0.0.1:$MGMT_PORT/q/health/ready (up to ${READY_TIMEOUT}s)"
+deadline=$(( SECONDS + READY_TIMEOUT ))
+until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$MGMT_PORT/q/health/ready" 2>/dev/null; do
+    if ! kill -0 "$SVC_PID" 2>/dev/null; then
+        service_log_tail
+        die "backup-service exited during startup (log tail above)"
+    fi
+    if (( SECONDS >= deadline )); then
+        service_log_tail
+        die "backup-service was not ready within ${READY_TIMEOUT}s (log tail above)"
+    fi
+    sleep 1
+done
+info "ready: $(curl -sS --max-time 2 "http://127.0.0.1:$MGMT_PORT/q/health/ready" | tr -d ' \n')"
+
+# ---------------------------------------------------------------------------------------------------------
+say "Taking a backup: POST http://127.0.0.1:$API_PORT/api/v1/backups?wait=true"
+RESPONSE="$WORK/logs/last-backup.json"
+code=$(curl -sS -o "$RESPONSE" -w '%{http_code}' --max-time 600 -X POST -H 'Content-Type: application/json' \
+    -d '{}' "http://127.0.0.1:$API_PORT/api/v1/backups?wait=true") || code="curl failed"
+if [[ "$code" != 201 ]]; then
+    cat "$RESPONSE" >&2 2>/dev/null; echo >&2
+    service_log_tail
+    die "the backup request answered HTTP $code instead of 201"
+fi
+if command -v python3 >/dev/null 2>&1; then python3 -m json.tool "$RESPONSE"; else cat "$RESPONSE"; echo; fi
+
+BACKUP_ID=$(json_field "$RESPONSE" id)
+DATA_KEY=$(json_field "$RESPONSE" metadata.key)
+[[ -n "$DATA_KEY" ]] || DATA_KEY="database/$DB_LABEL/$BACKUP_ID"
+DATA_FILE="$STORE/$DATA_KEY"
+META_FILE="$(dirname "$DATA_FILE")/metadata/$BACKUP_ID.json"
+
+say "Backup $BACKUP_ID"
+info "data file:     $DATA_FILE"
+info "metadata file: $META_FILE"
+[[ -f "$DATA_FILE" ]] || info "WARNING: the data file is not where expected; look under $STORE"
+[[ -f "$META_FILE" ]] || info "WARNING: the metadata file is not where expected; look under $STORE"
+echo
+info "Emergency restore without Lifeboat (decrypt, decompress, read the SQL):"
+info "  age -d -i '$KEY_FILE' '$DATA_FILE' | zstd -d | head"
+echo
+info "API:      http://127.0.0.1:$API_PORT/api/v1/backups   (also /api/v1/backups/latest, /api/v1/backups/{id})"
+info "          curl -s -X POST -H 'Content-Type: application/json' -d '{}' 'http://127.0.0.1:$API_PORT/api/v1/backups?wait=true'"
+info "Health:   http://127.0.0.1:$MGMT_PORT/q/health/ready"
+info "Metrics:  http://127.0.0.1:$MGMT_PORT/q/metrics"
+info "Database: PGPASSFILE='$PGPASS_FILE' '$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres $DB_NAME"
+
+if [[ "${LIFEBOAT_RUN_ONCE:-}" == 1 ]]; then
+    say "LIFEBOAT_RUN_ONCE=1: stopping now"
+    exit 0
+fi
+
+say "backup-service is running; press Ctrl-C to stop it and PostgreSQL (the store and keys are kept)"
+set +e
+wait "$SVC_PID"
+status=$?
+set -e
+if ! kill -0 "$SVC_PID" 2>/dev/null; then
+    service_log_tail
+    die "backup-service exited by itself (status $status; log tail above)"
+fi
