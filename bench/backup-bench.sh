@@ -49,6 +49,9 @@ echo "   ${cli_s} s, ${cli_bytes} bytes stored"
 echo "== Lifeboat backup-service (filesystem store, zstd level 3 with 2 workers, age) ${BENCH_JAVA_OPTS:-}"
 mkdir -p "$WORK/config" "$WORK/store"
 install -m 600 /dev/null "$WORK/pgpassword"
+install -m 600 /dev/null "$WORK/token"; install -m 600 /dev/null "$WORK/auth-header"
+token=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+printf '%s' "$token" > "$WORK/token"; printf 'Authorization: Bearer %s\n' "$token" > "$WORK/auth-header"
 if [[ -n "${PGPASSWORD:-}" ]]; then printf '%s' "$PGPASSWORD" > "$WORK/pgpassword"; fi
 cat > "$WORK/config/application.properties" <<PROPS
 quarkus.http.port=18081
@@ -64,6 +67,8 @@ lifeboat.databases.main.database=$DB
 lifeboat.databases.main.password-file=$WORK/pgpassword
 lifeboat.encryption.recipients=$recipient
 lifeboat.backup.schedule=off
+lifeboat.auth.tokens.bench.token-file=$WORK/token
+lifeboat.auth.tokens.bench.roles=operator,viewer
 PROPS
 (cd "$WORK" && exec env -u PGPASSWORD "$JAVA_HOME/bin/java" ${BENCH_JAVA_OPTS:-} -jar "$JAR" > "$WORK/service.log" 2>&1) &
 SERVICE_PID=$!
@@ -75,7 +80,7 @@ curl -sf http://127.0.0.1:19081/q/health/ready >/dev/null || { tail -n 30 "$WORK
 java_pid=$(pgrep -f "$JAR" | head -n1)
 idle_rss=$(awk '/VmHWM/ {print $2}' "/proc/$java_pid/status")
 t0=$(now)
-curl -sf -X POST -H 'Content-Type: application/json' -d '{}' 'http://127.0.0.1:18081/api/v1/backups?wait=true' > "$WORK/backup.json"
+curl -sf -X POST -H "@$WORK/auth-header" -H 'Content-Type: application/json' -d '{}' 'http://127.0.0.1:18081/api/v1/backups?wait=true' > "$WORK/backup.json"
 t1=$(now)
 lb_s=$(secs "$t0" "$t1")
 peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$java_pid/status")

@@ -345,6 +345,12 @@ info "recipient:         $AGE_RECIPIENT"
 # ---------------------------------------------------------------------------------------------------------
 STORE="$WORK/store"
 SVC_LOG="$WORK/logs/backup-service.log"
+# An API token for this run (all roles), in 0600 files: the token for the service, a curl header file for calls,
+# so the token never appears on a command line.
+TOKEN_FILE="$WORK/secrets/api-token"
+AUTH_HEADER="$WORK/secrets/api-auth-header"
+API_TOKEN=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+( umask 077; printf '%s\n' "$API_TOKEN" >"$TOKEN_FILE"; printf 'Authorization: Bearer %s\n' "$API_TOKEN" >"$AUTH_HEADER" )
 cat >"$WORK/config/application.properties" <<EOF
 # Written by deploy/local/run.sh at each run; backup-service reads it as ./config/application.properties.
 # LIFEBOAT_* environment variables override these values.
@@ -359,6 +365,8 @@ lifeboat.databases.$DB_LABEL.user=postgres
 lifeboat.databases.$DB_LABEL.password-file=$PASSWORD_FILE
 lifeboat.encryption.recipients=$AGE_RECIPIENT
 lifeboat.encryption.identity-files=$KEY_FILE
+lifeboat.auth.tokens.local.token-file=$TOKEN_FILE
+lifeboat.auth.tokens.local.roles=viewer,operator,restorer
 EOF
 
 say "Starting backup-service (log: $SVC_LOG)"
@@ -391,7 +399,7 @@ info "ready: $(curl -sS --max-time 2 "http://127.0.0.1:$MGMT_PORT/q/health/ready
 # ---------------------------------------------------------------------------------------------------------
 say "Taking a backup: POST http://127.0.0.1:$API_PORT/api/v1/backups?wait=true"
 RESPONSE="$WORK/logs/last-backup.json"
-code=$(curl -sS -o "$RESPONSE" -w '%{http_code}' --max-time 600 -X POST -H 'Content-Type: application/json' \
+code=$(curl -sS -o "$RESPONSE" -w '%{http_code}' --max-time 600 -X POST -H "@$AUTH_HEADER" -H 'Content-Type: application/json' \
     -d '{}' "http://127.0.0.1:$API_PORT/api/v1/backups?wait=true") || code="curl failed"
 if [[ "$code" != 201 ]]; then
     cat "$RESPONSE" >&2 2>/dev/null; echo >&2
@@ -416,7 +424,8 @@ info "Emergency restore without Lifeboat (decrypt, decompress, read the SQL):"
 info "  age -d -i '$KEY_FILE' '$DATA_FILE' | zstd -d | head"
 echo
 info "API:      http://127.0.0.1:$API_PORT/api/v1/backups   (also /api/v1/backups/latest, /api/v1/backups/{id})"
-info "          curl -s -X POST -H 'Content-Type: application/json' -d '{}' 'http://127.0.0.1:$API_PORT/api/v1/backups?wait=true'"
+info "API token: $API_TOKEN  (roles viewer, operator, restorer; also in $TOKEN_FILE)"
+info "          curl -s -H @$AUTH_HEADER -X POST -H 'Content-Type: application/json' -d '{}' 'http://127.0.0.1:$API_PORT/api/v1/backups?wait=true'"
 info "Health:   http://127.0.0.1:$MGMT_PORT/q/health/ready"
 info "Metrics:  http://127.0.0.1:$MGMT_PORT/q/metrics"
 info "Database: PGPASSFILE='$PGPASS_FILE' '$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres $DB_NAME"

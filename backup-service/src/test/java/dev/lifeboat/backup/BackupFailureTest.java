@@ -11,6 +11,7 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.startsWith;
 
 import dev.lifeboat.common.testing.AgeKeyResource;
+import dev.lifeboat.common.testing.TokenResource;
 import dev.lifeboat.common.testing.FilesystemStoreResource;
 import dev.lifeboat.common.testing.PostgresResource;
 import dev.lifeboat.common.testing.PostgresServer;
@@ -37,8 +38,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 @WithTestResource(PostgresResource.class)
 @WithTestResource(FilesystemStoreResource.class)
 @WithTestResource(AgeKeyResource.class)
+@WithTestResource(TokenResource.class)
 @WithTestResource(FailingPgDumpResource.class)
 class BackupFailureTest {
+
+    @org.junit.jupiter.api.BeforeEach
+    void asOperator() {
+        BackupTestSupport.useToken(TokenResource.OPERATOR);
+    }
+
 
     @BeforeAll
     static void bigTable() {
@@ -166,6 +174,23 @@ class BackupFailureTest {
         given().contentType("application/json").body("{\"database\":\"nope\"}").post("/api/v1/backups")
                 .then().statusCode(404).contentType("application/problem+json").body("detail", containsString("main"));
         given().get("/api/v1/backups?database=nope").then().statusCode(404);
+    }
+
+    @Test
+    void callsWithoutAValidTokenAre401AndWrongRolesAre403() {
+        io.restassured.RestAssured.requestSpecification = null;
+        given().get("/api/v1/backups").then().statusCode(401).contentType("application/problem+json")
+                .header("WWW-Authenticate", startsWith("Bearer"));
+        given().header("Authorization", "Bearer not-a-configured-token-0123456789abcdef").get("/api/v1/backups")
+                .then().statusCode(401).contentType("application/problem+json");
+        given().header("Authorization", "Bearer " + TokenResource.VIEWER).get("/api/v1/backups").then().statusCode(200);
+        given().header("Authorization", "Bearer " + TokenResource.VIEWER).contentType("application/json").body("{}")
+                .post("/api/v1/backups").then().statusCode(403).contentType("application/problem+json");
+        given().header("Authorization", "Bearer " + TokenResource.RESTORER).contentType("application/json").body("{}")
+                .post("/api/v1/backups").then().statusCode(403).contentType("application/problem+json");
+        given().header("Authorization", "Bearer " + TokenResource.RESTORER).contentType("application/json")
+                .body("{\"trigger\":\"PRE_RESTORE\"}").post("/api/v1/backups?wait=true").then().statusCode(201)
+                .body("trigger", equalTo("PRE_RESTORE"));
     }
 
     @Test

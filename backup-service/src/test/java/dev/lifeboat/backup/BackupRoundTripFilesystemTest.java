@@ -13,6 +13,7 @@ import dev.lifeboat.common.model.TableFingerprint;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.testing.AgeKeyResource;
+import dev.lifeboat.common.testing.TokenResource;
 import dev.lifeboat.common.testing.FilesystemStoreResource;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.PostgresResource;
@@ -42,8 +43,15 @@ import org.junit.jupiter.api.TestMethodOrder;
 @WithTestResource(PostgresResource.class)
 @WithTestResource(FilesystemStoreResource.class)
 @WithTestResource(AgeKeyResource.class)
+@WithTestResource(TokenResource.class)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BackupRoundTripFilesystemTest {
+
+    @org.junit.jupiter.api.BeforeEach
+    void asOperator() {
+        BackupTestSupport.useToken(TokenResource.OPERATOR);
+    }
+
 
     @Inject
     ObjectStore store;

@@ -13,6 +13,7 @@ import dev.lifeboat.common.model.Compression;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.S3ObjectStore;
 import dev.lifeboat.common.testing.AgeKeyResource;
+import dev.lifeboat.common.testing.TokenResource;
 import dev.lifeboat.common.testing.PostgresResource;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3Resource;
@@ -45,8 +46,15 @@ import org.junit.jupiter.api.TestMethodOrder;
 @WithTestResource(PostgresResource.class)
 @WithTestResource(S3Resource.class)
 @WithTestResource(AgeKeyResource.class)
+@WithTestResource(TokenResource.class)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BackupRoundTripS3Test {
+
+    @org.junit.jupiter.api.BeforeEach
+    void asOperator() {
+        BackupTestSupport.useToken(TokenResource.OPERATOR);
+    }
+
 
     /** gzip instead of the default zstd, for the seeds' .sql.gz compatibility. */
     public static class Gzip implements QuarkusTestProfile {

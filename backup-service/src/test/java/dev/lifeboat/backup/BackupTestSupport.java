@@ -25,6 +25,12 @@ final class BackupTestSupport {
     private BackupTestSupport() {
     }
 
+    /** Every following RestAssured call sends this bearer token. */
+    static void useToken(String token) {
+        io.restassured.RestAssured.requestSpecification = new io.restassured.builder.RequestSpecBuilder()
+                .addHeader("Authorization", "Bearer " + token).build();
+    }
+
     static PostgresServer postgres() {
         return PostgresServer.client(ConfigProvider.getConfig().getValue("lifeboat.databases.main.port", Integer.class));
     }

@@ -8,6 +8,10 @@ import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.security.Roles;
+import io.quarkus.security.ForbiddenException;
+import io.quarkus.security.identity.SecurityIdentity;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
@@ -36,14 +40,17 @@ public class BackupResource {
     private final BackupService service;
     private final BackupCatalog catalog;
     private final Databases databases;
+    private final SecurityIdentity identity;
 
-    public BackupResource(BackupService service, BackupCatalog catalog, Databases databases) {
+    public BackupResource(BackupService service, BackupCatalog catalog, Databases databases, SecurityIdentity identity) {
         this.service = service;
         this.catalog = catalog;
         this.databases = databases;
+        this.identity = identity;
     }
 
     @POST
+    @RolesAllowed({Roles.OPERATOR, Roles.RESTORER})
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Start a backup", description = "202 + Location at once; with wait=true, 201 with the "
             + "completed backup when done. 409 when a backup of that database is already running.")
@@ -53,6 +60,9 @@ public class BackupResource {
         Trigger trigger = r.trigger() == null ? Trigger.MANUAL : r.trigger();
         if (trigger == Trigger.SCHEDULED) {
             throw new InvalidRequest("trigger SCHEDULED is reserved for the scheduler; use MANUAL or PRE_RESTORE.");
+        }
+        if (!identity.hasRole(Roles.OPERATOR) && trigger != Trigger.PRE_RESTORE) {
+            throw new ForbiddenException("restorer tokens may only take PRE_RESTORE backups");
         }
         Map<String, String> labels = validLabels(r.labels());
         BackupJob job = service.start(database, trigger, labels);
@@ -71,6 +81,7 @@ public class BackupResource {
     }
 
     @GET
+    @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
     @Operation(summary = "List backups, newest first", description = "Running backups first, then completed ones.")
     public List<BackupView> list(@QueryParam("database") String database) {
         List<String> labels = database == null || database.isBlank() ? List.copyOf(databases.labels())
@@ -88,6 +99,7 @@ public class BackupResource {
 
     @GET
     @Path("latest")
+    @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
     @Operation(summary = "The newest completed backup")
     public BackupView latest(@QueryParam("database") String database) {
         String label = databases.resolve(database);
@@ -97,6 +109,7 @@ public class BackupResource {
 
     @GET
     @Path("{id}")
+    @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
     @Operation(summary = "One backup: running (with progress), failed (with the reason) or completed")
     public BackupView get(@PathParam("id") String id) {
         BackupIds.validate(id);

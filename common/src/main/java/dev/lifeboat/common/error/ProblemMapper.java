@@ -24,6 +24,21 @@ public class ProblemMapper {
         return response(new Problem(e.type(), e.title(), e.status(), e.getMessage(), path(uri)));
     }
 
+    @ServerExceptionMapper({io.quarkus.security.UnauthorizedException.class,
+            io.quarkus.security.AuthenticationFailedException.class})
+    public Response unauthorized(RuntimeException e, UriInfo uri) {
+        return Response.fromResponse(response(new Problem("/problems/unauthorized", "Unauthorized", 401,
+                        "Send a valid API token: Authorization: Bearer <token> (lifeboat.auth.tokens.*).", path(uri))))
+                .header("WWW-Authenticate", "Bearer realm=\"lifeboat\"").build();
+    }
+
+    @ServerExceptionMapper
+    public Response forbidden(io.quarkus.security.ForbiddenException e, UriInfo uri) {
+        return response(new Problem("/problems/forbidden", "Forbidden", 403,
+                "This token's roles do not allow this call (viewer: read; operator: backups and verifications; "
+                        + "restorer: restores).", path(uri)));
+    }
+
     @ServerExceptionMapper
     public Response web(WebApplicationException e, UriInfo uri) {
         int status = e.getResponse().getStatus();
