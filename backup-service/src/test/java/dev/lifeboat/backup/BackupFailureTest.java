@@ -104,6 +104,48 @@ class BackupFailureTest {
         assertThat(allFiles(storeRoot())).isEqualTo(before);
     }
 
+    @jakarta.inject.Inject
+    dev.lifeboat.backup.service.Janitor janitor;
+
+    @jakarta.inject.Inject
+    dev.lifeboat.common.store.ObjectStore store;
+
+    @Test
+    void janitorRemovesOnlyStaleIncompleteBackups() throws Exception {
+        backupAndWait().then().statusCode(201);
+        List<String> completed = given().get("/api/v1/backups").then().extract().jsonPath().getList("id");
+        String staleOrphan = "database/main/main_backup_20000101_000000.sql.zst.age";
+        String freshOrphan = "database/main/" + dev.lifeboat.common.model.BackupIds.fileName("main",
+                java.time.Instant.now(), 9, ".sql.zst.age");
+        String foreign = "database/main/notes.txt";
+        store.putIfAbsent(staleOrphan, new byte[] {1});
+        store.putIfAbsent(freshOrphan, new byte[] {2});
+        store.putIfAbsent(foreign, new byte[] {3});
+        dev.lifeboat.common.store.ObjectStore.PendingObject interrupted = store.create("database/main/main_backup_20000101_000001.sql");
+        interrupted.write(new byte[] {4});
+        try (var files = Files.walk(storeRoot())) {
+            for (Path p : files.filter(p -> p.getFileName().toString().startsWith(".lifeboat-tmp-")).toList()) {
+                Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minusSeconds(3 * 86400)));
+            }
+        }
+
+        List<String> removed = janitor.clean();
+
+        assertThat(removed).containsExactlyInAnyOrder(staleOrphan, "database/main/main_backup_20000101_000001.sql");
+        assertThat(store.stat(staleOrphan)).isEmpty();
+        assertThat(store.stat(freshOrphan)).isPresent();
+        assertThat(store.stat(foreign)).isPresent();
+        assertThat(store.pending("")).isEmpty();
+        List<String> after = given().get("/api/v1/backups").then().extract().jsonPath().getList("id");
+        assertThat(after).isEqualTo(completed);
+        for (String id : completed) {
+            assertThat(store.stat("database/main/" + id)).as(id).isPresent();
+        }
+        interrupted.close();
+        store.delete(freshOrphan);
+        store.delete(foreign);
+    }
+
     @Test
     void runningBackupShowsProgress() throws Exception {
         String id = given().contentType("application/json").body("{}").post("/api/v1/backups")

@@ -78,6 +78,17 @@ public interface BackupServiceConfig {
         @WithDefault("6h")
         Duration timeout();
 
+        /** How often the janitor removes what interrupted backups left behind. */
+        @WithDefault("1h")
+        Duration janitorInterval();
+
+        /**
+         * Age after which the janitor removes an incomplete backup: a data object without metadata, a pending S3
+         * upload or a temporary file. Longer than the longest backup.
+         */
+        @WithDefault("24h")
+        Duration janitorGrace();
+
         /** How many finished backup jobs (with their errors) are kept in memory for {@code GET /backups/{id}}. */
         @WithDefault("100")
         int jobHistory();

@@ -3,7 +3,6 @@ package dev.lifeboat.backup.service;
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.common.config.EncryptionConfig;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
-import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
@@ -162,6 +161,7 @@ public class BackupService {
     void run(BackupJob job) {
         String db = job.database();
         ScheduledFuture<?> timeout = null;
+        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
         try {
             PgConnection connection = databases.connection(db);
             int serverVersion = pgTools.serverVersionNum(connection);
@@ -178,7 +178,10 @@ public class BackupService {
             }
             try (PendingObject pending = store.create(dataKey);
                  PgProcess dump = PgProcess.start(pgDump.path(), args, connection, pgTools.connectTimeout())) {
-                timeout = watchdog.schedule(dump::close, config.backup().timeout().toMillis(), TimeUnit.MILLISECONDS);
+                timeout = watchdog.schedule(() -> {
+                    timedOut.set(true);
+                    dump.close();
+                }, config.backup().timeout().toMillis(), TimeUnit.MILLISECONDS);
                 dump.stdin().close();
                 OutputStream encoded = codec.encode(new ProgressStream(stored.outputStream(pending, false), job));
                 try {
@@ -210,7 +213,9 @@ public class BackupService {
             LOG.infof("Backup %s of %s completed: %d bytes dumped, %d stored, %.1f s", job.id(), db,
                     metadata.rawSizeBytes(), metadata.storedSizeBytes(), metadata.durationSeconds());
         } catch (Exception | Error e) {
-            String reason = describe(e);
+            String reason = timedOut.get()
+                    ? "Timed out after " + config.backup().timeout() + " (lifeboat.backup.timeout); pg_dump was killed"
+                    : describe(e);
             job.failed(reason);
             metrics.failed(db, job.elapsedSeconds());
             LOG.errorf("Backup %s of %s failed: %s", job.id(), db, reason);
@@ -252,11 +257,6 @@ public class BackupService {
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
-    }
-
-    /** A finished job by id, or the store's metadata, or {@link BackupNotFound}. */
-    public BackupMetadata completed(String id) {
-        return catalog.get(id);
     }
 
     private static String formatVersion(int num) {

@@ -63,6 +63,19 @@ public final class BackupIds {
         return id.substring(0, at);
     }
 
+    /** When a backup started, read from its id ({@code <label>_backup_YYYYMMDD_HHMMSS...}); empty if not an id. */
+    public static java.util.Optional<Instant> startedAt(String id) {
+        int at = id.lastIndexOf("_backup_");
+        if (at <= 0 || id.length() < at + 8 + 15) {
+            return java.util.Optional.empty();
+        }
+        try {
+            return java.util.Optional.of(Instant.from(STAMP.parse(id.substring(at + 8, at + 8 + 15))));
+        } catch (java.time.format.DateTimeParseException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     /** The id cut to a readable length with control characters made visible, for error messages. */
     static String printable(String s) {
         if (s == null) {

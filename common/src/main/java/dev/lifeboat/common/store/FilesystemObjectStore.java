@@ -124,11 +124,44 @@ public final class FilesystemObjectStore implements ObjectStore {
         }
         try (Stream<Path> files = Files.walk(root)) {
             files.filter(p -> p.getFileName().toString().startsWith(TEMP_MARK))
-                    .map(p -> root.relativize(p).toString())
+                    .map(this::keyOfTemp)
                     .filter(k -> k.startsWith(prefix))
                     .forEach(out::add);
         }
         return out;
+    }
+
+    @Override
+    public List<String> abortPending(String prefix, java.time.Instant startedBefore) throws IOException {
+        List<String> removed = new ArrayList<>();
+        if (!Files.isDirectory(root)) {
+            return removed;
+        }
+        try (Stream<Path> files = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                if (!p.getFileName().toString().startsWith(TEMP_MARK)) {
+                    continue;
+                }
+                String key = keyOfTemp(p);
+                if (key.startsWith(prefix)) {
+                    try {
+                        if (Files.getLastModifiedTime(p).toInstant().isBefore(startedBefore) && Files.deleteIfExists(p)) {
+                            removed.add(key);
+                        }
+                    } catch (NoSuchFileException gone) {
+                        // committed or aborted meanwhile
+                    }
+                }
+            }
+        }
+        return removed;
+    }
+
+    /** The key of the object a temporary file is being written for ({@code .lifeboat-tmp-<name>-<uuid>}). */
+    private String keyOfTemp(Path temp) {
+        String name = temp.getFileName().toString();
+        String objectName = name.substring(TEMP_MARK.length(), Math.max(TEMP_MARK.length(), name.length() - 37));
+        return root.relativize(temp.resolveSibling(objectName)).toString().replace('\\', '/');
     }
 
     private static void fsyncDirectory(Path dir) {

@@ -55,6 +55,12 @@ public interface ObjectStore {
     /** Uploads or temporary files of uncommitted objects under {@code prefix}; empty when nothing is pending. */
     List<String> pending(String prefix) throws IOException;
 
+    /**
+     * Removes uploads or temporary files under {@code prefix} that were started before {@code startedBefore}:
+     * what a writer killed midway left behind. Returns their keys. Pending objects started later are untouched.
+     */
+    List<String> abortPending(String prefix, java.time.Instant startedBefore) throws IOException;
+
     /** A committed object. */
     record ObjectInfo(String key, long size) {
     }

@@ -155,6 +155,24 @@ public final class S3ObjectStore implements ObjectStore {
         return out;
     }
 
+    @Override
+    public List<String> abortPending(String keyPrefix, java.time.Instant startedBefore) throws IOException {
+        List<String> removed = new ArrayList<>();
+        try {
+            for (MultipartUpload u : s3.listMultipartUploads(ListMultipartUploadsRequest.builder()
+                    .bucket(bucket).prefix(prefix + keyPrefix).build()).uploads()) {
+                if (u.initiated() != null && u.initiated().isBefore(startedBefore)) {
+                    s3.abortMultipartUpload(AbortMultipartUploadRequest.builder()
+                            .bucket(bucket).key(u.key()).uploadId(u.uploadId()).build());
+                    removed.add(u.key().substring(prefix.length()));
+                }
+            }
+        } catch (SdkException e) {
+            throw io("abort stale uploads under " + keyPrefix, e);
+        }
+        return removed;
+    }
+
     private IOException io(String what, SdkException e) {
         return new IOException("S3 " + what + " in bucket " + bucket + " failed: " + e.getMessage(), e);
     }

@@ -261,4 +261,20 @@ abstract class ObjectStoreContract {
         store.checkReachable();
         assertThat(store.locate("db/a.sql")).endsWith("db/a.sql");
     }
+
+    @Test
+    void abortPendingRemovesOnlyWritesStartedBeforeTheCutOff() throws IOException {
+        PendingObject stale = store.create("db/stale.bin");
+        stale.write(random(BIG / 2, 7)); // more than one S3 part, so an upload exists
+        assertThat(store.abortPending("db/", java.time.Instant.now().minusSeconds(3600))).isEmpty();
+        assertThat(store.pending("db/")).containsExactly("db/stale.bin");
+        assertThat(store.abortPending("other/", java.time.Instant.now().plusSeconds(60))).isEmpty();
+
+        assertThat(store.abortPending("db/", java.time.Instant.now().plusSeconds(60))).hasSize(1)
+                .allMatch(k -> k.startsWith("db/"));
+        assertThat(store.pending("")).isEmpty();
+        assertThatThrownBy(stale::commit).isInstanceOf(IOException.class);
+        stale.close();
+        assertThat(store.list("")).isEmpty();
+    }
 }

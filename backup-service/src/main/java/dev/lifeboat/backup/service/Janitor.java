@@ -1,0 +1,75 @@
+package dev.lifeboat.backup.service;
+
+import dev.lifeboat.backup.config.BackupServiceConfig;
+import dev.lifeboat.common.model.BackupIds;
+import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
+
+/**
+ * Removes what a backup interrupted by a crash or kill left behind (DESIGN §2), once it is older than
+ * {@code lifeboat.backup.janitor-grace}: pending S3 uploads and temporary files, and data objects that never got
+ * their metadata. A failing backup cleans up after itself; this is for the service dying mid-backup. Only names
+ * of Lifeboat backups are touched, never other files under the prefix, and never a running backup's object.
+ */
+@ApplicationScoped
+public class Janitor {
+    private static final Logger LOG = Logger.getLogger(Janitor.class);
+    private final ObjectStore store;
+    private final Databases databases;
+    private final BackupService service;
+    private final BackupServiceConfig config;
+
+    public Janitor(ObjectStore store, Databases databases, BackupService service, BackupServiceConfig config) {
+        this.store = store;
+        this.databases = databases;
+        this.service = service;
+        this.config = config;
+    }
+
+    @Scheduled(identity = "janitor", every = "${lifeboat.backup.janitor-interval:1h}", delayed = "1m",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void scheduled() {
+        clean();
+    }
+
+    /** One pass over every database; returns the keys removed. */
+    public List<String> clean() {
+        Instant cutoff = Instant.now().minus(config.backup().janitorGrace());
+        Set<String> running = service.runningJobs().stream().map(BackupJob::id).collect(Collectors.toSet());
+        List<String> removed = new ArrayList<>();
+        for (String db : databases.labels()) {
+            String prefix = databases.prefix(db) + "/";
+            try {
+                removed.addAll(store.abortPending(prefix, cutoff));
+                Set<String> committed = store.list(prefix + "metadata/").stream().map(ObjectInfo::key)
+                        .collect(Collectors.toSet());
+                for (ObjectInfo o : store.list(prefix)) {
+                    String name = o.key().substring(prefix.length());
+                    boolean incomplete = name.startsWith(db + "_backup_") && name.indexOf('/') < 0
+                            && !running.contains(name)
+                            && !committed.contains(databases.metadataKey(db, name))
+                            && BackupIds.startedAt(name).map(t -> t.isBefore(cutoff)).orElse(false);
+                    if (incomplete) {
+                        store.delete(o.key());
+                        removed.add(o.key());
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warnf("Janitor pass over %s failed: %s", db, e.getMessage());
+            }
+        }
+        if (!removed.isEmpty()) {
+            LOG.infof("Janitor removed incomplete backups: %s", removed);
+        }
+        return removed;
+    }
+}
