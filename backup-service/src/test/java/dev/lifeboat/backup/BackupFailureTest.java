@@ -209,6 +209,13 @@ class BackupFailureTest {
     }
 
     @Test
+    void unknownPathsAndMethodsAreProblemJson() {
+        given().get("/api/v1/nothing-here").then().statusCode(404).contentType("application/problem+json");
+        given().delete("/api/v1/backups/main_backup_20000101_000000.sql").then().statusCode(405)
+                .contentType("application/problem+json");
+    }
+
+    @Test
     void unknownIdsAndDatabasesAre404() {
         given().get("/api/v1/backups/main_backup_20000101_000000.sql.zst.age").then().statusCode(404)
                 .contentType("application/problem+json").body("type", equalTo("/problems/backup-not-found"));

@@ -60,12 +60,26 @@ class BackupRoundTripS3Test {
     public static class Gzip implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("lifeboat.backup.compression", "gzip");
+            return Map.of("lifeboat.backup.compression", "gzip",
+                    "lifeboat.backup.schedule", "0 30 3 * * ?", "lifeboat.backup.timezone", "Asia/Almaty");
         }
     }
 
     @Inject
     ObjectStore store;
+
+    @Inject
+    io.quarkus.scheduler.Scheduler scheduler;
+
+    @Test
+    @Order(0)
+    void scheduleFollowsTheConfiguredCronAndTimeZone() {
+        java.time.Instant next = scheduler.getScheduledJob("scheduled-backups").getNextFireTime();
+        java.time.ZonedDateTime local = next.atZone(java.time.ZoneId.of("Asia/Almaty"));
+        assertThat(local.getHour()).isEqualTo(3);
+        assertThat(local.getMinute()).isEqualTo(30);
+        assertThat(next).isAfter(java.time.Instant.now()).isBefore(java.time.Instant.now().plus(java.time.Duration.ofDays(1)));
+    }
 
     @Test
     @Order(1)

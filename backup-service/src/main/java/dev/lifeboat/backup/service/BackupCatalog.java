@@ -37,26 +37,55 @@ public class BackupCatalog {
 
     /** The completed backups of one database, newest first. */
     public List<BackupMetadata> list(String label) {
-        String metadataPrefix = databases.prefix(label) + "/metadata/";
         List<BackupMetadata> out = new ArrayList<>();
-        try {
-            for (ObjectInfo info : store.list(metadataPrefix)) {
-                if (info.key().endsWith(".json") && info.key().indexOf('/', metadataPrefix.length()) < 0) {
-                    read(info.key()).ifPresent(out::add);
-                }
-            }
-        } catch (IOException e) {
-            throw new StoreUnavailable("Cannot list backups of '" + label + "': " + e.getMessage(), e);
+        for (String key : metadataKeys(label)) {
+            read(key).ifPresent(out::add);
         }
         out.sort(NEWEST_FIRST);
         return out;
     }
 
-    /** The newest completed backup of a database. */
+    /**
+     * The newest completed backup of a database. Ids carry their start time, so only the newest metadata objects
+     * are read, not all of them.
+     */
     public Optional<BackupMetadata> latest(String label) {
-        List<BackupMetadata> all = list(label);
-        return all.isEmpty() ? Optional.empty() : Optional.of(all.get(0));
+        List<String> keys = metadataKeys(label);
+        keys.sort(Comparator.comparing(BackupCatalog::idOrder).reversed());
+        for (String key : keys) {
+            Optional<BackupMetadata> m = read(key);
+            if (m.isPresent()) {
+                return m;
+            }
+        }
+        return Optional.empty();
     }
+
+    /** Metadata object keys directly under the database's {@code metadata/} folder. */
+    private List<String> metadataKeys(String label) {
+        String metadataPrefix = databases.prefix(label) + "/metadata/";
+        try {
+            List<String> keys = new ArrayList<>();
+            for (ObjectInfo info : store.list(metadataPrefix)) {
+                if (info.key().endsWith(".json") && info.key().indexOf('/', metadataPrefix.length()) < 0) {
+                    keys.add(info.key());
+                }
+            }
+            return keys;
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot list backups of '" + label + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** Sort key of a metadata key: the backup's start second, then its same-second sequence (_2, _3, ...). */
+    private static String idOrder(String metadataKey) {
+        String id = metadataKey.substring(metadataKey.lastIndexOf('/') + 1);
+        java.util.regex.Matcher m = SEQUENCE.matcher(id);
+        long sequence = m.find() ? Long.parseLong(m.group(1)) : 1;
+        return BackupIds.startedAt(id).map(Object::toString).orElse("") + String.format("#%06d", sequence);
+    }
+
+    private static final java.util.regex.Pattern SEQUENCE = java.util.regex.Pattern.compile("_backup_\\d{8}_\\d{6}_(\\d+)\\.");
 
     /** A completed backup by id. */
     public Optional<BackupMetadata> find(String id) {
