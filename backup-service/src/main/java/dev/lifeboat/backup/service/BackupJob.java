@@ -2,6 +2,7 @@ package dev.lifeboat.backup.service;
 
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.pipeline.Measure;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -21,7 +22,8 @@ public final class BackupJob {
     private final Instant startedAt = Instant.now();
     private final long startNanos = System.nanoTime();
     final AtomicLong bytesRead = new AtomicLong();
-    final AtomicLong bytesStored = new AtomicLong();
+    /** Size and SHA-256 of the stored bytes, measured as they are written; its count is the stored progress. */
+    final Measure stored = new Measure();
     private final CompletableFuture<BackupJob> done = new CompletableFuture<>();
     private volatile Status status = Status.RUNNING;
     private volatile String error;
@@ -76,7 +78,7 @@ public final class BackupJob {
     }
 
     public long bytesStored() {
-        return bytesStored.get();
+        return stored.bytes();
     }
 
     public double elapsedSeconds() {

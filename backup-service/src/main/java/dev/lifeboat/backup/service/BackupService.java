@@ -169,7 +169,7 @@ public class BackupService {
             DumpFormat format = config.backup().format();
             Codec codec = codec();
             ContentFingerprint fingerprint = format == DumpFormat.PLAIN ? new ContentFingerprint() : null;
-            Measure stored = new Measure();
+            Measure stored = job.stored;
             String dataKey = databases.dataKey(db, job.id());
 
             List<String> args = new ArrayList<>(List.of("--no-password", "--format=" + format.pgDumpFlag()));
@@ -183,7 +183,7 @@ public class BackupService {
                     dump.close();
                 }, config.backup().timeout().toMillis(), TimeUnit.MILLISECONDS);
                 dump.stdin().close();
-                OutputStream encoded = codec.encode(new ProgressStream(stored.outputStream(pending, false), job));
+                OutputStream encoded = codec.encode(stored.outputStream(pending, false));
                 try {
                     byte[] buffer = new byte[BUFFER];
                     InputStream in = dump.stdout();
@@ -277,28 +277,6 @@ public class BackupService {
             out.close();
         } catch (IOException | RuntimeException ignored) {
             // the failure that got us here is what gets reported
-        }
-    }
-
-    /** Publishes the stored byte count to the job as it grows, for progress. */
-    private static final class ProgressStream extends java.io.FilterOutputStream {
-        private final BackupJob job;
-
-        ProgressStream(OutputStream out, BackupJob job) {
-            super(out);
-            this.job = job;
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-            job.bytesStored.addAndGet(len);
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            out.write(b);
-            job.bytesStored.incrementAndGet();
         }
     }
 }
