@@ -36,19 +36,17 @@ public final class Codec {
 
     /** The codec that reads an object named {@code fileName}, decrypting with {@code identities} if needed. */
     public static Codec forReading(String fileName, List<String> identities) {
-        List<Stage> reversed = new ArrayList<>();
+        List<Stage> stages = new ArrayList<>(); // in writing order: suffixes are peeled from the end
         String name = fileName;
         if (name.endsWith(".age")) {
-            reversed.add(AgeStage.decryptingWith(identities));
+            stages.add(0, AgeStage.decryptingWith(identities));
             name = name.substring(0, name.length() - 4);
         }
         if (name.endsWith(".zst")) {
-            reversed.add(new ZstdStage(0, 0));
+            stages.add(0, new ZstdStage(0, 0));
         } else if (name.endsWith(".gz")) {
-            reversed.add(new GzipStage());
+            stages.add(0, new GzipStage());
         }
-        List<Stage> stages = new ArrayList<>(reversed);
-        java.util.Collections.reverse(stages);
         return new Codec(stages);
     }
 
