@@ -1,9 +1,9 @@
 package dev.lifeboat.backup.rest;
 
-import dev.lifeboat.backup.service.BackupCatalog;
 import dev.lifeboat.backup.service.BackupJob;
 import dev.lifeboat.backup.service.BackupService;
 import dev.lifeboat.backup.service.Databases;
+import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.model.BackupIds;

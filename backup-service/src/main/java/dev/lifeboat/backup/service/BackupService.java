@@ -1,6 +1,7 @@
 package dev.lifeboat.backup.service;
 
 import dev.lifeboat.backup.config.BackupServiceConfig;
+import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.config.EncryptionConfig;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
@@ -170,7 +171,7 @@ public class BackupService {
             Codec codec = codec();
             ContentFingerprint fingerprint = format == DumpFormat.PLAIN ? new ContentFingerprint() : null;
             Measure stored = job.stored;
-            String dataKey = databases.dataKey(db, job.id());
+            String dataKey = catalog.dataKey(db, job.id());
 
             List<String> args = new ArrayList<>(List.of("--no-password", "--format=" + format.pgDumpFlag()));
             if (format == DumpFormat.CUSTOM) {
@@ -236,7 +237,7 @@ public class BackupService {
     /** Writes the commit marker; if that fails the data object is removed, so nothing half-done is left. */
     private void writeMetadata(BackupMetadata metadata) throws IOException {
         try {
-            store.putIfAbsent(databases.metadataKey(metadata.database(), metadata.id()), Json.write(metadata));
+            store.putIfAbsent(catalog.metadataKey(metadata.database(), metadata.id()), Json.write(metadata));
         } catch (IOException | RuntimeException e) {
             try {
                 store.delete(metadata.key());

@@ -2,11 +2,15 @@ package dev.lifeboat.backup.service;
 
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.backup.config.BackupServiceConfig.Database;
+import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.UnknownDatabase;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.pg.PgConnection;
+import dev.lifeboat.common.store.ObjectStore;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -56,17 +60,16 @@ public class Databases {
 
     /** Key prefix of the database's backups, without trailing slash. */
     public String prefix(String label) {
-        return config.databases().get(label).prefix().map(p -> p.replaceAll("/+$", "")).orElse("database/" + label);
+        Database db = config.databases().get(label);
+        return (db == null ? Optional.<String>empty() : db.prefix()).map(p -> p.replaceAll("/+$", ""))
+                .orElse(BackupCatalog.defaultPrefix(label));
     }
 
-    /** Data object key of a backup. */
-    public String dataKey(String label, String id) {
-        return prefix(label) + "/" + id;
-    }
-
-    /** Metadata object key of a backup (the commit marker). */
-    public String metadataKey(String label, String id) {
-        return prefix(label) + "/metadata/" + id + ".json";
+    /** The catalog of completed backups, laid out with the configured prefixes. */
+    @Produces
+    @Singleton
+    BackupCatalog catalog(ObjectStore store) {
+        return new BackupCatalog(store, this::prefix);
     }
 
     /** How to connect; the password file is read now, so a rotated Secret is picked up without a restart. */

@@ -1,6 +1,7 @@
 package dev.lifeboat.backup.service;
 
 import dev.lifeboat.backup.config.BackupServiceConfig;
+import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
@@ -25,12 +26,15 @@ public class Janitor {
     private static final Logger LOG = Logger.getLogger(Janitor.class);
     private final ObjectStore store;
     private final Databases databases;
+    private final BackupCatalog catalog;
     private final BackupService service;
     private final BackupServiceConfig config;
 
-    public Janitor(ObjectStore store, Databases databases, BackupService service, BackupServiceConfig config) {
+    public Janitor(ObjectStore store, Databases databases, BackupCatalog catalog, BackupService service,
+                   BackupServiceConfig config) {
         this.store = store;
         this.databases = databases;
+        this.catalog = catalog;
         this.service = service;
         this.config = config;
     }
@@ -47,7 +51,7 @@ public class Janitor {
         Set<String> running = service.runningJobs().stream().map(BackupJob::id).collect(Collectors.toSet());
         List<String> removed = new ArrayList<>();
         for (String db : databases.labels()) {
-            String prefix = databases.prefix(db) + "/";
+            String prefix = catalog.prefix(db) + "/";
             try {
                 removed.addAll(store.abortPending(prefix, cutoff));
                 Set<String> committed = store.list(prefix + "metadata/").stream().map(ObjectInfo::key)
@@ -56,7 +60,7 @@ public class Janitor {
                     String name = o.key().substring(prefix.length());
                     boolean incomplete = name.startsWith(db + "_backup_") && name.indexOf('/') < 0
                             && !running.contains(name)
-                            && !committed.contains(databases.metadataKey(db, name))
+                            && !committed.contains(catalog.metadataKey(db, name))
                             && BackupIds.startedAt(name).map(t -> t.isBefore(cutoff)).orElse(false);
                     if (incomplete) {
                         store.delete(o.key());

@@ -74,6 +74,36 @@ public final class Errors {
         }
     }
 
+    /** Another Lifeboat service failed or could not be reached. */
+    public static final class PeerFailed extends LifeboatException {
+        public PeerFailed(String detail) {
+            super(502, "peer-failed", "Peer service failed", detail);
+        }
+    }
+
+    /** The request names a restore target that is not configured. */
+    public static final class UnknownTarget extends LifeboatException {
+        public UnknownTarget(String detail) {
+            super(404, "unknown-target", "Unknown target", detail);
+        }
+    }
+
+    /** No restore with that id is known. */
+    public static final class RestoreNotFound extends LifeboatException {
+        public RestoreNotFound(String detail) {
+            super(404, "restore-not-found", "Restore not found", detail);
+        }
+    }
+
+    /** A restore into the same target is already running. */
+    public static final class RestoreInProgress extends LifeboatException {
+        public RestoreInProgress(String target, String runningId) {
+            super(409, "restore-in-progress", "Restore already running",
+                    "A restore into target '" + target + "' is already running: " + runningId
+                            + ". Wait for it to finish (GET /api/v1/restores/" + runningId + ").");
+        }
+    }
+
     /** Lifeboat's own configuration is invalid; raised at start-up. */
     public static final class InvalidConfiguration extends LifeboatException {
         public InvalidConfiguration(String detail) {

@@ -45,6 +45,11 @@ public final class BackupIds {
         return label;
     }
 
+    /** True when {@code label} is a valid database label. */
+    public static boolean isLabel(String label) {
+        return label != null && LABEL.matcher(label).matches();
+    }
+
     /**
      * The data file name for a backup of {@code label} started at {@code time}; {@code sequence} 1 gives the plain
      * name, 2 and up add {@code _N} for a second backup in the same second.

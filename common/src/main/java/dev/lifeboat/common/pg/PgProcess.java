@@ -36,10 +36,22 @@ public final class PgProcess implements AutoCloseable {
      * the parent's PG* variables are removed so none leaks into the child by accident.
      */
     public static PgProcess start(Path program, List<String> args, PgConnection connection, Duration connectTimeout) {
+        return start(program, args, connection, connectTimeout, false);
+    }
+
+    /**
+     * As above; with {@code discardStdout} the program's stdout goes nowhere (psql loading a dump answers every
+     * statement, and an unread pipe would stall it).
+     */
+    public static PgProcess start(Path program, List<String> args, PgConnection connection, Duration connectTimeout,
+                                  boolean discardStdout) {
         List<String> command = new ArrayList<>(args.size() + 1);
         command.add(program.toString());
         command.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(command);
+        if (discardStdout) {
+            builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        }
         Map<String, String> env = builder.environment();
         env.keySet().removeIf(k -> k.startsWith("PG"));
         if (connection != null) {
@@ -118,6 +130,38 @@ public final class PgProcess implements AutoCloseable {
         } catch (IOException ignored) {
             // the process ended
         }
+    }
+
+    /** Kills the program at once (SIGKILL): nothing more it would do, e.g. a COMMIT at end of input, happens. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} for the program to end by itself, and for its stderr to be read; true if it
+     * ended. Used when its input broke, to quote what the program said rather than "Broken pipe".
+     */
+    public boolean awaitExit(Duration timeout) {
+        try {
+            if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                stderrPump.join(2_000);
+                return true;
+            }
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** Whether the program still runs. */
+    public boolean isAlive() {
+        return process.isAlive();
     }
 
     /** Kills the program if it still runs. */

@@ -1,4 +1,4 @@
-package dev.lifeboat.backup.service;
+package dev.lifeboat.common.catalog;
 
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
@@ -7,32 +7,59 @@ import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
-import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
- * The completed backups, as the store knows them: a backup exists when its metadata object does (the commit
- * marker). Data objects without metadata are incomplete and never listed.
+ * The completed backups, as the store knows them, and where their objects live (DESIGN §2): a backup exists
+ * when its metadata object does (the commit marker); data objects without metadata are incomplete and never
+ * listed. Shared by every service that reads backups, so the object layout is written down once.
  */
-@ApplicationScoped
 public class BackupCatalog {
     private static final Logger LOG = Logger.getLogger(BackupCatalog.class);
     /** Newest first: by start time, then id (the _N suffix orders backups of the same second). */
-    static final Comparator<BackupMetadata> NEWEST_FIRST = Comparator.comparing(BackupMetadata::startedAt)
+    public static final Comparator<BackupMetadata> NEWEST_FIRST = Comparator.comparing(BackupMetadata::startedAt)
             .thenComparing(BackupMetadata::id).reversed();
+    private static final Pattern SEQUENCE = Pattern.compile("_backup_\\d{8}_\\d{6}_(\\d+)\\.");
 
     private final ObjectStore store;
-    private final Databases databases;
+    private final Function<String, String> prefixOf;
 
-    public BackupCatalog(ObjectStore store, Databases databases) {
+    /**
+     * @param prefixOf the key prefix of a database label's backups, without trailing slash
+     *                 ({@code database/<label>} unless configured otherwise)
+     */
+    public BackupCatalog(ObjectStore store, Function<String, String> prefixOf) {
         this.store = store;
-        this.databases = databases;
+        this.prefixOf = prefixOf;
+    }
+
+    /** The default key prefix of a database's backups. */
+    public static String defaultPrefix(String label) {
+        return "database/" + label;
+    }
+
+    /** Key prefix of the database's backups, without trailing slash. */
+    public String prefix(String label) {
+        return prefixOf.apply(label).replaceAll("/+$", "");
+    }
+
+    /** Data object key of a backup. */
+    public String dataKey(String label, String id) {
+        return prefix(label) + "/" + id;
+    }
+
+    /** Metadata object key of a backup (the commit marker). */
+    public String metadataKey(String label, String id) {
+        return prefix(label) + "/metadata/" + id + ".json";
     }
 
     /** The completed backups of one database, newest first. */
@@ -63,7 +90,7 @@ public class BackupCatalog {
 
     /** Metadata object keys directly under the database's {@code metadata/} folder. */
     private List<String> metadataKeys(String label) {
-        String metadataPrefix = databases.prefix(label) + "/metadata/";
+        String metadataPrefix = prefix(label) + "/metadata/";
         try {
             List<String> keys = new ArrayList<>();
             for (ObjectInfo info : store.list(metadataPrefix)) {
@@ -80,29 +107,28 @@ public class BackupCatalog {
     /** Sort key of a metadata key: the backup's start second, then its same-second sequence (_2, _3, ...). */
     private static String idOrder(String metadataKey) {
         String id = metadataKey.substring(metadataKey.lastIndexOf('/') + 1);
-        java.util.regex.Matcher m = SEQUENCE.matcher(id);
+        Matcher m = SEQUENCE.matcher(id);
         long sequence = m.find() ? Long.parseLong(m.group(1)) : 1;
         return BackupIds.startedAt(id).map(Object::toString).orElse("") + String.format("#%06d", sequence);
     }
 
-    private static final java.util.regex.Pattern SEQUENCE = java.util.regex.Pattern.compile("_backup_\\d{8}_\\d{6}_(\\d+)\\.");
-
-    /** A completed backup by id. */
+    /** A completed backup by id; the id is validated first ({@code InvalidBackupId}). */
     public Optional<BackupMetadata> find(String id) {
         String label = BackupIds.labelOf(BackupIds.validate(id));
-        if (!databases.labels().contains(label)) {
+        if (!BackupIds.isLabel(label)) {
             return Optional.empty();
         }
-        return read(databases.metadataKey(label, id));
+        return read(metadataKey(label, id));
     }
 
+    /** A completed backup by id, else {@link BackupNotFound}. */
     public BackupMetadata get(String id) {
         return find(id).orElseThrow(() -> new BackupNotFound("No completed backup with id '" + id + "'."));
     }
 
     /** True when a backup id is taken in the store, as data or metadata. */
-    boolean taken(String label, String id) throws IOException {
-        return store.stat(databases.dataKey(label, id)).isPresent() || store.stat(databases.metadataKey(label, id)).isPresent();
+    public boolean taken(String label, String id) throws IOException {
+        return store.stat(dataKey(label, id)).isPresent() || store.stat(metadataKey(label, id)).isPresent();
     }
 
     private Optional<BackupMetadata> read(String key) {

@@ -1,0 +1,309 @@
+package dev.lifeboat.common.pipeline;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Lets a plain-format dump restore over an existing database: written through on its way into psql (one
+ * transaction), it puts {@code DROP SCHEMA IF EXISTS <name> CASCADE;} right before each {@code CREATE SCHEMA <name>;}
+ * that pg_dump wrote for a schema TOC entry, so the dump's schemas are replaced instead of the restore failing
+ * with "schema already exists". Every other byte passes through unchanged. Written by hand because no library
+ * reads a pg_dump stream, and the stream is too large to hold or to turn into a String per line.
+ *
+ * <p>A line is rewritten only when it is exactly {@code CREATE SCHEMA <identifier>;}, outside COPY data, and the
+ * last TOC header ({@code -- Name: ...}) announced a schema ({@code ; Type: SCHEMA; Schema: -;}) with nothing but
+ * blank and comment lines since. The header condition keeps the same text inside a function body or a string
+ * literal from being rewritten; skipping COPY blocks (from {@code COPY ... FROM stdin;} to the line {@code \.},
+ * which no data line can be: a data backslash is doubled) keeps table data from being read as SQL.
+ *
+ * <p>Memory stays bounded: only the start of a statement line is kept, up to {@link #MAX_HELD_LINE} bytes, and
+ * bytes are held back from {@code out} only while the line may still turn out to be a {@code CREATE SCHEMA} line
+ * (a longer line cannot be one). COPY rows pass straight through; only their first two bytes are remembered.
+ */
+public final class SchemaReset extends OutputStream {
+    static final int MAX_HELD_LINE = 4096;
+    private static final byte[] CREATE_SCHEMA = ascii("CREATE SCHEMA ");
+    private static final byte[] TOC_HEADER = ascii("-- Name: ");
+    private static final byte[] SCHEMA_ENTRY = ascii("; Type: SCHEMA; Schema: -;");
+    private static final byte[] COMMENT = ascii("--");
+    private static final byte[] COPY = ascii("COPY ");
+    private static final byte[] FROM_STDIN = ascii(" FROM stdin;");
+    private static final byte[] DROP = ascii("DROP SCHEMA IF EXISTS ");
+    private static final byte[] CASCADE = ascii(" CASCADE;\n");
+
+    private final OutputStream out;
+    private final List<String> schemas = new ArrayList<>();
+    private final byte[] one = new byte[1];
+    private boolean closed;
+
+    // outside COPY: the current line's start (to classify it), of which the first `held` bytes are not written yet
+    private final byte[] line = new byte[MAX_HELD_LINE];
+    private int lineLength;
+    private boolean lineTooLong;
+    private int held;
+    // the line's last bytes, so that a COPY header longer than the kept start is still recognised
+    private final byte[] tail = new byte[FROM_STDIN.length];
+    // a schema TOC header came last, followed only by blank and comment lines
+    private boolean afterSchemaHeader;
+
+    // inside COPY: the current row's length and first two bytes (to spot the "\." terminator)
+    private boolean inCopy;
+    private long rowLength;
+    private byte first;
+    private byte second;
+
+    public SchemaReset(OutputStream out) {
+        this.out = Objects.requireNonNull(out, "out");
+    }
+
+    /** The schema identifiers, as written in the dump, before whose creation a DROP was put, in dump order. */
+    public List<String> schemas() {
+        return List.copyOf(schemas);
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+        one[0] = (byte) b;
+        write(one, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        if (closed) {
+            throw new IOException("SchemaReset is closed");
+        }
+        int end = off + len;
+        int pending = off; // b[pending, i) passes through unchanged and is not written yet: one write per run
+        int i = off;
+        while (i < end) {
+            int nl = indexOfNewline(b, i, end);
+            int segmentEnd = nl < 0 ? end : nl;
+            if (inCopy) {
+                rowBytes(b, i, segmentEnd);
+                if (nl >= 0) {
+                    endRow();
+                }
+            } else {
+                pending = statementBytes(b, i, segmentEnd, nl >= 0, pending);
+            }
+            i = nl < 0 ? end : nl + 1;
+        }
+        if (pending < end) {
+            out.write(b, pending, end - pending);
+        }
+    }
+
+    private static int indexOfNewline(byte[] b, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (b[i] == '\n') {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private void rowBytes(byte[] b, int from, int to) {
+        int len = to - from;
+        if (len == 0) {
+            return;
+        }
+        if (rowLength == 0) {
+            first = b[from];
+            if (len > 1) {
+                second = b[from + 1];
+            }
+        } else if (rowLength == 1) {
+            second = b[from];
+        }
+        rowLength += len;
+    }
+
+    private void endRow() {
+        if (rowLength == 2 && first == '\\' && second == '.') {
+            inCopy = false;
+        }
+        rowLength = 0;
+    }
+
+    /**
+     * One piece of a statement line, {@code b[from, to)}, the line's end when {@code lineEnds}. Returns where the
+     * bytes of {@code b} not yet written now start: past the piece when it is held back.
+     */
+    private int statementBytes(byte[] b, int from, int to, boolean lineEnds, int pending) throws IOException {
+        keep(b, from, to);
+        boolean candidate = afterSchemaHeader && !lineTooLong && startsLike(CREATE_SCHEMA);
+        if (candidate && !lineEnds) {
+            // whether a DROP goes before this line is known only at its end, and the DROP must come first
+            writeRun(b, pending, from);
+            held = lineLength;
+            return to;
+        }
+        int identifierEnd = candidate ? createSchemaIdentifierEnd() : -1;
+        if (identifierEnd >= 0 || held > 0) {
+            writeRun(b, pending, from);
+            pending = from;
+        }
+        if (identifierEnd >= 0) {
+            writeDrop(identifierEnd);
+        }
+        if (held > 0) {
+            // the held start of the line; this piece (already kept in `line` too) follows from b
+            out.write(line, 0, held);
+            held = 0;
+        }
+        if (lineEnds) {
+            endStatementLine();
+        }
+        return pending;
+    }
+
+    private void writeRun(byte[] b, int from, int to) throws IOException {
+        if (to > from) {
+            out.write(b, from, to - from);
+        }
+    }
+
+    private void keep(byte[] b, int from, int to) {
+        int len = to - from;
+        int room = line.length - lineLength;
+        if (len > room) {
+            lineTooLong = true;
+        }
+        int n = Math.min(len, room);
+        System.arraycopy(b, from, line, lineLength, n);
+        lineLength += n;
+        if (len >= tail.length) {
+            System.arraycopy(b, to - tail.length, tail, 0, tail.length);
+        } else {
+            System.arraycopy(tail, len, tail, 0, tail.length - len);
+            System.arraycopy(b, from, tail, tail.length - len, len);
+        }
+    }
+
+    private void endStatementLine() {
+        if (startsWith(TOC_HEADER)) {
+            afterSchemaHeader = !lineTooLong && contains(SCHEMA_ENTRY);
+        } else if (lineLength > 0 && !startsWith(COMMENT)) {
+            afterSchemaHeader = false;
+            // the tail starts zeroed, so a line shorter than " FROM stdin;" never matches it
+            if (startsWith(COPY) && Arrays.equals(tail, FROM_STDIN)) {
+                inCopy = true;
+                rowLength = 0;
+            }
+        }
+        lineLength = 0;
+        lineTooLong = false;
+        Arrays.fill(tail, (byte) 0);
+    }
+
+    /** The end of the identifier when the whole line is {@code CREATE SCHEMA <identifier>;}, else -1. */
+    private int createSchemaIdentifierEnd() {
+        if (lineTooLong || lineLength < CREATE_SCHEMA.length + 2 || !startsWith(CREATE_SCHEMA)
+                || line[lineLength - 1] != ';') {
+            return -1;
+        }
+        int semicolon = lineLength - 1;
+        return identifierEnd(line, CREATE_SCHEMA.length, semicolon) == semicolon ? semicolon : -1;
+    }
+
+    /** Where the identifier starting at {@code from} ends (not beyond {@code to}), or -1 if none starts there. */
+    private static int identifierEnd(byte[] b, int from, int to) {
+        if (b[from] == '"') {
+            int i = from + 1;
+            while (i < to) {
+                if (b[i] == '"') {
+                    if (i + 1 < to && b[i + 1] == '"') {
+                        i += 2;
+                        continue;
+                    }
+                    return i == from + 1 ? -1 : i + 1;
+                }
+                i++;
+            }
+            return -1;
+        }
+        if (!isIdentifierStart(b[from])) {
+            return -1;
+        }
+        int i = from + 1;
+        while (i < to && (isIdentifierStart(b[i]) || (b[i] >= '0' && b[i] <= '9') || b[i] == '$')) {
+            i++;
+        }
+        return i;
+    }
+
+    private static boolean isIdentifierStart(byte c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    }
+
+    private void writeDrop(int identifierEnd) throws IOException {
+        int start = CREATE_SCHEMA.length;
+        int n = identifierEnd - start;
+        byte[] drop = new byte[DROP.length + n + CASCADE.length];
+        System.arraycopy(DROP, 0, drop, 0, DROP.length);
+        System.arraycopy(line, start, drop, DROP.length, n);
+        System.arraycopy(CASCADE, 0, drop, DROP.length + n, CASCADE.length);
+        out.write(drop);
+        schemas.add(new String(line, start, n, StandardCharsets.UTF_8));
+    }
+
+    /** Whether the line so far agrees with {@code prefix} (is a prefix of it, or starts with it). */
+    private boolean startsLike(byte[] prefix) {
+        int n = Math.min(lineLength, prefix.length);
+        return Arrays.equals(line, 0, n, prefix, 0, n);
+    }
+
+    private boolean startsWith(byte[] prefix) {
+        return lineLength >= prefix.length && Arrays.equals(line, 0, prefix.length, prefix, 0, prefix.length);
+    }
+
+    private boolean contains(byte[] part) {
+        outer:
+        for (int i = 0; i + part.length <= lineLength; i++) {
+            for (int j = 0; j < part.length; j++) {
+                if (line[i + j] != part[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /** Writes what is not held back; a held line start stays until its end decides it (or {@link #close}). */
+    @Override
+    public void flush() throws IOException {
+        out.flush();
+    }
+
+    /** Ends the last line (a dump need not end with a newline), writes what was held, and closes {@code out}. */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (held > 0) {
+                int identifierEnd = createSchemaIdentifierEnd();
+                if (identifierEnd >= 0) {
+                    writeDrop(identifierEnd);
+                }
+                out.write(line, 0, held);
+                held = 0;
+            }
+        } finally {
+            out.close();
+        }
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+}

@@ -1,0 +1,132 @@
+package dev.lifeboat.restore.config;
+
+import dev.lifeboat.restore.service.RestoreMode;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * restore-service configuration, {@code lifeboat.*} (DESIGN §10). The store, encryption (identity files), peers
+ * and PostgreSQL program keys are shared with the other services and mapped in common.
+ */
+@ConfigMapping(prefix = "lifeboat")
+public interface RestoreServiceConfig {
+
+    /** The places a backup can be restored into, by name ({@code primary}, {@code scratch}, ...). */
+    Map<String, Target> targets();
+
+    /** How restores run. */
+    Restore restore();
+
+    /**
+     * Key prefixes of the backed-up databases, by label, when backup-service was configured with a non-default
+     * {@code lifeboat.databases.<label>.prefix}; unset = {@code database/<label>}.
+     */
+    Map<String, Source> databases();
+
+    interface Target {
+        /** Server host name. */
+        @WithDefault("localhost")
+        String host();
+
+        /** Server port. */
+        @WithDefault("5432")
+        int port();
+
+        /**
+         * The database restored into. For a {@code scratch} target, the database connected to while creating and
+         * dropping the scratch databases (e.g. {@code postgres}).
+         */
+        String database();
+
+        /** User the restore runs as; needs to own (or be superuser over) everything it drops and creates. */
+        @WithDefault("postgres")
+        String user();
+
+        /** Password; prefer {@code password-file} in Kubernetes. Never logged. */
+        Optional<String> password();
+
+        /** File holding the password (a mounted Secret); read at each restore. */
+        Optional<Path> passwordFile();
+
+        /** {@code true}: every restore goes into a fresh database on this server, dropped when done or expired. */
+        @WithDefault("false")
+        boolean scratch();
+
+        /**
+         * Label (in backup-service) of the database this target holds: {@code latest} restores its newest backup,
+         * the safety backup is taken under it, and an in-place restore of another database's backup is refused.
+         */
+        Optional<String> databaseLabel();
+
+        /**
+         * Modes allowed on this in-place target: {@code clean-schema} (the default) and/or
+         * {@code recreate-database}. Ignored for scratch targets.
+         */
+        @WithDefault("clean-schema")
+        List<RestoreMode> modes();
+
+        /**
+         * Database to connect to for {@code CREATE}/{@code DROP DATABASE} and renames ({@code recreate-database},
+         * scratch databases); never the database being replaced.
+         */
+        @WithDefault("postgres")
+        String maintenanceDatabase();
+
+        /** Whether an in-place restore takes a safety backup first unless the request says otherwise. */
+        @WithDefault("true")
+        boolean safetyBackup();
+
+        /** The applications using this database, scaled to 0 during an in-place restore. */
+        Workloads workloads();
+    }
+
+    interface Workloads {
+        /** Namespace of the workloads; unset = the namespace restore-service runs in (from the service account). */
+        Optional<String> namespace();
+
+        /** Deployment names. */
+        Optional<List<String>> deployments();
+
+        /** StatefulSet names. */
+        Optional<List<String>> statefulsets();
+
+        /** Label selector (e.g. {@code app.kubernetes.io/part-of=shop}): its Deployments and StatefulSets. */
+        Optional<String> selector();
+    }
+
+    interface Restore {
+        /** A restore still loading after this long is stopped and rolled back. */
+        @WithDefault("6h")
+        Duration timeout();
+
+        /** How long to wait for the workloads' pods to be gone; then the restore fails before touching data. */
+        @WithDefault("5m")
+        Duration podsGoneTimeout();
+
+        /** How long the safety backup may take. */
+        @WithDefault("6h")
+        Duration safetyBackupTimeout();
+
+        /** Scratch databases older than this are dropped, whoever forgot them. */
+        @WithDefault("24h")
+        Duration scratchTtl();
+
+        /** How often expired scratch databases are looked for. */
+        @WithDefault("15m")
+        Duration scratchJanitorInterval();
+
+        /** How many finished restore jobs are kept in memory for {@code GET /restores}. */
+        @WithDefault("100")
+        int jobHistory();
+    }
+
+    interface Source {
+        /** Object key prefix of the label's backups, as configured in backup-service. */
+        Optional<String> prefix();
+    }
+}

@@ -1,0 +1,18 @@
+package dev.lifeboat.restore.rest;
+
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
+/**
+ * Body of {@code POST /api/v1/restores}.
+ *
+ * @param backupId     a backup id, {@code latest} or {@code latest-verified}
+ * @param target       a configured target name
+ * @param database     for {@code latest}: whose backups (a database label); default the target's database-label
+ * @param mode         {@code clean-schema} or {@code recreate-database}; default the target's first allowed mode
+ * @param safetyBackup take a PRE_RESTORE backup first; default the target's {@code safety-backup} (in place only)
+ * @param scaleDown    scale the target's workloads to 0 around the restore; default true (in place only)
+ */
+@RegisterForReflection
+public record RestoreRequest(String backupId, String target, String database, String mode, Boolean safetyBackup,
+                             Boolean scaleDown) {
+}

@@ -1,0 +1,517 @@
+package dev.lifeboat.restore.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.client.BackupServiceClient;
+import dev.lifeboat.common.client.BackupStatus;
+import dev.lifeboat.common.config.EncryptionConfig;
+import dev.lifeboat.common.error.Errors.BackupNotFound;
+import dev.lifeboat.common.error.Errors.ChecksumMismatch;
+import dev.lifeboat.common.error.Errors.InvalidRequest;
+import dev.lifeboat.common.error.Errors.PeerFailed;
+import dev.lifeboat.common.error.Errors.RestoreInProgress;
+import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.model.BackupIds;
+import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.DumpFormat;
+import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.pg.PgConnection;
+import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.restore.config.RestoreServiceConfig;
+import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
+import dev.lifeboat.restore.service.RestoreJob.StepName;
+import dev.lifeboat.restore.service.RestoreJob.StepStatus;
+import dev.lifeboat.restore.service.WorkloadScaler.Workload;
+import io.quarkus.runtime.ShutdownEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.IOException;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.regex.Pattern;
+import org.jboss.logging.Logger;
+
+/**
+ * Restores backups (DESIGN §3). The steps, in the order they run, are all in {@link #start} (checks, at request
+ * time, so a bad request is refused before anything happens) and {@link #run}: scale the target's workloads
+ * down, take a safety backup, load in one transaction (or into a new database that is then swapped in), scale
+ * back up — also after a failure — and record the outcome. One restore per target at a time.
+ */
+@ApplicationScoped
+public class RestoreService {
+    private static final Logger LOG = Logger.getLogger(RestoreService.class);
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss").withZone(ZoneOffset.UTC);
+    /** Restore ids: {@code restore_<UTC time>_<6 hex>}; the scratch database is named after it. */
+    private static final Pattern ID = Pattern.compile("restore_\\d{8}_\\d{6}_[0-9a-f]{6}");
+    static final String SCRATCH_PREFIX = "lifeboat_scratch_";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final RestoreServiceConfig config;
+    private final Targets targets;
+    private final BackupCatalog catalog;
+    private final ObjectStore store;
+    private final PgTools pgTools;
+    private final EncryptionConfig encryption;
+    private final WorkloadScaler scaler;
+    private final BackupServiceClient backups;
+    private final RestoreMetrics metrics;
+    private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("restore-", 1).factory());
+    /** The running restore per target; guarded by {@code this}. */
+    private final Map<String, RestoreJob> running = new HashMap<>();
+    /** Recently finished jobs, oldest first, bounded by {@code lifeboat.restore.job-history}. */
+    private final Map<String, RestoreJob> finished = new LinkedHashMap<>();
+
+    public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
+                          PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
+                          BackupServiceClient backups, RestoreMetrics metrics) {
+        this.config = config;
+        this.targets = targets;
+        this.catalog = catalog;
+        this.store = store;
+        this.pgTools = pgTools;
+        this.encryption = encryption;
+        this.scaler = scaler;
+        this.backups = backups;
+        this.metrics = metrics;
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        workers.shutdownNow();
+    }
+
+    /** Validates a restore id (it names a scratch database); throws {@link InvalidRequest}. */
+    public static String validateId(String id) {
+        if (id == null || id.length() > 64 || !ID.matcher(id).matches()) {
+            throw new InvalidRequest("A restore id looks like restore_20260101_020000_a1b2c3; got '"
+                    + (id == null ? "" : id.length() > 60 ? id.substring(0, 60) + "..." : id).replaceAll("\\p{Cntrl}", "?") + "'.");
+        }
+        return id;
+    }
+
+    /** The scratch database a restore created. */
+    static String scratchDatabase(String restoreId) {
+        return SCRATCH_PREFIX + restoreId.substring("restore_".length());
+    }
+
+    /**
+     * Checks the request and the backup, reserves the target and starts the restore in the background.
+     *
+     * @throws RestoreInProgress when a restore into the target is already running
+     */
+    public RestoreJob start(String targetName, RestoreRequestSpec request) {
+        Target target = targets.require(targetName);
+        RestoreMode mode = checkMode(targetName, target, request.mode());
+        boolean inPlace = !target.scratch();
+        boolean safety = inPlace && request.safetyBackup();
+        if (safety && (!backups.configured() || target.databaseLabel().isEmpty())) {
+            throw new InvalidRequest("A safety backup of target '" + targetName + "' needs lifeboat.peers.backup-url and "
+                    + "lifeboat.targets." + targetName + ".database-label; configure them or send \"safetyBackup\": false.");
+        }
+        RestoreRequestSpec spec = new RestoreRequestSpec(request.backup(), request.database(), mode, safety,
+                inPlace && request.scaleDown());
+        RestoreJob job;
+        synchronized (this) {
+            RestoreJob current = running.get(targetName);
+            if (current != null) {
+                throw new RestoreInProgress(targetName, current.id());
+            }
+            job = new RestoreJob(newId(), targetName, spec);
+            running.put(targetName, job);
+        }
+        BackupMetadata backup;
+        try {
+            job.begin(StepName.RESOLVE, "backup " + request.backup());
+            backup = resolve(targetName, target, spec);
+            job.resolved(backup.id(), backup.storedSizeBytes());
+            job.end(StepName.RESOLVE, StepStatus.DONE, backup.id() + ", " + backup.storedSizeBytes() + " bytes stored");
+        } catch (RuntimeException e) {
+            synchronized (this) {
+                running.remove(targetName);
+            }
+            throw e;
+        }
+        LOG.infof("Restore %s of %s into target %s started (%s)", job.id(), backup.id(), targetName,
+                target.scratch() ? "scratch" : mode.value());
+        metrics.started(targetName);
+        workers.execute(() -> run(job, target, backup));
+        return job;
+    }
+
+    private static RestoreMode checkMode(String name, Target target, RestoreMode requested) {
+        if (target.scratch()) {
+            if (requested != null) {
+                throw new InvalidRequest("Target '" + name + "' is a scratch target: every restore goes into a fresh "
+                        + "database, so it takes no mode.");
+            }
+            return null;
+        }
+        RestoreMode mode = requested != null ? requested : target.modes().get(0);
+        if (!target.modes().contains(mode)) {
+            throw new InvalidRequest("Mode " + mode.value() + " is not allowed for target '" + name + "'; allowed: "
+                    + target.modes().stream().map(RestoreMode::value).toList() + " (lifeboat.targets." + name + ".modes).");
+        }
+        return mode;
+    }
+
+    /** Step 1: the backup exists and is complete, its object has the recorded size, and it can be decrypted. */
+    private BackupMetadata resolve(String targetName, Target target, RestoreRequestSpec spec) {
+        BackupMetadata backup;
+        String what = spec.backup();
+        if (RestoreRequestSpec.LATEST.equals(what) || RestoreRequestSpec.LATEST_VERIFIED.equals(what)) {
+            String label = Optional.ofNullable(spec.database()).filter(d -> !d.isBlank())
+                    .or(target::databaseLabel).orElseThrow(() -> new InvalidRequest("\"" + what + "\" needs a database: "
+                            + "send \"database\" or set lifeboat.targets." + targetName + ".database-label."));
+            BackupIds.validateLabel(label);
+            backup = RestoreRequestSpec.LATEST.equals(what)
+                    ? catalog.latest(label).orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no completed backup."))
+                    : latestVerified(label);
+        } else {
+            backup = catalog.get(what);
+        }
+        if (!target.scratch() && target.databaseLabel().isPresent() && !target.databaseLabel().get().equals(backup.database())) {
+            throw new InvalidRequest("Backup " + backup.id() + " is of database '" + backup.database() + "', but target '"
+                    + targetName + "' holds '" + target.databaseLabel().get() + "'. Restore it into a scratch target.");
+        }
+        if (backup.format() != DumpFormat.PLAIN) {
+            throw new InvalidRequest("Backup " + backup.id() + " is in the custom format, which restore-service does not "
+                    + "load yet; restore it with pg_restore (README, emergency restore).");
+        }
+        if (backup.encrypted() && identities().isEmpty()) {
+            throw new InvalidRequest("Backup " + backup.id() + " is encrypted but no age identity is configured "
+                    + "(lifeboat.encryption.identity-files).");
+        }
+        try {
+            long size = store.stat(backup.key()).orElseThrow(() -> new ChecksumMismatch("The data object of backup "
+                    + backup.id() + " is missing (" + store.locate(backup.key()) + ").")).size();
+            if (size != backup.storedSizeBytes()) {
+                throw new ChecksumMismatch("The data object of backup " + backup.id() + " has " + size
+                        + " bytes; its metadata records " + backup.storedSizeBytes() + ". It is damaged or truncated.");
+            }
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot read the store: " + e.getMessage(), e);
+        }
+        return backup;
+    }
+
+    /** The newest backup of {@code label} with a passed full verification (records written by verify-service). */
+    private BackupMetadata latestVerified(String label) {
+        for (BackupMetadata backup : catalog.list(label)) {
+            String prefix = catalog.prefix(label) + "/verifications/" + backup.id() + "/";
+            try {
+                for (ObjectStore.ObjectInfo record : store.list(prefix)) {
+                    try (var in = store.open(record.key())) {
+                        JsonNode node = dev.lifeboat.common.model.Json.read(in.readAllBytes(), JsonNode.class);
+                        if ("PASSED".equals(node.path("result").asText()) && "FULL".equalsIgnoreCase(node.path("level").asText())) {
+                            return backup;
+                        }
+                    } catch (com.fasterxml.jackson.core.JacksonException e) {
+                        LOG.warnf("Ignoring unreadable verification record %s", record.key());
+                    }
+                }
+            } catch (IOException e) {
+                throw new StoreUnavailable("Cannot read verification records: " + e.getMessage(), e);
+            }
+        }
+        throw new BackupNotFound("Database '" + label + "' has no backup with a passed full verification.");
+    }
+
+    /** Steps 2-6. Runs on a worker thread; records the outcome on the job, never throws. */
+    void run(RestoreJob job, Target target, BackupMetadata backup) {
+        String targetName = job.target();
+        RestoreRequestSpec spec = job.spec();
+        List<Workload> scaled = List.of();
+        List<String> scaleBackProblems = List.of();
+        String failure = null;
+        try {
+            // Workloads first, then the safety backup: it then holds every write the applications made.
+            if (spec.scaleDown() && WorkloadScaler.configured(target)) {
+                job.begin(StepName.SCALE_DOWN, null);
+                scaled = scaler.scaleDown(targetName, target, job.id());
+                scaler.awaitPodsGone(scaled, config.restore().podsGoneTimeout());
+                job.end(StepName.SCALE_DOWN, StepStatus.DONE, scaled.isEmpty() ? "no workload found"
+                        : "scaled to 0: " + scaled);
+            } else if (!target.scratch()) {
+                job.skip(StepName.SCALE_DOWN, WorkloadScaler.configured(target) ? "scaleDown=false in the request"
+                        : "no workloads configured for the target");
+            }
+            if (spec.safetyBackup()) {
+                job.begin(StepName.SAFETY_BACKUP, null);
+                String id = safetyBackup(job, target.databaseLabel().orElseThrow());
+                job.end(StepName.SAFETY_BACKUP, StepStatus.DONE, id);
+            } else if (!target.scratch()) {
+                job.skip(StepName.SAFETY_BACKUP, "safetyBackup=false");
+            }
+            if (target.scratch()) {
+                restoreIntoNewDatabase(job, target, backup, scratchDatabase(job.id()), false);
+            } else if (spec.mode() == RestoreMode.RECREATE_DATABASE) {
+                restoreIntoNewDatabase(job, target, backup, "lifeboat_new_" + job.id().substring("restore_".length()), true);
+            } else {
+                job.database(target.database());
+                load(job, target, backup, target.database(), true);
+            }
+        } catch (RuntimeException | Error e) {
+            failure = describe(e);
+            markRunningStepFailed(job, failure);
+        } finally {
+            if (!scaled.isEmpty()) {
+                job.begin(StepName.SCALE_UP, null);
+                scaleBackProblems = scaler.scaleBack(scaled);
+                job.end(StepName.SCALE_UP, scaleBackProblems.isEmpty() ? StepStatus.DONE : StepStatus.FAILED,
+                        scaleBackProblems.isEmpty() ? "scaled back: " + scaled : "NOT scaled back: " + scaleBackProblems);
+            }
+            if (failure == null && !scaleBackProblems.isEmpty()) {
+                failure = "The data was restored, but workloads could not be scaled back: " + scaleBackProblems;
+            }
+            if (failure == null) {
+                job.succeeded();
+                LOG.infof("Restore %s of %s into %s completed: %d bytes in %.1f s", job.id(), backup.id(), targetName,
+                        job.bytesRestored(), job.elapsedSeconds());
+            } else {
+                job.failed(failure);
+                LOG.errorf("Restore %s of %s into %s failed: %s", job.id(), backup.id(), targetName, failure);
+            }
+            metrics.finished(targetName, failure == null, job.elapsedSeconds());
+            synchronized (this) {
+                running.remove(targetName);
+                finished.put(job.id(), job);
+                while (finished.size() > config.restore().jobHistory()) {
+                    finished.remove(finished.keySet().iterator().next());
+                }
+            }
+        }
+    }
+
+    /** Scratch and recreate-database: load into a new database; on failure it is dropped and nothing else changed. */
+    private void restoreIntoNewDatabase(RestoreJob job, Target target, BackupMetadata backup, String database, boolean swap) {
+        String targetName = job.target();
+        PgConnection maintenance = targets.connection(targetName, target.maintenanceDatabase());
+        job.begin(StepName.CREATE_DATABASE, database);
+        String createOptions = "";
+        if (swap) {
+            // the replacement looks like the database it replaces: same owner, encoding and locale
+            String[] current = pgTools.psqlQuery(pgTools.newest("psql"), maintenance,
+                    "SELECT pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype"
+                            + " FROM pg_database WHERE datname = " + Sql.literal(target.database())).strip().split("\\|", -1);
+            if (current.length != 4) {
+                throw new InvalidRequest("Database '" + target.database() + "' does not exist on target '" + targetName + "'.");
+            }
+            createOptions = " OWNER " + Sql.identifier(current[0]) + " ENCODING " + Sql.literal(current[1])
+                    + " LC_COLLATE " + Sql.literal(current[2]) + " LC_CTYPE " + Sql.literal(current[3]);
+        }
+        pgTools.psqlQuery(pgTools.newest("psql"), maintenance,
+                "CREATE DATABASE " + Sql.identifier(database) + " TEMPLATE template0" + createOptions);
+        job.database(swap ? target.database() : database);
+        job.end(StepName.CREATE_DATABASE, StepStatus.DONE, database);
+        boolean keep = false;
+        try {
+            load(job, target, backup, database, false);
+            if (swap) {
+                job.begin(StepName.SWAP, null);
+                swap(job, target, maintenance, database);
+                job.end(StepName.SWAP, StepStatus.DONE, null);
+            }
+            keep = true;
+        } finally {
+            if (!keep) {
+                dropQuietly(maintenance, database);
+            }
+        }
+    }
+
+    /**
+     * recreate-database: the loaded database takes the target's name in one transaction (renames are
+     * transactional); the old one is then dropped. Sessions still on the old database are ended first, as a
+     * rename needs it idle; the applications are scaled down already.
+     */
+    private void swap(RestoreJob job, Target target, PgConnection maintenance, String loaded) {
+        String old = "lifeboat_old_" + job.id().substring("restore_".length());
+        String db = target.database();
+        PgTools.Program psql = pgTools.newest("psql");
+        pgTools.psqlQuery(psql, maintenance, "ALTER DATABASE " + Sql.identifier(db) + " ALLOW_CONNECTIONS false");
+        try {
+            pgTools.psqlQuery(psql, maintenance, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                    + Sql.literal(db) + " AND pid <> pg_backend_pid()");
+            pgTools.psqlQuery(psql, maintenance, "BEGIN; ALTER DATABASE " + Sql.identifier(db) + " RENAME TO " + Sql.identifier(old)
+                    + "; ALTER DATABASE " + Sql.identifier(loaded) + " RENAME TO " + Sql.identifier(db) + "; COMMIT;");
+        } catch (RuntimeException e) {
+            try {
+                pgTools.psqlQuery(psql, maintenance, "ALTER DATABASE " + Sql.identifier(db) + " ALLOW_CONNECTIONS true");
+            } catch (RuntimeException again) {
+                e.addSuppressed(again);
+            }
+            throw e;
+        }
+        try {
+            pgTools.psqlQuery(psql, maintenance, "DROP DATABASE " + Sql.identifier(old) + " WITH (FORCE)");
+        } catch (RuntimeException e) {
+            LOG.warnf("Restore %s: the replaced database %s could not be dropped (%s); the janitor retries", job.id(), old,
+                    e.getMessage());
+        }
+    }
+
+    /** Step 4: the load, in one transaction. {@code clean}: reset the schemas first (clean-schema mode). */
+    private void load(RestoreJob job, Target target, BackupMetadata backup, String database, boolean clean) {
+        PgConnection connection = targets.connection(job.target(), database);
+        int serverVersion = pgTools.serverVersionNum(connection);
+        PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
+        job.begin(StepName.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
+        DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
+                clean ? Sql.resetPublicSchema(serverVersion) : "", clean, job.stored, config.restore().timeout());
+        job.end(StepName.LOAD, StepStatus.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
+    }
+
+    /** Takes the safety backup through backup-service and waits for it; its failure stops the restore. */
+    private String safetyBackup(RestoreJob job, String label) {
+        BackupStatus started = backups.start(label, Trigger.PRE_RESTORE, Map.of("restore", job.id()));
+        job.safetyBackup(started.id());
+        long deadline = System.nanoTime() + config.restore().safetyBackupTimeout().toNanos();
+        BackupStatus status = started;
+        while (!status.done()) {
+            if (System.nanoTime() > deadline) {
+                throw new PeerFailed("Safety backup " + started.id() + " did not finish within "
+                        + config.restore().safetyBackupTimeout() + " (lifeboat.restore.safety-backup-timeout)");
+            }
+            sleep(1000);
+            status = backups.get(started.id());
+        }
+        if (!BackupStatus.COMPLETED.equals(status.status())) {
+            throw new PeerFailed("Safety backup " + started.id() + " failed: " + status.error());
+        }
+        return started.id();
+    }
+
+    /** Drops a scratch database of a finished restore (DELETE /restores/{id}/database). */
+    public RestoreJob dropScratch(String id) {
+        validateId(id);
+        RestoreJob job = job(id).orElse(null);
+        if (job != null && job.status() == RestoreJob.Status.RUNNING) {
+            throw new RestoreInProgress(job.target(), id);
+        }
+        String database = scratchDatabase(id);
+        List<String> searched = job != null ? List.of(job.target())
+                : targets.names().stream().filter(n -> targets.require(n).scratch()).toList();
+        for (String name : searched) {
+            Target target = targets.require(name);
+            if (!target.scratch()) {
+                throw new InvalidRequest("Restore " + id + " went into target '" + name + "' in place; only scratch "
+                        + "databases are dropped here.");
+            }
+            PgConnection maintenance = targets.connection(name, target.maintenanceDatabase());
+            if (ScratchJanitor.exists(pgTools, maintenance, database)) {
+                pgTools.psqlQuery(pgTools.newest("psql"), maintenance, "DROP DATABASE " + Sql.identifier(database) + " WITH (FORCE)");
+                LOG.infof("Dropped scratch database %s of restore %s", database, id);
+                if (job != null) {
+                    job.markDatabaseDropped();
+                }
+                return job;
+            }
+        }
+        throw new dev.lifeboat.common.error.Errors.RestoreNotFound("No scratch database of restore " + id + " exists ("
+                + database + "); it was dropped already or expired.");
+    }
+
+    /** A running or recently finished job. */
+    public synchronized Optional<RestoreJob> job(String id) {
+        for (RestoreJob j : running.values()) {
+            if (j.id().equals(id)) {
+                return Optional.of(j);
+            }
+        }
+        return Optional.ofNullable(finished.get(id));
+    }
+
+    /** Running jobs first, then finished ones, newest first. */
+    public synchronized List<RestoreJob> jobs() {
+        List<RestoreJob> out = new ArrayList<>(running.values());
+        List<RestoreJob> done = new ArrayList<>(finished.values());
+        java.util.Collections.reverse(done);
+        out.addAll(done);
+        return out;
+    }
+
+    /** Whether any restore runs now (start-up recovery and the janitor wait for none). */
+    public synchronized boolean idle() {
+        return running.isEmpty();
+    }
+
+    /** Names of databases in use by running restores, which the janitor must not drop. */
+    public synchronized List<String> databasesInUse() {
+        List<String> out = new ArrayList<>();
+        for (RestoreJob j : running.values()) {
+            String suffix = j.id().substring("restore_".length());
+            out.add(SCRATCH_PREFIX + suffix);
+            out.add("lifeboat_new_" + suffix);
+            out.add("lifeboat_old_" + suffix);
+        }
+        return out;
+    }
+
+    /** Waits for a job; used by {@code ?wait=true}. */
+    public RestoreJob await(RestoreJob job) {
+        try {
+            return job.done().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while waiting for restore " + job.id(), e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    private List<String> identities() {
+        return AgeKeys.readIdentities(encryption.identityFiles().orElse(List.of()));
+    }
+
+    private void dropQuietly(PgConnection maintenance, String database) {
+        try {
+            pgTools.psqlQuery(pgTools.newest("psql"), maintenance, "DROP DATABASE IF EXISTS " + Sql.identifier(database) + " WITH (FORCE)");
+        } catch (RuntimeException e) {
+            LOG.warnf("Could not drop %s after a failed restore (%s); the janitor drops it later", database, e.getMessage());
+        }
+    }
+
+    private static void markRunningStepFailed(RestoreJob job, String reason) {
+        StepName phase = job.phase();
+        if (phase != null) {
+            job.end(phase, StepStatus.FAILED, reason);
+        }
+    }
+
+    private static String newId() {
+        byte[] random = new byte[3];
+        RANDOM.nextBytes(random);
+        return "restore_" + STAMP.format(Instant.now()) + "_" + HexFormat.of().formatHex(random);
+    }
+
+    private static String describe(Throwable e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        Throwable cause = e.getCause();
+        if (cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())) {
+            message += " (" + cause.getMessage() + ")";
+        }
+        return message;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted", e);
+        }
+    }
+}

@@ -1,0 +1,496 @@
+package dev.lifeboat.restore;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+
+import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.Compression;
+import dev.lifeboat.common.model.Json;
+import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.pipeline.Codec;
+import dev.lifeboat.common.pipeline.Measure;
+import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.TokenResource;
+import dev.lifeboat.restore.service.WorkloadScaler;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.KubernetesServer;
+import io.quarkus.test.kubernetes.client.KubernetesTestServer;
+import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
+import io.restassured.response.Response;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * restore-service against real parts: PostgreSQL, the in-process S3 server, backup-service as a real process
+ * (its backups are what gets restored) and the fabric8 mock Kubernetes API in CRUD mode. Every failure test checks
+ * that {@code pg_dump} of the target is the same before and after, and that the workloads are back at 3.
+ */
+@QuarkusTest
+@QuarkusTestResource(value = RestoreStack.class, restrictToAnnotatedClass = true)
+@WithKubernetesTestServer(crud = true, setup = ShopWorkloads.class)
+class RestoreTest {
+    @KubernetesTestServer
+    KubernetesServer kubernetes;
+
+    @Inject
+    ObjectStore store;
+
+    @Inject
+    BackupCatalog catalog;
+
+    @TestHTTPResource(value = "metrics", management = true)
+    URL metrics;
+
+    /** Lowest replica count each workload had while the test ran, seen by the stand-in controller. */
+    static final Map<String, Integer> lowest = new ConcurrentHashMap<>();
+    static volatile Thread controller;
+    static volatile KubernetesClient controllerClient;
+
+    @BeforeAll
+    static void loadFixture() throws Exception {
+        try (InputStream sql = RestoreTest.class.getResourceAsStream("/fixtures/hard-content.sql")) {
+            pg().load("app", sql);
+        }
+        pg().psql("stuckdb", "CREATE TABLE keep(v text); INSERT INTO keep VALUES ('untouched');");
+    }
+
+    @BeforeEach
+    void startController() {
+        if (controller == null) {
+            controllerClient = kubernetes.getClient();
+            controller = Thread.ofPlatform().daemon().name("fake-controllers").start(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    try {
+                        for (Deployment d : controllerClient.apps().deployments().inNamespace(ShopWorkloads.NS).list().getItems()) {
+                            lowest.merge(d.getMetadata().getName(), d.getSpec().getReplicas(), Math::min);
+                        }
+                        ShopWorkloads.reconcile(controllerClient);
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (RuntimeException e) {
+                        // the mock server is going away at the end
+                    }
+                }
+            });
+        }
+    }
+
+    @AfterAll
+    static void stopController() {
+        if (controller != null) {
+            controller.interrupt();
+            controller = null;
+        }
+    }
+
+    // ---- the round trip ----
+
+    @Test
+    void restoreInPlaceBringsBackTheDataOfTheBackupAndScalesWorkloadsAround() {
+        String backupId = backup("main");
+        String atBackup = pg().pgDump("app");
+        changeData();
+        assertThat(pg().pgDump("app")).isNotEqualTo(atBackup);
+        lowest.clear();
+
+        Response r = restorer().body(Map.of("backupId", backupId, "target", "primary")).post("/api/v1/restores?wait=true");
+        r.then().statusCode(201).header("Location", containsString("/api/v1/restores/restore_"))
+                .body("status", equalTo("COMPLETED")).body("backupId", equalTo(backupId))
+                .body("mode", equalTo("clean-schema")).body("progress.percent", equalTo(100.0f));
+
+        assertThat(pg().pgDump("app")).isEqualTo(atBackup);
+        List<String> steps = r.jsonPath().getList("steps.name");
+        assertThat(steps).containsExactly("RESOLVE", "SCALE_DOWN", "SAFETY_BACKUP", "LOAD", "SCALE_UP");
+        assertThat(r.jsonPath().getList("steps.status", String.class)).containsOnly("DONE");
+        assertThat(r.jsonPath().getList("steps.seconds", Float.class)).allMatch(s -> s != null && s >= 0);
+
+        // web (by name), worker and queue (by selector) went to 0 and came back; others were not touched
+        assertThat(lowest).containsEntry("web", 0).containsEntry("worker", 0).containsEntry("unrelated", 2);
+        assertWorkloadsBack();
+        assertThat(replicas("StatefulSet", "queue")).isEqualTo(1);
+
+        // the safety backup holds the data as it was just before the restore
+        String safetyId = r.jsonPath().getString("safetyBackupId");
+        Response safety = given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                .get("/api/v1/backups/" + safetyId);
+        safety.then().statusCode(200).body("status", equalTo("COMPLETED")).body("trigger", equalTo("PRE_RESTORE"))
+                .body("metadata.labels.restore", equalTo(r.jsonPath().getString("id")));
+    }
+
+    @Test
+    void recreateDatabaseReplacesTheDatabaseWithTheBackup() {
+        String backupId = backup("main");
+        String atBackup = pg().pgDump("app");
+        String oidBefore = pg().psql("postgres", "SELECT oid FROM pg_database WHERE datname = 'app'");
+        changeData();
+
+        restorer().body(Map.of("backupId", backupId, "target", "primary", "mode", "recreate-database", "safetyBackup", false))
+                .post("/api/v1/restores?wait=true").then().statusCode(201).body("status", equalTo("COMPLETED"));
+
+        assertThat(pg().pgDump("app")).isEqualTo(atBackup);
+        assertThat(pg().psql("postgres", "SELECT oid FROM pg_database WHERE datname = 'app'")).isNotEqualTo(oidBefore);
+        assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new%' OR datname LIKE 'lifeboat\\_old%'"))
+                .isEqualTo("0");
+        assertWorkloadsBack();
+    }
+
+    @Test
+    void latestRestoresTheNewestBackupOfTheTargetsDatabase() {
+        backup("main");
+        String newest = backup("main");
+        restorer().body(Map.of("backupId", "latest", "target", "primary", "safetyBackup", false))
+                .post("/api/v1/restores?wait=true").then().statusCode(201).body("backupId", equalTo(newest));
+    }
+
+    // ---- all or nothing ----
+
+    @Test
+    void aFlippedByteLeavesTheTargetUnchanged() throws Exception {
+        BackupMetadata m = catalog.get(backup("main"));
+        byte[] data = read(m.key());
+        data[data.length / 2] ^= 0x01;
+        overwrite(m.key(), data);
+        assertRestoreFailsAndChangesNothing(m.id(), "cannot be decrypted");
+    }
+
+    @Test
+    void aTruncatedObjectIsRefusedAndLeavesTheTargetUnchanged() throws Exception {
+        BackupMetadata m = catalog.get(backup("main"));
+        byte[] data = read(m.key());
+        overwrite(m.key(), java.util.Arrays.copyOf(data, data.length - 100));
+        String before = pg().pgDump("app");
+        restorer().body(Map.of("backupId", m.id(), "target", "primary")).post("/api/v1/restores?wait=true")
+                .then().statusCode(422).contentType("application/problem+json").body("detail", containsString("truncated"));
+        assertThat(pg().pgDump("app")).isEqualTo(before);
+    }
+
+    @Test
+    void aTruncatedObjectWithMatchingSizeInTheMetadataIsCaughtWhileStreaming() throws Exception {
+        BackupMetadata m = catalog.get(backup("main"));
+        byte[] cut = java.util.Arrays.copyOf(read(m.key()), (int) (m.storedSizeBytes() * 2 / 3));
+        String id = forge(m, "main_backup_20200101_000001.sql.zst.age", cut, true);
+        assertRestoreFailsAndChangesNothing(id, "Nothing was committed");
+    }
+
+    @Test
+    void aWrongAgeIdentityLeavesTheTargetUnchanged() throws Exception {
+        BackupMetadata m = catalog.get(backup("main"));
+        String otherRecipient = AgeKeys.generate()[0];
+        byte[] reencrypted = encode(plain(m), List.of(otherRecipient));
+        String id = forge(m, "main_backup_20200101_000002.sql.zst.age", reencrypted, true);
+        assertRestoreFailsAndChangesNothing(id, "cannot be decrypted");
+    }
+
+    @Test
+    void aFailingStatementRollsBackEverythingAlreadyLoaded() throws Exception {
+        BackupMetadata m = catalog.get(backup("main"));
+        String dump = new String(plain(m), StandardCharsets.UTF_8);
+        // fail after the schemas were dropped and most of the data was loaded
+        int at = dump.lastIndexOf("\\.\n") + 3;
+        String broken = dump.substring(0, at) + "SELECT 1/0;\n" + dump.substring(at);
+        byte[] stored = encode(broken.getBytes(StandardCharsets.UTF_8), List.of(RestoreStack.recipient()));
+        String id = forge(m, "main_backup_20200101_000003.sql.zst.age", stored, true);
+        assertRestoreFailsAndChangesNothing(id, "division by zero");
+    }
+
+    @Test
+    void aChecksumMismatchFoundAtTheEndCommitsNothing() throws Exception {
+        // the object decrypts and loads completely; only its SHA-256 differs from the metadata
+        BackupMetadata m = catalog.get(backup("main"));
+        String id = forge(m, "main_backup_20200101_000004.sql.zst.age", read(m.key()), false);
+        assertRestoreFailsAndChangesNothing(id, "SHA-256");
+    }
+
+    @Test
+    void aFailedSafetyBackupStopsTheRestoreBeforeTheDatabaseIsTouched() {
+        String backupId = backup("main");
+        changeData();
+        RestoreStack.backupService().stop();
+        try {
+            assertRestoreFailsAndChangesNothing(backupId, "backup-service");
+        } finally {
+            RestoreStack.backupService().restart();
+        }
+    }
+
+    private void assertRestoreFailsAndChangesNothing(String backupId, String reason) {
+        String before = pg().pgDump("app");
+        Response r = restorer().body(Map.of("backupId", backupId, "target", "primary")).post("/api/v1/restores?wait=true");
+        r.then().statusCode(500).contentType("application/problem+json").body("detail", containsString(reason));
+        assertThat(pg().pgDump("app")).isEqualTo(before);
+        String id = r.header("Location").replaceAll(".*/", "");
+        Response job = viewer().get("/api/v1/restores/" + id);
+        job.then().statusCode(200).body("status", equalTo("FAILED")).body("error", containsString(reason));
+        assertThat(job.jsonPath().getList("steps.status", String.class)).contains("FAILED");
+        assertThat(job.jsonPath().getList("steps.name", String.class)).endsWith("SCALE_UP");
+        assertWorkloadsBack();
+    }
+
+    // ---- workloads ----
+
+    @Test
+    void workloadsLeftScaledDownByAKilledRestoreAreScaledBackOnStartUp() {
+        // ShopWorkloads created crashed-app at 0 with the annotation before the application started
+        assertThat(replicas("Deployment", "crashed-app")).isEqualTo(2);
+        assertThat(annotations("Deployment", "crashed-app")).doesNotContainKey(WorkloadScaler.REPLICAS_ANNOTATION);
+    }
+
+    @Test
+    void podsThatDoNotGoAwayFailTheRestoreBeforeTheDatabaseIsTouchedAndASecondRestoreIsRefused() {
+        String backupId = backup("stuck");
+        pg().psql("stuckdb", "UPDATE keep SET v = 'changed after backup'");
+        Response first = restorer().body(Map.of("backupId", backupId, "target", "stuck")).post("/api/v1/restores");
+        first.then().statusCode(202).body("status", equalTo("RUNNING"));
+
+        restorer().body(Map.of("backupId", backupId, "target", "stuck")).post("/api/v1/restores")
+                .then().statusCode(409).contentType("application/problem+json")
+                .body("detail", containsString(first.jsonPath().getString("id")));
+
+        Response done = awaitDone(first.jsonPath().getString("id"));
+        done.then().body("status", equalTo("FAILED")).body("error", containsString("Pods still running"));
+        assertThat(pg().psql("stuckdb", "SELECT v FROM keep")).isEqualTo("changed after backup");
+        assertThat(replicas("Deployment", "stuck-app")).isEqualTo(1);
+        assertThat(annotations("Deployment", "stuck-app")).doesNotContainKey(WorkloadScaler.REPLICAS_ANNOTATION);
+    }
+
+    // ---- scratch ----
+
+    @Test
+    void scratchRestoreCreatesADatabaseAndTheDropEndpointRemovesIt() {
+        String backupId = backup("main");
+        String atBackup = pg().pgDump("app");
+        Response r = operator().body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores?wait=true");
+        r.then().statusCode(201).body("status", equalTo("COMPLETED")).body("database", containsString("lifeboat_scratch_"));
+        String database = r.jsonPath().getString("database");
+        assertThat(pg().pgDump(database)).isEqualTo(atBackup);
+        assertThat(r.jsonPath().getList("steps.name", String.class)).containsExactly("RESOLVE", "CREATE_DATABASE", "LOAD");
+
+        String id = r.jsonPath().getString("id");
+        operator().delete("/api/v1/restores/" + id + "/database").then().statusCode(204);
+        assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '" + database + "'")).isEqualTo("0");
+        viewer().get("/api/v1/restores/" + id).then().body("databaseDropped", equalTo(true));
+        operator().delete("/api/v1/restores/" + id + "/database").then().statusCode(404)
+                .contentType("application/problem+json");
+    }
+
+    @Test
+    void aFailedScratchRestoreLeavesNoDatabaseBehind() throws Exception {
+        BackupMetadata m = catalog.get(backup("main"));
+        String id = forge(m, "main_backup_20200101_000005.sql.zst.age", read(m.key()), false);
+        operator().body(Map.of("backupId", id, "target", "scratch")).post("/api/v1/restores?wait=true")
+                .then().statusCode(500);
+        assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat_scratch_%'"))
+                .isEqualTo("0");
+    }
+
+    // ---- bad input and authorization ----
+
+    @Test
+    void badRequestsGetProblemDetails() {
+        String backupId = backup("main");
+        expectProblem(restorer().body(Map.of("backupId", backupId, "target", "nope")).post("/api/v1/restores"), 404, "nope");
+        expectProblem(restorer().body(Map.of("backupId", "main_backup_19990101_000000.sql.zst.age", "target", "primary"))
+                .post("/api/v1/restores"), 404, "No completed backup");
+        expectProblem(restorer().body(Map.of("backupId", "../etc/passwd", "target", "primary")).post("/api/v1/restores"), 400, "backup id");
+        expectProblem(restorer().body(Map.of("backupId", "a\u0000b", "target", "primary")).post("/api/v1/restores"), 400, "backup id");
+        expectProblem(restorer().body(Map.of("backupId", "x".repeat(10_000), "target", "primary")).post("/api/v1/restores"), 400, "at most");
+        expectProblem(restorer().body(Map.of("backupId", backupId, "target", "stuck", "mode", "recreate-database"))
+                .post("/api/v1/restores"), 400, "not allowed");
+        expectProblem(restorer().body(Map.of("backupId", backupId, "target", "scratch", "mode", "clean-schema"))
+                .post("/api/v1/restores"), 400, "scratch");
+        expectProblem(restorer().body(Map.of("backupId", backupId, "target", "primary", "mode", "yolo"))
+                .post("/api/v1/restores"), 400, "Unknown mode");
+        expectProblem(restorer().body(Map.of("backupId", backupId, "target", "stuck")).post("/api/v1/restores"), 400,
+                "Restore it into a scratch target");
+        expectProblem(restorer().body("{").post("/api/v1/restores"), 400, "");
+        expectProblem(restorer().body(Map.of("target", "primary")).post("/api/v1/restores"), 400, "backupId");
+        expectProblem(viewer().get("/api/v1/restores/restore_20260101_000000_000000"), 404, "No restore");
+        expectProblem(viewer().get("/api/v1/restores/..%2f..%2fetc"), 400, "restore id");
+        expectProblem(viewer().get("/api/v1/restores/" + "r".repeat(10_000)), 400, "restore id");
+        expectProblem(operator().delete("/api/v1/restores/not-an-id/database"), 400, "restore id");
+    }
+
+    @Test
+    void onlyRestorersRestoreInPlace() {
+        String backupId = backup("main");
+        given().contentType("application/json").body(Map.of("backupId", backupId, "target", "primary"))
+                .post("/api/v1/restores").then().statusCode(401);
+        viewer().body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores").then().statusCode(403);
+        operator().body(Map.of("backupId", backupId, "target", "primary")).post("/api/v1/restores").then().statusCode(403)
+                .contentType("application/problem+json");
+        viewer().get("/api/v1/restores").then().statusCode(200);
+    }
+
+    @Test
+    void metricsCountRestoresByTargetAndResult() {
+        String backupId = backup("main");
+        operator().body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores?wait=true")
+                .then().statusCode(201);
+        String body = given().get(metrics).asString();
+        assertThat(body).containsPattern("lifeboat_restores_total\\{[^}]*result=\"success\",target=\"scratch\"[^}]*} [1-9]");
+        assertThat(body).containsPattern("lifeboat_restore_duration_seconds_count\\{[^}]*target=\"scratch\"[^}]*} [1-9]");
+        assertThat(body).contains("lifeboat_restores_total{result=\"failure\",target=\"primary\"}");
+    }
+
+    // ---- helpers ----
+
+    static PostgresServer pg() {
+        return RestoreStack.postgres();
+    }
+
+    private static RequestSpecification restorer() {
+        return given().auth().oauth2(TokenResource.RESTORER).contentType("application/json");
+    }
+
+    private static RequestSpecification operator() {
+        return given().auth().oauth2(TokenResource.OPERATOR).contentType("application/json");
+    }
+
+    private static RequestSpecification viewer() {
+        return given().auth().oauth2(TokenResource.VIEWER).contentType("application/json");
+    }
+
+    private static void expectProblem(Response r, int status, String detail) {
+        r.then().statusCode(status).contentType("application/problem+json").body("status", equalTo(status))
+                .body("detail", containsString(detail));
+        assertThat(r.asString()).doesNotContain("at dev.lifeboat").doesNotContain("Exception:");
+    }
+
+    /** A backup taken by backup-service (the real process); returns its id. */
+    private static String backup(String database) {
+        return given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("database", database)).post("/api/v1/backups?wait=true")
+                .then().statusCode(201).extract().path("id");
+    }
+
+    private static void changeData() {
+        pg().psql("app", "UPDATE public.people SET name = name || '+' WHERE id = (SELECT min(id) FROM public.people);"
+                + " DELETE FROM billing.\"Invoice Lines\" WHERE true;"
+                + " CREATE TABLE IF NOT EXISTS public.added_later(x int); INSERT INTO public.added_later VALUES (1);"
+                + " DROP TABLE IF EXISTS public.empty_table;");
+    }
+
+    private static Response awaitDone(String id) {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            Response r = viewer().get("/api/v1/restores/" + id);
+            if (!"RUNNING".equals(r.jsonPath().getString("status"))) {
+                return r;
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new AssertionError("restore " + id + " did not finish");
+    }
+
+    private void assertWorkloadsBack() {
+        assertThat(replicas("Deployment", "web")).isEqualTo(3);
+        assertThat(replicas("Deployment", "worker")).isEqualTo(2);
+        assertThat(annotations("Deployment", "web")).doesNotContainKeys(WorkloadScaler.REPLICAS_ANNOTATION,
+                WorkloadScaler.RESTORE_ANNOTATION);
+        assertThat(annotations("StatefulSet", "queue")).doesNotContainKey(WorkloadScaler.REPLICAS_ANNOTATION);
+    }
+
+    private HasMetadata workload(String kind, String name) {
+        KubernetesClient client = kubernetes.getClient();
+        return kind.equals("Deployment") ? client.apps().deployments().inNamespace(ShopWorkloads.NS).withName(name).get()
+                : client.apps().statefulSets().inNamespace(ShopWorkloads.NS).withName(name).get();
+    }
+
+    private int replicas(String kind, String name) {
+        HasMetadata w = workload(kind, name);
+        return w instanceof Deployment d ? d.getSpec().getReplicas()
+                : ((io.fabric8.kubernetes.api.model.apps.StatefulSet) w).getSpec().getReplicas();
+    }
+
+    private Map<String, String> annotations(String kind, String name) {
+        Map<String, String> a = workload(kind, name).getMetadata().getAnnotations();
+        return a == null ? Map.of() : a;
+    }
+
+    private byte[] read(String key) throws Exception {
+        try (InputStream in = store.open(key)) {
+            return in.readAllBytes();
+        }
+    }
+
+    /** Replaces a committed object's bytes (damage, as a disk or a bucket could). */
+    private void overwrite(String key, byte[] data) throws Exception {
+        store.delete(key);
+        try (ObjectStore.PendingObject out = store.create(key)) {
+            out.write(data);
+            out.commit();
+        }
+    }
+
+    /** The dump inside a stored backup. */
+    private byte[] plain(BackupMetadata m) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        List<String> identities = AgeKeys.readIdentities(List.of(RestoreStack.identityFile()));
+        try (InputStream in = Codec.forReading(m.id(), identities).decode(store.open(m.key()))) {
+            in.transferTo(out);
+        }
+        return out.toByteArray();
+    }
+
+    private static byte[] encode(byte[] dump, List<String> recipients) throws Exception {
+        ByteArrayOutputStream stored = new ByteArrayOutputStream();
+        try (OutputStream out = Codec.forWriting(Compression.ZSTD, 3, 0, recipients).encode(stored)) {
+            out.write(dump);
+        }
+        return stored.toByteArray();
+    }
+
+    /**
+     * Stores {@code data} as a complete backup named {@code id}, with {@code source}'s metadata; the size and
+     * SHA-256 recorded are those of {@code data} when {@code matching}, else the source's (a mismatch).
+     */
+    private String forge(BackupMetadata source, String id, byte[] data, boolean matching) throws Exception {
+        Measure measure = new Measure();
+        try (OutputStream m = measure.outputStream(OutputStream.nullOutputStream(), true)) {
+            m.write(data);
+        }
+        String key = catalog.dataKey("main", id);
+        store.delete(key);
+        store.delete(catalog.metadataKey("main", id));
+        try (ObjectStore.PendingObject out = store.create(key)) {
+            out.write(data);
+            out.commit();
+        }
+        String sha = measure.sha256Hex();
+        BackupMetadata forged = new BackupMetadata(source.schemaVersion(), id, source.database(), source.databaseName(),
+                key, source.serverVersion(), source.pgDumpVersion(), source.format(), source.compression(),
+                source.encryptionRecipients(), source.trigger(), source.labels(), Instant.parse("2020-01-01T00:00:00Z"),
+                Instant.parse("2020-01-01T00:00:01Z"), 1, source.rawSizeBytes(),
+                matching ? data.length : source.storedSizeBytes(),
+                matching ? sha : "0".repeat(64), source.fingerprint());
+        store.putIfAbsent(catalog.metadataKey("main", id), Json.write(forged));
+        return id;
+    }
+}
