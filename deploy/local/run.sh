@@ -4,29 +4,36 @@
 # What it does, from a fresh clone:
 #   1. checks the prerequisites (JDK >= 21, PostgreSQL server binaries, age-keygen, curl) and tells you how
 #      to install what is missing (it installs nothing itself);
-#   2. builds backup-service if backup-service/target/quarkus-app/quarkus-run.jar is missing (or with --rebuild);
+#   2. builds the services if a */target/quarkus-app/quarkus-run.jar is missing (or with --rebuild);
 #   3. in .lifeboat-local/ (git-ignored) starts a throwaway PostgreSQL on a free 127.0.0.1 port, creates a
 #      database "shop" with sample data, and makes an age key pair (kept and reused across runs);
 #   4. starts backup-service (API http://127.0.0.1:8081, health/metrics http://127.0.0.1:9081) backing up
-#      "shop" as database "main" into the filesystem store .lifeboat-local/store, encrypted to that key;
+#      "shop" as database "main" into the filesystem store .lifeboat-local/store, encrypted to that key, and
+#      restore-service (API http://127.0.0.1:8082, health/metrics http://127.0.0.1:9082) with two targets:
+#      "primary" (the shop database itself, restored in place) and "scratch" (a fresh database per restore);
 #   5. takes one backup, prints its metadata, file locations and the emergency decrypt command;
-#   6. keeps running until Ctrl-C, then stops the service and PostgreSQL and deletes the PostgreSQL data
+#   6. restores it into "scratch" and, after deleting some rows of "shop", in place into "primary" (with a
+#      safety backup first), and shows the rows are back;
+#   7. keeps running until Ctrl-C, then stops the services and PostgreSQL and deletes the PostgreSQL data
 #      (the store, keys and logs in .lifeboat-local/ are kept so you can inspect the backups).
 #
 # Usage: deploy/local/run.sh [--rebuild]
-#   LIFEBOAT_RUN_ONCE=1   exit (cleaning up) right after the first backup instead of waiting (tests, CI)
+#   LIFEBOAT_RUN_ONCE=1   exit (cleaning up) right after the first backup and restores instead of waiting (CI)
 #   JAVA_HOME             JDK to use (>= 21); default /usr/lib/jvm/temurin-25-jdk-amd64, else the newest
 #                         JDK >= 21 under /usr/lib/jvm
 #   PG_BIN                folder holding initdb/pg_ctl/postgres; default the newest /usr/lib/postgresql/*/bin
-#   LIFEBOAT_*            any backup-service setting, e.g. LIFEBOAT_BACKUP_SCHEDULE='0 */5 * * * ?'; they
-#                         override the generated .lifeboat-local/config/application.properties
+#   LIFEBOAT_*            any service setting, e.g. LIFEBOAT_BACKUP_SCHEDULE='0 */5 * * * ?'; they override
+#                         the generated .lifeboat-local/<service>/config/application.properties
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK="$REPO_ROOT/.lifeboat-local"
-JAR="$REPO_ROOT/backup-service/target/quarkus-app/quarkus-run.jar"
+BACKUP_JAR="$REPO_ROOT/backup-service/target/quarkus-app/quarkus-run.jar"
+RESTORE_JAR="$REPO_ROOT/restore-service/target/quarkus-app/quarkus-run.jar"
 API_PORT=8081
 MGMT_PORT=9081
+RESTORE_API_PORT=8082
+RESTORE_MGMT_PORT=9082
 DB_LABEL=main
 DB_NAME=shop
 READY_TIMEOUT=60
@@ -155,24 +162,25 @@ for tool in age zstd python3; do
     command -v "$tool" >/dev/null 2>&1 || info "note: '$tool' is not installed; not needed to run, but handy (apt-get install $tool)"
 done
 
-for p in "$API_PORT" "$MGMT_PORT"; do
+for p in "$API_PORT" "$MGMT_PORT" "$RESTORE_API_PORT" "$RESTORE_MGMT_PORT"; do
     if port_in_use "$p"; then
-        die "port $p on 127.0.0.1 is already in use; backup-service needs ports $API_PORT (API) and $MGMT_PORT (management).
+        die "port $p on 127.0.0.1 is already in use; the services need ports $API_PORT and $RESTORE_API_PORT (API),
+       $MGMT_PORT and $RESTORE_MGMT_PORT (management).
        Stop whatever listens there (find it with: ss -ltnp 'sport = :$p'), e.g. an earlier run.sh, and retry."
     fi
 done
 
 # ---------------------------------------------------------------------------------------------------------
-if (( REBUILD )) || [[ ! -f "$JAR" ]]; then
-    say "Building backup-service (./mvnw -B -q -DskipTests install; the first build downloads dependencies)"
+if (( REBUILD )) || [[ ! -f "$BACKUP_JAR" || ! -f "$RESTORE_JAR" ]]; then
+    say "Building the services (./mvnw -B -q -DskipTests install; the first build downloads dependencies)"
     (cd "$REPO_ROOT" && ./mvnw -B -q -DskipTests install) || die "the build failed (see the output above)"
-    [[ -f "$JAR" ]] || die "the build did not produce $JAR"
+    for jar in "$BACKUP_JAR" "$RESTORE_JAR"; do [[ -f "$jar" ]] || die "the build did not produce $jar"; done
 else
-    say "Using the existing build $JAR (pass --rebuild to rebuild)"
+    say "Using the existing build (pass --rebuild to rebuild)"
 fi
 
 # ---------------------------------------------------------------------------------------------------------
-SVC_PID=""
+SVC_PIDS=()
 PG_DIR=""
 PG_STARTED=0
 CLEANED=0
@@ -183,13 +191,15 @@ cleanup() {
     set +e
     trap '' INT TERM
     say "Cleaning up"
-    if [[ -n "$SVC_PID" ]] && kill -0 "$SVC_PID" 2>/dev/null; then
-        info "stopping backup-service (pid $SVC_PID)"
-        kill -TERM "$SVC_PID" 2>/dev/null
-        for _ in $(seq 1 30); do kill -0 "$SVC_PID" 2>/dev/null || break; sleep 0.5; done
-        if kill -0 "$SVC_PID" 2>/dev/null; then kill -KILL "$SVC_PID" 2>/dev/null; fi
-        wait "$SVC_PID" 2>/dev/null
-    fi
+    for pid in "${SVC_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            info "stopping service pid $pid"
+            kill -TERM "$pid" 2>/dev/null
+            for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+            if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; fi
+            wait "$pid" 2>/dev/null
+        fi
+    done
     if [[ -n "$PG_DIR" && -d "$PG_DIR" ]]; then
         if (( PG_STARTED )) || [[ -f "$PG_DIR/data/postmaster.pid" ]]; then
             info "stopping PostgreSQL"
@@ -207,7 +217,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 say "Preparing $WORK"
-mkdir -p "$WORK"/{store,keys,logs,secrets,config}
+mkdir -p "$WORK"/{store,keys,logs,secrets,backup-service/config,restore-service/config}
+rm -rf "$WORK/config"  # the layout of earlier versions
 chmod 700 "$WORK/keys" "$WORK/secrets"
 
 # A PostgreSQL left over by a run that was killed without cleaning up.
@@ -344,57 +355,86 @@ info "recipient:         $AGE_RECIPIENT"
 
 # ---------------------------------------------------------------------------------------------------------
 STORE="$WORK/store"
-SVC_LOG="$WORK/logs/backup-service.log"
-# An API token for this run (all roles), in 0600 files: the token for the service, a curl header file for calls,
-# so the token never appears on a command line.
+# An API token for this run (all roles), in 0600 files: the token for the services, a curl header file for
+# calls, so the token never appears on a command line. restore-service also uses it to ask for safety backups.
 TOKEN_FILE="$WORK/secrets/api-token"
 AUTH_HEADER="$WORK/secrets/api-auth-header"
 API_TOKEN=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 ( umask 077; printf '%s\n' "$API_TOKEN" >"$TOKEN_FILE"; printf 'Authorization: Bearer %s\n' "$API_TOKEN" >"$AUTH_HEADER" )
-cat >"$WORK/config/application.properties" <<EOF
-# Written by deploy/local/run.sh at each run; backup-service reads it as ./config/application.properties.
-# LIFEBOAT_* environment variables override these values.
-quarkus.http.host=127.0.0.1
+COMMON_CONFIG="quarkus.http.host=127.0.0.1
 quarkus.management.host=127.0.0.1
 lifeboat.store.type=filesystem
 lifeboat.store.filesystem.path=$STORE
+lifeboat.encryption.identity-files=$KEY_FILE
+lifeboat.auth.tokens.local.token-file=$TOKEN_FILE
+lifeboat.auth.tokens.local.roles=viewer,operator,restorer"
+cat >"$WORK/backup-service/config/application.properties" <<EOF
+# Written by deploy/local/run.sh at each run; backup-service reads it as ./config/application.properties.
+# LIFEBOAT_* environment variables override these values.
+$COMMON_CONFIG
 lifeboat.databases.$DB_LABEL.host=127.0.0.1
 lifeboat.databases.$DB_LABEL.port=$PG_PORT
 lifeboat.databases.$DB_LABEL.database=$DB_NAME
 lifeboat.databases.$DB_LABEL.user=postgres
 lifeboat.databases.$DB_LABEL.password-file=$PASSWORD_FILE
 lifeboat.encryption.recipients=$AGE_RECIPIENT
-lifeboat.encryption.identity-files=$KEY_FILE
-lifeboat.auth.tokens.local.token-file=$TOKEN_FILE
-lifeboat.auth.tokens.local.roles=viewer,operator,restorer
+EOF
+cat >"$WORK/restore-service/config/application.properties" <<EOF
+# Written by deploy/local/run.sh at each run; restore-service reads it as ./config/application.properties.
+$COMMON_CONFIG
+lifeboat.peers.backup-url=http://127.0.0.1:$API_PORT
+lifeboat.peers.token-file=$TOKEN_FILE
+# primary: the shop database itself, restored in place (clean-schema, safety backup first)
+lifeboat.targets.primary.host=127.0.0.1
+lifeboat.targets.primary.port=$PG_PORT
+lifeboat.targets.primary.database=$DB_NAME
+lifeboat.targets.primary.user=postgres
+lifeboat.targets.primary.password-file=$PASSWORD_FILE
+lifeboat.targets.primary.database-label=$DB_LABEL
+lifeboat.targets.primary.modes=clean-schema,recreate-database
+# scratch: every restore into a fresh database on the same server
+lifeboat.targets.scratch.host=127.0.0.1
+lifeboat.targets.scratch.port=$PG_PORT
+lifeboat.targets.scratch.database=postgres
+lifeboat.targets.scratch.user=postgres
+lifeboat.targets.scratch.password-file=$PASSWORD_FILE
+lifeboat.targets.scratch.scratch=true
 EOF
 
-say "Starting backup-service (log: $SVC_LOG)"
-# Started from $WORK so that it reads $WORK/config/application.properties.
-(cd "$WORK" && exec env -u LIFEBOAT_RUN_ONCE -u PGPASSFILE "$JAVA_HOME/bin/java" -jar "$JAR") >"$SVC_LOG" 2>&1 &
-SVC_PID=$!
-info "pid $SVC_PID, config $WORK/config/application.properties"
-
 service_log_tail() {
-    printf '\n---- last lines of %s ----\n' "$SVC_LOG" >&2
-    tail -n 40 "$SVC_LOG" >&2
+    printf '\n---- last lines of %s ----\n' "$1" >&2
+    tail -n 40 "$1" >&2
     printf -- '----\n' >&2
 }
 
-info "waiting for http://127.0.0.1:$MGMT_PORT/q/health/ready (up to ${READY_TIMEOUT}s)"
-deadline=$(( SECONDS + READY_TIMEOUT ))
-until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$MGMT_PORT/q/health/ready" 2>/dev/null; do
-    if ! kill -0 "$SVC_PID" 2>/dev/null; then
-        service_log_tail
-        die "backup-service exited during startup (log tail above)"
-    fi
-    if (( SECONDS >= deadline )); then
-        service_log_tail
-        die "backup-service was not ready within ${READY_TIMEOUT}s (log tail above)"
-    fi
-    sleep 1
-done
-info "ready: $(curl -sS --max-time 2 "http://127.0.0.1:$MGMT_PORT/q/health/ready" | tr -d ' \n')"
+# start_service NAME JAR MGMT_PORT: runs the service from $WORK/NAME (so it reads NAME/config) and waits for ready.
+start_service() {
+    local name=$1 jar=$2 mgmt=$3 log="$WORK/logs/$1.log" pid deadline
+    say "Starting $name (log: $log)"
+    (cd "$WORK/$name" && exec env -u LIFEBOAT_RUN_ONCE -u PGPASSFILE "$JAVA_HOME/bin/java" -jar "$jar") >"$log" 2>&1 &
+    pid=$!
+    SVC_PIDS+=("$pid")
+    info "pid $pid, config $WORK/$name/config/application.properties"
+    info "waiting for http://127.0.0.1:$mgmt/q/health/ready (up to ${READY_TIMEOUT}s)"
+    deadline=$(( SECONDS + READY_TIMEOUT ))
+    until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$mgmt/q/health/ready" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            service_log_tail "$log"
+            die "$name exited during startup (log tail above)"
+        fi
+        if (( SECONDS >= deadline )); then
+            service_log_tail "$log"
+            die "$name was not ready within ${READY_TIMEOUT}s (log tail above)"
+        fi
+        sleep 1
+    done
+    info "ready: $(curl -sS --max-time 2 "http://127.0.0.1:$mgmt/q/health/ready" | tr -d ' \n')"
+}
+
+SVC_LOG="$WORK/logs/backup-service.log"
+RESTORE_LOG="$WORK/logs/restore-service.log"
+start_service backup-service "$BACKUP_JAR" "$MGMT_PORT"
+start_service restore-service "$RESTORE_JAR" "$RESTORE_MGMT_PORT"
 
 # ---------------------------------------------------------------------------------------------------------
 say "Taking a backup: POST http://127.0.0.1:$API_PORT/api/v1/backups?wait=true"
@@ -403,7 +443,7 @@ code=$(curl -sS -o "$RESPONSE" -w '%{http_code}' --max-time 600 -X POST -H "@$AU
     -d '{}' "http://127.0.0.1:$API_PORT/api/v1/backups?wait=true") || code="curl failed"
 if [[ "$code" != 201 ]]; then
     cat "$RESPONSE" >&2 2>/dev/null; echo >&2
-    service_log_tail
+    service_log_tail "$SVC_LOG"
     die "the backup request answered HTTP $code instead of 201"
 fi
 if command -v python3 >/dev/null 2>&1; then python3 -m json.tool "$RESPONSE"; else cat "$RESPONSE"; echo; fi
@@ -430,17 +470,66 @@ info "Health:   http://127.0.0.1:$MGMT_PORT/q/health/ready"
 info "Metrics:  http://127.0.0.1:$MGMT_PORT/q/metrics"
 info "Database: PGPASSFILE='$PGPASS_FILE' '$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres $DB_NAME"
 
+# ---------------------------------------------------------------------------------------------------------
+# restore BODY: POST /api/v1/restores?wait=true and print the job's steps; fails the script unless it completed.
+restore() {
+    local response="$WORK/logs/last-restore.json" code
+    code=$(curl -sS -o "$response" -w '%{http_code}' --max-time 600 -X POST -H "@$AUTH_HEADER" \
+        -H 'Content-Type: application/json' -d "$1" "http://127.0.0.1:$RESTORE_API_PORT/api/v1/restores?wait=true") \
+        || code="curl failed"
+    if [[ "$code" != 201 ]]; then
+        cat "$response" >&2 2>/dev/null; echo >&2
+        service_log_tail "$RESTORE_LOG"
+        die "the restore request answered HTTP $code instead of 201"
+    fi
+    if command -v python3 >/dev/null 2>&1; then
+        python3 - "$response" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(f"    restore {j['id']}: {j['status']} into database {j.get('database')} "
+      f"({j['progress']['bytesRestored']} stored bytes checked and loaded, {j['progress']['elapsedSeconds']} s)")
+for s in j["steps"]:
+    print(f"      {s['name']:<16} {s['status']:<8} {str(s.get('seconds', '')):>6}  {s.get('detail', '')}")
+PY
+    else
+        cat "$response"; echo
+    fi
+}
+rows() { psql_pg -d "$DB_NAME" -At -c "SELECT count(*) FROM order_items"; }
+
+say "Restoring $BACKUP_ID into target 'scratch' (a fresh database, dropped again right after)"
+restore "{\"backupId\": \"$BACKUP_ID\", \"target\": \"scratch\"}"
+RESTORE_ID=$(json_field "$WORK/logs/last-restore.json" id)
+SCRATCH_DB=$(json_field "$WORK/logs/last-restore.json" database)
+info "order_items in $SCRATCH_DB: $(psql_pg -d "$SCRATCH_DB" -At -c 'SELECT count(*) FROM order_items')"
+curl -fsS -X DELETE -H "@$AUTH_HEADER" "http://127.0.0.1:$RESTORE_API_PORT/api/v1/restores/$RESTORE_ID/database" \
+    || die "dropping the scratch database failed"
+info "dropped $SCRATCH_DB (DELETE /api/v1/restores/$RESTORE_ID/database)"
+
+say "Deleting rows in '$DB_NAME', then restoring $BACKUP_ID in place into target 'primary'"
+before=$(rows)
+psql_pg -d "$DB_NAME" -c "DELETE FROM order_items WHERE quantity > 2"
+info "order_items: $before before, $(rows) after the delete"
+restore "{\"backupId\": \"$BACKUP_ID\", \"target\": \"primary\"}"
+after=$(rows)
+info "order_items after the restore: $after"
+[[ "$after" == "$before" ]] || die "the restore did not bring the rows back ($after, expected $before)"
+
+echo
+info "Restore API: http://127.0.0.1:$RESTORE_API_PORT/api/v1/restores  (targets: primary, scratch)"
+info "  curl -s -H @$AUTH_HEADER -X POST -H 'Content-Type: application/json' -d '{\"backupId\": \"latest\", \"target\": \"primary\"}' 'http://127.0.0.1:$RESTORE_API_PORT/api/v1/restores?wait=true'"
+info "Health:      http://127.0.0.1:$RESTORE_MGMT_PORT/q/health/ready   Metrics: http://127.0.0.1:$RESTORE_MGMT_PORT/q/metrics"
+
 if [[ "${LIFEBOAT_RUN_ONCE:-}" == 1 ]]; then
     say "LIFEBOAT_RUN_ONCE=1: stopping now"
     exit 0
 fi
 
-say "backup-service is running; press Ctrl-C to stop it and PostgreSQL (the store and keys are kept)"
+say "The services are running; press Ctrl-C to stop them and PostgreSQL (the store and keys are kept)"
 set +e
-wait "$SVC_PID"
+wait -n "${SVC_PIDS[@]}"
 status=$?
 set -e
-if ! kill -0 "$SVC_PID" 2>/dev/null; then
-    service_log_tail
-    die "backup-service exited by itself (status $status; log tail above)"
-fi
+service_log_tail "$SVC_LOG"
+service_log_tail "$RESTORE_LOG"
+die "a service exited by itself (status $status; log tails above)"

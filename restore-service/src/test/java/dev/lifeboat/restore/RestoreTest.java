@@ -60,6 +60,9 @@ class RestoreTest {
     @Inject
     BackupCatalog catalog;
 
+    @Inject
+    dev.lifeboat.restore.service.ScratchJanitor janitor;
+
     @TestHTTPResource(value = "metrics", management = true)
     URL metrics;
 
@@ -158,11 +161,19 @@ class RestoreTest {
     }
 
     @Test
-    void latestRestoresTheNewestBackupOfTheTargetsDatabase() {
+    void latestRestoresTheNewestBackupOfTheTargetsDatabaseButNeverASafetyBackup() {
         backup("main");
         String newest = backup("main");
+        Response first = restorer().body(Map.of("backupId", "latest", "target", "primary"))
+                .post("/api/v1/restores?wait=true");
+        first.then().statusCode(201).body("backupId", equalTo(newest));
+        String safetyId = first.jsonPath().getString("safetyBackupId");
+        assertThat(safetyId).isNotNull().isNotEqualTo(newest);
+        // the safety backup is now the newest backup of main; "latest" still means the newest regular one
         restorer().body(Map.of("backupId", "latest", "target", "primary", "safetyBackup", false))
                 .post("/api/v1/restores?wait=true").then().statusCode(201).body("backupId", equalTo(newest));
+        restorer().body(Map.of("backupId", safetyId, "target", "primary", "safetyBackup", false))
+                .post("/api/v1/restores?wait=true").then().statusCode(201).body("backupId", equalTo(safetyId));
     }
 
     // ---- all or nothing ----
@@ -269,6 +280,11 @@ class RestoreTest {
                 .then().statusCode(409).contentType("application/problem+json")
                 .body("detail", containsString(first.jsonPath().getString("id")));
 
+        // while it waits, the job shows the step it is in
+        viewer().get("/api/v1/restores/" + first.jsonPath().getString("id")).then().statusCode(200)
+                .body("status", equalTo("RUNNING")).body("phase", equalTo("SCALE_DOWN"))
+                .body("progress.totalBytes", org.hamcrest.Matchers.greaterThan(0));
+
         Response done = awaitDone(first.jsonPath().getString("id"));
         done.then().body("status", equalTo("FAILED")).body("error", containsString("Pods still running"));
         assertThat(pg().psql("stuckdb", "SELECT v FROM keep")).isEqualTo("changed after backup");
@@ -304,6 +320,23 @@ class RestoreTest {
                 .then().statusCode(500);
         assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat_scratch_%'"))
                 .isEqualTo("0");
+    }
+
+    @Test
+    void expiredScratchDatabasesAreDroppedAndOthersKept() {
+        String fresh = "lifeboat_scratch_" + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss")
+                .withZone(java.time.ZoneOffset.UTC).format(Instant.now()) + "_0000aa";
+        for (String db : List.of("lifeboat_scratch_20200101_000000_abcdef", "lifeboat_new_20200101_000000_abcdef", fresh,
+                "lifeboat_scratch_not_ours")) {
+            pg().createDatabase(db);
+        }
+        assertThat(janitor.clean(Instant.now())).containsExactlyInAnyOrder("lifeboat_scratch_20200101_000000_abcdef",
+                "lifeboat_new_20200101_000000_abcdef");
+        assertThat(pg().psql("postgres", "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname IN ("
+                + "'lifeboat_scratch_20200101_000000_abcdef', 'lifeboat_new_20200101_000000_abcdef', '" + fresh
+                + "', 'lifeboat_scratch_not_ours')")).isEqualTo(fresh + ",lifeboat_scratch_not_ours");
+        pg().psql("postgres", "DROP DATABASE \"" + fresh + "\"");
+        pg().psql("postgres", "DROP DATABASE lifeboat_scratch_not_ours");
     }
 
     // ---- bad input and authorization ----

@@ -10,10 +10,12 @@ import dev.lifeboat.common.error.Errors.ChecksumMismatch;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.error.Errors.PeerFailed;
 import dev.lifeboat.common.error.Errors.RestoreInProgress;
+import dev.lifeboat.common.error.Errors.RestoreNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
+import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgTools;
@@ -176,9 +178,7 @@ public class RestoreService {
                     .or(target::databaseLabel).orElseThrow(() -> new InvalidRequest("\"" + what + "\" needs a database: "
                             + "send \"database\" or set lifeboat.targets." + targetName + ".database-label."));
             BackupIds.validateLabel(label);
-            backup = RestoreRequestSpec.LATEST.equals(what)
-                    ? catalog.latest(label).orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no completed backup."))
-                    : latestVerified(label);
+            backup = RestoreRequestSpec.LATEST.equals(what) ? latest(label) : latestVerified(label);
         } else {
             backup = catalog.get(what);
         }
@@ -207,6 +207,21 @@ public class RestoreService {
         return backup;
     }
 
+    /**
+     * The newest backup of {@code label} that is not a safety backup: right after a restore, the newest backup is
+     * the PRE_RESTORE one of the state just replaced, and "restore latest again" must not bring that back.
+     * Safety backups are restored by id.
+     */
+    private BackupMetadata latest(String label) {
+        Optional<BackupMetadata> newest = catalog.latest(label);
+        if (newest.isPresent() && newest.get().trigger() != Trigger.PRE_RESTORE) {
+            return newest.get();
+        }
+        return catalog.list(label).stream().filter(b -> b.trigger() != Trigger.PRE_RESTORE).findFirst()
+                .orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no completed backup"
+                        + (newest.isPresent() ? " other than safety backups (restore those by id)." : ".")));
+    }
+
     /** The newest backup of {@code label} with a passed full verification (records written by verify-service). */
     private BackupMetadata latestVerified(String label) {
         for (BackupMetadata backup : catalog.list(label)) {
@@ -214,7 +229,7 @@ public class RestoreService {
             try {
                 for (ObjectStore.ObjectInfo record : store.list(prefix)) {
                     try (var in = store.open(record.key())) {
-                        JsonNode node = dev.lifeboat.common.model.Json.read(in.readAllBytes(), JsonNode.class);
+                        JsonNode node = Json.read(in.readAllBytes(), JsonNode.class);
                         if ("PASSED".equals(node.path("result").asText()) && "FULL".equalsIgnoreCase(node.path("level").asText())) {
                             return backup;
                         }
@@ -380,12 +395,12 @@ public class RestoreService {
         job.safetyBackup(started.id());
         long deadline = System.nanoTime() + config.restore().safetyBackupTimeout().toNanos();
         BackupStatus status = started;
-        while (!status.done()) {
+        for (long wait = 100; !status.done(); wait = Math.min(2000, wait * 2)) {
             if (System.nanoTime() > deadline) {
                 throw new PeerFailed("Safety backup " + started.id() + " did not finish within "
                         + config.restore().safetyBackupTimeout() + " (lifeboat.restore.safety-backup-timeout)");
             }
-            sleep(1000);
+            sleep(wait);
             status = backups.get(started.id());
         }
         if (!BackupStatus.COMPLETED.equals(status.status())) {
@@ -420,7 +435,7 @@ public class RestoreService {
                 return job;
             }
         }
-        throw new dev.lifeboat.common.error.Errors.RestoreNotFound("No scratch database of restore " + id + " exists ("
+        throw new RestoreNotFound("No scratch database of restore " + id + " exists ("
                 + database + "); it was dropped already or expired.");
     }
 
