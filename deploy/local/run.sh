@@ -411,7 +411,7 @@ service_log_tail() {
 start_service() {
     local name=$1 jar=$2 mgmt=$3 log="$WORK/logs/$1.log" pid deadline
     say "Starting $name (log: $log)"
-    (cd "$WORK/$name" && exec env -u LIFEBOAT_RUN_ONCE -u PGPASSFILE "$JAVA_HOME/bin/java" -jar "$jar") >"$log" 2>&1 &
+    (cd "$WORK/$name" && exec env -u LIFEBOAT_RUN_ONCE -u PGPASSFILE "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$jar") >"$log" 2>&1 &
     pid=$!
     SVC_PIDS+=("$pid")
     info "pid $pid, config $WORK/$name/config/application.properties"
