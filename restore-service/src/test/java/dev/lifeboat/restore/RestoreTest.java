@@ -518,7 +518,7 @@ class RestoreTest {
         }
         String sha = measure.sha256Hex();
         BackupMetadata forged = new BackupMetadata(source.schemaVersion(), id, source.database(), source.databaseName(),
-                key, source.serverVersion(), source.pgDumpVersion(), source.format(), source.compression(),
+                key, source.serverVersion(), source.pgDumpVersion(), source.encoding(), source.format(), source.compression(),
                 source.encryptionRecipients(), source.trigger(), source.labels(), Instant.parse("2020-01-01T00:00:00Z"),
                 Instant.parse("2020-01-01T00:00:01Z"), 1, source.rawSizeBytes(),
                 matching ? data.length : source.storedSizeBytes(),

@@ -7,6 +7,8 @@ import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.model.BackupIds;
+import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.security.Roles;
 import io.quarkus.security.ForbiddenException;
@@ -82,15 +84,25 @@ public class BackupResource {
 
     @GET
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
-    @Operation(summary = "List backups, newest first", description = "Running backups first, then completed ones.")
-    public List<BackupView> list(@QueryParam("database") String database) {
+    @Operation(summary = "List backups, newest first", description = "Running backups first, then completed ones. "
+            + "verified=true: only backups proven restorable by verify-service (a passed full verification and no "
+            + "failed one since); verified=false: only the others; running backups are listed only without it.")
+    public List<BackupView> list(@QueryParam("database") String database, @QueryParam("verified") Boolean verified) {
         List<String> labels = database == null || database.isBlank() ? List.copyOf(databases.labels())
                 : List.of(databases.require(database));
         List<BackupView> out = new ArrayList<>();
-        service.runningJobs().stream().filter(j -> labels.contains(j.database())).map(BackupView::of).forEach(out::add);
+        if (verified == null) {
+            service.runningJobs().stream().filter(j -> labels.contains(j.database())).map(BackupView::of).forEach(out::add);
+        }
         List<BackupView> completed = new ArrayList<>();
         for (String label : labels) {
-            catalog.list(label).stream().map(BackupView::of).forEach(completed::add);
+            Map<String, List<VerificationRecord>> records = catalog.verifications(label);
+            for (BackupMetadata m : catalog.list(label)) {
+                BackupView view = BackupView.of(m, records.getOrDefault(m.id(), List.of()));
+                if (verified == null || verified == view.verification().verified()) {
+                    completed.add(view);
+                }
+            }
         }
         completed.sort((a, b) -> b.startedAt().compareTo(a.startedAt()));
         out.addAll(completed);
@@ -100,20 +112,31 @@ public class BackupResource {
     @GET
     @Path("latest")
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
-    @Operation(summary = "The newest completed backup")
-    public BackupView latest(@QueryParam("database") String database) {
+    @Operation(summary = "The newest completed backup", description = "verified=true: the newest backup proven "
+            + "restorable by verify-service.")
+    public BackupView latest(@QueryParam("database") String database, @QueryParam("verified") boolean verified) {
         String label = databases.resolve(database);
-        return catalog.latest(label).map(BackupView::of)
+        if (verified) {
+            return catalog.latestVerified(label).map(m -> BackupView.of(m, catalog.verificationsOf(label, m.id())))
+                    .orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no backup proven restorable "
+                            + "yet (a passed full verification by verify-service, and no failed one since)."));
+        }
+        return catalog.latest(label).map(m -> BackupView.of(m, catalog.verificationsOf(label, m.id())))
                 .orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no completed backup yet."));
     }
 
     @GET
     @Path("{id}")
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
-    @Operation(summary = "One backup: running (with progress), failed (with the reason) or completed")
+    @Operation(summary = "One backup: running (with progress), failed (with the reason) or completed (with its "
+            + "verification state)")
     public BackupView get(@PathParam("id") String id) {
         BackupIds.validate(id);
-        return service.job(id).map(BackupView::of).orElseGet(() -> BackupView.of(catalog.get(id)));
+        return service.job(id).filter(j -> j.status() != BackupJob.Status.COMPLETED).map(BackupView::of)
+                .orElseGet(() -> {
+                    BackupMetadata m = catalog.get(id);
+                    return BackupView.of(m, catalog.verificationsOf(m.database(), id));
+                });
     }
 
     private static Map<String, String> validLabels(Map<String, String> labels) {

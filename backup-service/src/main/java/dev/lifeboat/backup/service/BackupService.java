@@ -11,6 +11,7 @@ import dev.lifeboat.common.model.DumpFormat;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.TableFingerprint;
 import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.pg.CopyText;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
@@ -59,6 +60,7 @@ public class BackupService {
     private final ObjectStore store;
     private final PgTools pgTools;
     private final BackupMetrics metrics;
+    private final VerifyNotifier verifyNotifier;
     private final List<String> recipients;
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("backup-", 1).factory());
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
@@ -69,13 +71,15 @@ public class BackupService {
     private final Map<String, BackupJob> finished = new LinkedHashMap<>();
 
     public BackupService(BackupServiceConfig config, EncryptionConfig encryption, Databases databases,
-                         BackupCatalog catalog, ObjectStore store, PgTools pgTools, BackupMetrics metrics) {
+                         BackupCatalog catalog, ObjectStore store, PgTools pgTools, BackupMetrics metrics,
+                         VerifyNotifier verifyNotifier) {
         this.config = config;
         this.databases = databases;
         this.catalog = catalog;
         this.store = store;
         this.pgTools = pgTools;
         this.metrics = metrics;
+        this.verifyNotifier = verifyNotifier;
         this.recipients = encryption.recipients().orElse(List.of()).stream().map(String::strip)
                 .filter(r -> !r.isEmpty()).toList();
         AgeKeys.checkRecipients(recipients);
@@ -178,7 +182,9 @@ public class BackupService {
                 args.add("--compress=0"); // compression is ours, after the dump
             }
             try (PendingObject pending = store.create(dataKey);
-                 PgProcess dump = PgProcess.start(pgDump.path(), args, connection, pgTools.connectTimeout())) {
+                 // fixed time zone and bytea format: the COPY text, and so the fingerprint, do not depend on defaults
+                 PgProcess dump = PgProcess.start(pgDump.path(), args, connection.withSettings(CopyText.forDump()),
+                         pgTools.connectTimeout())) {
                 timeout = watchdog.schedule(() -> {
                     timedOut.set(true);
                     dump.close();
@@ -204,7 +210,8 @@ public class BackupService {
             }
             Instant finishedAt = Instant.now();
             BackupMetadata metadata = new BackupMetadata(BackupMetadata.SCHEMA_VERSION, job.id(), db,
-                    databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(), format,
+                    databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(),
+                    fingerprint == null ? null : fingerprint.encoding(), format,
                     config.backup().compression(), recipients, job.trigger(), job.labels(), job.startedAt(),
                     finishedAt, job.elapsedSeconds(), job.bytesRead(), stored.bytes(), stored.sha256Hex(),
                     fingerprint == null ? List.<TableFingerprint>of() : fingerprint.result());
@@ -213,6 +220,7 @@ public class BackupService {
             metrics.succeeded(metadata);
             LOG.infof("Backup %s of %s completed: %d bytes dumped, %d stored, %.1f s", job.id(), db,
                     metadata.rawSizeBytes(), metadata.storedSizeBytes(), metadata.durationSeconds());
+            verifyNotifier.backupCompleted(metadata);
         } catch (Exception | Error e) {
             String reason = timedOut.get()
                     ? "Timed out after " + config.backup().timeout() + " (lifeboat.backup.timeout); pg_dump was killed"

@@ -5,14 +5,21 @@ import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Json;
+import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -21,7 +28,8 @@ import org.jboss.logging.Logger;
 /**
  * The completed backups, as the store knows them, and where their objects live (DESIGN §2): a backup exists
  * when its metadata object does (the commit marker); data objects without metadata are incomplete and never
- * listed. Shared by every service that reads backups, so the object layout is written down once.
+ * listed. Also the verification records verify-service keeps beside them, and what they prove. Shared by every
+ * service that reads backups, so the object layout is written down once.
  */
 public class BackupCatalog {
     private static final Logger LOG = Logger.getLogger(BackupCatalog.class);
@@ -32,6 +40,10 @@ public class BackupCatalog {
 
     private final ObjectStore store;
     private final Function<String, String> prefixOf;
+    /** Verification records by key: they are write-once, so each is read from the store once. */
+    private final Map<String, VerificationRecord> records = new ConcurrentHashMap<>();
+    /** Keys of records that could not be parsed, so each is reported once. */
+    private final Set<String> unreadable = ConcurrentHashMap.newKeySet();
 
     /**
      * @param prefixOf the key prefix of a database label's backups, without trailing slash
@@ -60,6 +72,104 @@ public class BackupCatalog {
     /** Metadata object key of a backup (the commit marker). */
     public String metadataKey(String label, String id) {
         return prefix(label) + "/metadata/" + id + ".json";
+    }
+
+    /** Folder of a database's verification records: {@code <prefix>/verifications/}. */
+    public String verificationsPrefix(String label) {
+        return prefix(label) + "/verifications/";
+    }
+
+    /** Key of one verification record: {@code <prefix>/verifications/<backup id>/<verification id>.json}. */
+    public String verificationKey(String label, String backupId, String verificationId) {
+        return verificationsPrefix(label) + backupId + "/" + verificationId + ".json";
+    }
+
+    /** The verification records of a database, by backup id, each list oldest first. */
+    public Map<String, List<VerificationRecord>> verifications(String label) {
+        return readRecords(verificationsPrefix(label));
+    }
+
+    /** The verification records of one backup, oldest first. */
+    public List<VerificationRecord> verificationsOf(String label, String backupId) {
+        return readRecords(verificationsPrefix(label) + BackupIds.validate(backupId) + "/")
+                .getOrDefault(backupId, List.of());
+    }
+
+    /**
+     * Whether a backup's records prove it restorable: a passed full verification, and no verification that
+     * failed after it (a later checksum failure means the stored object was damaged since).
+     */
+    public static boolean provenRestorable(List<VerificationRecord> records) {
+        Optional<Instant> passed = records.stream().filter(VerificationRecord::provesRestorable)
+                .map(VerificationRecord::finishedAt).max(Comparator.naturalOrder());
+        return passed.isPresent() && records.stream().noneMatch(r -> r.result() == VerificationRecord.Result.FAILED
+                && r.finishedAt().isAfter(passed.get()));
+    }
+
+    /** Whether the newest verdict (passed or failed, at any level) on a backup is that it is bad. */
+    public static boolean provenBad(List<VerificationRecord> records) {
+        return records.stream().filter(r -> r.result() != VerificationRecord.Result.ERROR)
+                .max(Comparator.comparing(VerificationRecord::finishedAt))
+                .map(r -> r.result() == VerificationRecord.Result.FAILED).orElse(false);
+    }
+
+    /** The completed backups of a database that are proven restorable, newest first. */
+    public List<BackupMetadata> listVerified(String label) {
+        Map<String, List<VerificationRecord>> byBackup = verifications(label);
+        return list(label).stream().filter(b -> provenRestorable(byBackup.getOrDefault(b.id(), List.of()))).toList();
+    }
+
+    /** The newest backup of a database that is proven restorable. */
+    public Optional<BackupMetadata> latestVerified(String label) {
+        return listVerified(label).stream().findFirst();
+    }
+
+    private Map<String, List<VerificationRecord>> readRecords(String listPrefix) {
+        String base = listPrefix.substring(0, listPrefix.indexOf("/verifications/") + "/verifications/".length());
+        List<ObjectInfo> infos;
+        try {
+            infos = store.list(listPrefix);
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot list verification records under " + listPrefix + ": " + e.getMessage(), e);
+        }
+        Map<String, List<VerificationRecord>> out = new HashMap<>();
+        Set<String> listed = new HashSet<>();
+        for (ObjectInfo info : infos) {
+            String[] parts = info.key().substring(base.length()).split("/");
+            if (parts.length != 2 || !parts[1].endsWith(".json")) {
+                continue;
+            }
+            listed.add(info.key());
+            VerificationRecord r = records.get(info.key());
+            if (r == null) {
+                r = readRecord(info.key());
+                if (r == null) {
+                    continue;
+                }
+                records.put(info.key(), r);
+            }
+            if (parts[0].equals(r.backupId()) && r.finishedAt() != null && r.result() != null) {
+                out.computeIfAbsent(parts[0], k -> new ArrayList<>()).add(r);
+            }
+        }
+        records.keySet().removeIf(k -> k.startsWith(listPrefix) && !listed.contains(k));
+        out.values().forEach(l -> l.sort(Comparator.comparing(VerificationRecord::finishedAt)));
+        return out;
+    }
+
+    private VerificationRecord readRecord(String key) {
+        try (InputStream in = store.open(key)) {
+            return Json.read(in.readAllBytes(), VerificationRecord.class);
+        } catch (ObjectStore.ObjectNotFoundException e) {
+            return null;
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            if (unreadable.add(key)) {
+                LOG.warnf("Ignoring unreadable verification record %s: %s", key, e.getOriginalMessage());
+            }
+            return null;
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot read " + key + ": " + e.getMessage(), e);
+        }
     }
 
     /** The completed backups of one database, newest first. */

@@ -76,8 +76,21 @@ public final class Errors {
 
     /** Another Lifeboat service failed or could not be reached. */
     public static final class PeerFailed extends LifeboatException {
+        private final int peerStatus;
+
         public PeerFailed(String detail) {
+            this(detail, 0);
+        }
+
+        /** @param peerStatus the HTTP status the peer answered, 0 when it could not be reached */
+        public PeerFailed(String detail, int peerStatus) {
             super(502, "peer-failed", "Peer service failed", detail);
+            this.peerStatus = peerStatus;
+        }
+
+        /** The HTTP status the peer answered; 0 when it could not be reached or did not answer in time. */
+        public int peerStatus() {
+            return peerStatus;
         }
     }
 
@@ -92,6 +105,13 @@ public final class Errors {
     public static final class RestoreNotFound extends LifeboatException {
         public RestoreNotFound(String detail) {
             super(404, "restore-not-found", "Restore not found", detail);
+        }
+    }
+
+    /** No verification with that id is queued, running or stored. */
+    public static final class VerificationNotFound extends LifeboatException {
+        public VerificationNotFound(String detail) {
+            super(404, "verification-not-found", "Verification not found", detail);
         }
     }
 

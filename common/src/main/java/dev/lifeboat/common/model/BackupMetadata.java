@@ -11,6 +11,8 @@ import java.util.Map;
  * The metadata of a completed backup, schema version 1 (DESIGN §2). Written last, as the commit marker, to
  * {@code <prefix>/metadata/<id>.json}. Holds public keys only, never secrets.
  *
+ * @param encoding        the dump's client encoding ({@code SET client_encoding}), the encoding of its COPY data;
+ *                        null for the custom format
  * @param rawSizeBytes    bytes pg_dump produced
  * @param storedSizeBytes bytes stored (after compression and encryption)
  * @param sha256          SHA-256 of the stored bytes, hex
@@ -26,6 +28,7 @@ public record BackupMetadata(
         String key,
         String serverVersion,
         String pgDumpVersion,
+        String encoding,
         DumpFormat format,
         Compression compression,
         List<String> encryptionRecipients,

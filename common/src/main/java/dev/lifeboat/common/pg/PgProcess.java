@@ -63,11 +63,32 @@ public final class PgProcess implements AutoCloseable {
         }
         env.put("PGCONNECT_TIMEOUT", Long.toString(Math.max(1, connectTimeout.toSeconds())));
         env.put("PGAPPNAME", "lifeboat");
+        if (connection != null && !connection.settings().isEmpty()) {
+            env.put("PGOPTIONS", options(connection.settings()));
+        }
         try {
             return new PgProcess(program.getFileName().toString(), builder.start());
         } catch (IOException e) {
             throw new PgToolFailed("Cannot start " + program + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * {@code PGOPTIONS} for session settings: {@code -c name=value ...}, with spaces and backslashes in values
+     * escaped as libpq requires. Names are checked, so a value can never smuggle in another option.
+     */
+    static String options(java.util.Map<String, String> settings) {
+        StringBuilder out = new StringBuilder();
+        settings.forEach((name, value) -> {
+            if (!name.matches("[A-Za-z_][A-Za-z0-9_.]*")) {
+                throw new IllegalArgumentException("Not a setting name: " + name);
+            }
+            if (!out.isEmpty()) {
+                out.append(' ');
+            }
+            out.append("-c ").append(name).append('=').append(value.replace("\\", "\\\\").replace(" ", "\\ "));
+        });
+        return out.toString();
     }
 
     public InputStream stdout() {

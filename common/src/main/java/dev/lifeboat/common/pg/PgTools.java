@@ -137,8 +137,13 @@ public class PgTools {
         }
     }
 
-    /** Runs one query with psql and returns its unaligned, tuples-only output. */
+    /** Runs one query with psql and returns its unaligned, tuples-only output; for quick queries (30 s). */
     public String psqlQuery(Program psql, PgConnection connection, String sql) {
+        return psqlQuery(psql, connection, sql, QUICK);
+    }
+
+    /** Runs one query with psql, allowing it {@code timeout}, and returns its unaligned, tuples-only output. */
+    public String psqlQuery(Program psql, PgConnection connection, String sql, Duration timeout) {
         try (PgProcess p = PgProcess.start(psql.path(),
                 List.of("-X", "--no-password", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql), connection, connectTimeout)) {
             p.stdin().close();
@@ -146,7 +151,7 @@ public class PgTools {
             try (InputStream in = p.stdout()) {
                 out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             }
-            p.waitSuccess(QUICK);
+            p.waitSuccess(timeout);
             return out;
         } catch (IOException e) {
             throw new PgToolFailed("psql failed: " + e.getMessage(), e);

@@ -30,8 +30,12 @@ public final class ContentFingerprint extends OutputStream {
     static final int MAX_STATEMENT_LINE = 1 << 20;
     private static final byte[] COPY = "COPY ".getBytes(StandardCharsets.US_ASCII);
     private static final String FROM_STDIN = " FROM stdin;";
+    private static final java.util.regex.Pattern CLIENT_ENCODING =
+            java.util.regex.Pattern.compile("SET client_encoding = '([A-Za-z0-9_]{1,40})';");
 
     private final Map<String, Table> tables = new LinkedHashMap<>();
+    /** The dump's {@code SET client_encoding}: the encoding its COPY data is in. */
+    private String encoding;
     private final MessageDigest digest;
     private final byte[] one = new byte[1];
 
@@ -149,6 +153,11 @@ public final class ContentFingerprint extends OutputStream {
             if (header.endsWith(FROM_STDIN)) {
                 parseCopyHeader(header.substring(COPY.length, header.length() - FROM_STDIN.length()));
             }
+        } else if (encoding == null && !lineTooLong && lineLength < 64 && line[0] == 'S') {
+            java.util.regex.Matcher m = CLIENT_ENCODING.matcher(new String(line, 0, lineLength, StandardCharsets.US_ASCII));
+            if (m.matches()) {
+                encoding = m.group(1);
+            }
         }
         lineLength = 0;
         lineTooLong = false;
@@ -201,6 +210,11 @@ public final class ContentFingerprint extends OutputStream {
             i++;
         }
         return i;
+    }
+
+    /** The client encoding the dump declared ({@code SET client_encoding = '...';}), or null if none was seen. */
+    public String encoding() {
+        return encoding;
     }
 
     /** The fingerprint of every table seen so far, in dump order. */

@@ -104,7 +104,7 @@ class BackupIdsTest {
     void metadataWithFingerprintSurvivesAJsonRoundTrip() throws IOException {
         BackupMetadata metadata = new BackupMetadata(BackupMetadata.SCHEMA_VERSION,
                 "main_backup_20260101_020000.sql.zst.age", "main", "app", "database/main/main_backup_20260101_020000.sql.zst.age",
-                "15.18", "pg_dump (PostgreSQL) 15.18", DumpFormat.PLAIN, Compression.ZSTD,
+                "15.18", "pg_dump (PostgreSQL) 15.18", "UTF8", DumpFormat.PLAIN, Compression.ZSTD,
                 List.of("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"), Trigger.SCHEDULED,
                 Map.of("team", "payments", "env", "prod"),
                 Instant.parse("2026-01-01T02:00:00.123456789Z"), Instant.parse("2026-01-01T02:03:04.5Z"),
@@ -122,7 +122,7 @@ class BackupIdsTest {
 
     @Test
     void metadataReaderIgnoresUnknownFieldsAndOmitsNulls() throws IOException {
-        BackupMetadata minimal = new BackupMetadata(1, "db_backup_20241110_020000.dump", "db", null, null, null, null,
+        BackupMetadata minimal = new BackupMetadata(1, "db_backup_20241110_020000.dump", "db", null, null, null, null, null,
                 DumpFormat.CUSTOM, Compression.NONE, List.of(), Trigger.MANUAL, null, TIME, TIME, 0, 0, 0, null, List.of());
         String text = new String(Json.write(minimal), StandardCharsets.UTF_8);
         assertThat(text).doesNotContain("null");

@@ -149,6 +149,18 @@ class PgToolsTest {
         assertThat(out.strip()).isEqualTo("a|b|2\nc|3");
     }
 
+    @Test
+    void sessionSettingsReachTheServerThroughPgOptionsWithSpacesEscaped() {
+        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5));
+        PgConnection c = connection(Optional.of(PostgresServer.PASSWORD)).withSettings(java.util.Map.of(
+                "TimeZone", "Pacific/Chatham", "lifeboat.note", "two words\\x"));
+        String out = tools.psqlQuery(tools.newest("psql"), c,
+                "SELECT current_setting('TimeZone') || '|' || current_setting('lifeboat.note')");
+        assertThat(out.strip()).isEqualTo("Pacific/Chatham|two words\\x");
+        assertThatThrownBy(() -> PgProcess.options(java.util.Map.of("x -c y", "1")))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
     // --- PgProcess ---
 
     @Test

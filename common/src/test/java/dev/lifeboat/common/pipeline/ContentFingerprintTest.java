@@ -104,6 +104,20 @@ class ContentFingerprintTest {
         }
 
         @Test
+        void theDumpsClientEncodingIsRecordedAndAnEncodingInsideCopyDataIsNot() {
+            ContentFingerprint none = new ContentFingerprint();
+            none.write(DUMP.getBytes(StandardCharsets.UTF_8), 0, DUMP.length());
+            assertThat(none.encoding()).isNull();
+
+            String dump = "SET client_encoding = 'LATIN1';\n" + copy("public.t (v)", "SET client_encoding = 'SJIS';");
+            ContentFingerprint latin1 = new ContentFingerprint();
+            byte[] bytes = dump.getBytes(StandardCharsets.UTF_8);
+            latin1.write(bytes, 0, bytes.length);
+            assertThat(latin1.encoding()).isEqualTo("LATIN1");
+            assertThat(only(latin1.result()).rows()).isEqualTo(1);
+        }
+
+        @Test
         void escapedValuesCountAsOneRowEach() throws Exception {
             List<String> rows = List.of("1\t\\N", "2\t\\\\", "3\ta\\tb", "4\ta\\nb", "5\t\\r\\n", "6\t\\\\.", "7\t\\\\N");
             TableFingerprint t = only(fingerprint(copy("public.t (id, v)", rows.toArray(String[]::new))));

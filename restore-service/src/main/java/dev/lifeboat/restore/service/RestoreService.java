@@ -1,6 +1,5 @@
 package dev.lifeboat.restore.service;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.client.BackupServiceClient;
 import dev.lifeboat.common.client.BackupStatus;
@@ -15,7 +14,6 @@ import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
-import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgTools;
@@ -222,26 +220,13 @@ public class RestoreService {
                         + (newest.isPresent() ? " other than safety backups (restore those by id)." : ".")));
     }
 
-    /** The newest backup of {@code label} with a passed full verification (records written by verify-service). */
+    /**
+     * The newest backup of {@code label} proven restorable by verify-service: a passed full verification and no
+     * failed one since (see {@link BackupCatalog#provenRestorable}).
+     */
     private BackupMetadata latestVerified(String label) {
-        for (BackupMetadata backup : catalog.list(label)) {
-            String prefix = catalog.prefix(label) + "/verifications/" + backup.id() + "/";
-            try {
-                for (ObjectStore.ObjectInfo record : store.list(prefix)) {
-                    try (var in = store.open(record.key())) {
-                        JsonNode node = Json.read(in.readAllBytes(), JsonNode.class);
-                        if ("PASSED".equals(node.path("result").asText()) && "FULL".equalsIgnoreCase(node.path("level").asText())) {
-                            return backup;
-                        }
-                    } catch (com.fasterxml.jackson.core.JacksonException e) {
-                        LOG.warnf("Ignoring unreadable verification record %s", record.key());
-                    }
-                }
-            } catch (IOException e) {
-                throw new StoreUnavailable("Cannot read verification records: " + e.getMessage(), e);
-            }
-        }
-        throw new BackupNotFound("Database '" + label + "' has no backup with a passed full verification.");
+        return catalog.latestVerified(label).orElseThrow(() -> new BackupNotFound("Database '" + label
+                + "' has no backup with a passed full verification (and no failed verification since)."));
     }
 
     /** Steps 2-6. Runs on a worker thread; records the outcome on the job, never throws. */

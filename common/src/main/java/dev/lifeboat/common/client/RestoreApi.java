@@ -1,0 +1,31 @@
+package dev.lifeboat.common.client;
+
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.rest.client.inject.RegisterRestClient;
+
+/** restore-service's HTTP API as a REST client; used only through {@link RestoreServiceClient}. */
+@RegisterRestClient(configKey = "lifeboat-restore-service")
+@Path("/api/v1/restores")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+interface RestoreApi {
+
+    @POST
+    RestoreStatus start(@HeaderParam("Authorization") String authorization, RestoreServiceClient.StartRequest request);
+
+    @GET
+    @Path("{id}")
+    RestoreStatus get(@HeaderParam("Authorization") String authorization, @PathParam("id") String id);
+
+    @DELETE
+    @Path("{id}/database")
+    void dropDatabase(@HeaderParam("Authorization") String authorization, @PathParam("id") String id);
+}

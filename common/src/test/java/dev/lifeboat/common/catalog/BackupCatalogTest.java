@@ -1,0 +1,76 @@
+package dev.lifeboat.common.catalog;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lifeboat.common.model.Json;
+import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.model.VerificationRecord.Level;
+import dev.lifeboat.common.model.VerificationRecord.Result;
+import dev.lifeboat.common.store.FilesystemObjectStore;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What verification records prove, and how the catalog reads them beside the backups. */
+class BackupCatalogTest {
+    private static final Instant T = Instant.parse("2026-01-01T02:00:00Z");
+    private static final String BACKUP = "main_backup_20260101_020000.sql.zst.age";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aPassedFullVerificationProvesABackupUntilALaterVerificationFails() {
+        assertThat(BackupCatalog.provenRestorable(List.of())).isFalse();
+        assertThat(BackupCatalog.provenRestorable(List.of(record("a", Level.CHECKSUM, Result.PASSED, 0)))).isFalse();
+        assertThat(BackupCatalog.provenRestorable(List.of(record("a", Level.FULL, Result.ERROR, 0)))).isFalse();
+        VerificationRecord full = record("a", Level.FULL, Result.PASSED, 0);
+        assertThat(BackupCatalog.provenRestorable(List.of(full))).isTrue();
+        assertThat(BackupCatalog.provenRestorable(List.of(full, record("b", Level.CHECKSUM, Result.ERROR, 60)))).isTrue();
+        assertThat(BackupCatalog.provenRestorable(List.of(full, record("b", Level.CHECKSUM, Result.FAILED, 60)))).isFalse();
+        assertThat(BackupCatalog.provenRestorable(List.of(record("b", Level.CHECKSUM, Result.FAILED, 0), full))).isTrue();
+    }
+
+    @Test
+    void theNewestVerdictDecidesWhetherABackupIsProvenBad() {
+        assertThat(BackupCatalog.provenBad(List.of())).isFalse();
+        assertThat(BackupCatalog.provenBad(List.of(record("a", Level.FULL, Result.ERROR, 0)))).isFalse();
+        assertThat(BackupCatalog.provenBad(List.of(record("a", Level.FULL, Result.FAILED, 0),
+                record("b", Level.FULL, Result.ERROR, 60)))).isTrue();
+        assertThat(BackupCatalog.provenBad(List.of(record("a", Level.CHECKSUM, Result.FAILED, 0),
+                record("b", Level.FULL, Result.PASSED, 60)))).isFalse();
+    }
+
+    @Test
+    void recordsAreReadFromBesideTheBackupByBackupAndUnrelatedObjectsIgnored() throws Exception {
+        FilesystemObjectStore store = new FilesystemObjectStore(dir);
+        BackupCatalog catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix);
+        VerificationRecord r = record("verify_20260101_030000_abcdef", Level.FULL, Result.PASSED, 0);
+        String key = catalog.verificationKey("main", BACKUP, r.id());
+        assertThat(key).isEqualTo("database/main/verifications/" + BACKUP + "/verify_20260101_030000_abcdef.json");
+        store.putIfAbsent(key, Json.write(r));
+        store.putIfAbsent("database/main/verifications/" + BACKUP + "/notes.txt", "x".getBytes(StandardCharsets.UTF_8));
+        store.putIfAbsent("database/main/verifications/" + BACKUP + "/broken.json", "{".getBytes(StandardCharsets.UTF_8));
+        // a record filed under another backup's folder than the one it names is not counted for either
+        store.putIfAbsent("database/main/verifications/main_backup_20260102_020000.sql.zst.age/x.json", Json.write(r));
+
+        Map<String, List<VerificationRecord>> byBackup = catalog.verifications("main");
+        assertThat(byBackup).containsOnlyKeys(BACKUP);
+        assertThat(byBackup.get(BACKUP)).extracting(VerificationRecord::id).containsExactly(r.id());
+        assertThat(catalog.verificationsOf("main", BACKUP)).hasSize(1);
+
+        store.delete(key);
+        assertThat(catalog.verificationsOf("main", BACKUP)).isEmpty();
+    }
+
+    private static VerificationRecord record(String id, Level level, Result result, long secondsAfter) {
+        Instant at = T.plusSeconds(3600 + secondsAfter);
+        return new VerificationRecord(VerificationRecord.SCHEMA_VERSION, id, BACKUP, "main", level,
+                VerificationRecord.Trigger.MANUAL, result, at.minusSeconds(5), at, 5, null, null, null, null, null,
+                null, null, List.of());
+    }
+}
