@@ -1,0 +1,80 @@
+package dev.lifeboat.verify.service;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.model.VerificationRecord.Level;
+import dev.lifeboat.common.model.VerificationRecord.Result;
+import dev.lifeboat.common.model.VerificationRecord.StepName;
+import io.quarkus.runtime.annotations.RegisterForReflection;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The disaster-recovery status (DESIGN §6 {@code GET /api/v1/status}): for each database, how old its newest good
+ * backup is against the RPO, how long its last measured restore took against the RTO, what is proven restorable,
+ * size anomalies, and one overall verdict with the findings behind it.
+ */
+@RegisterForReflection
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record DrStatus(Health status, Instant generatedAt, List<Finding> findings, List<DatabaseStatus> databases) {
+
+    /** Overall verdict, worst first: BREACHED (an objective is not met), AT_RISK (not proven, or a warning), OK. */
+    public enum Health {
+        OK, AT_RISK, BREACHED;
+
+        Health worst(Health other) {
+            return other.ordinal() > ordinal() ? other : this;
+        }
+    }
+
+    /** Why a database is not OK. */
+    @RegisterForReflection
+    public record Finding(Health severity, String message) {
+    }
+
+    /** The status of one database. */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record DatabaseStatus(String database, Health status, List<Finding> findings, BackupRef lastBackup,
+                                 BackupRef lastVerifiedBackup, LastVerification lastVerification, Rpo rpo, Rto rto,
+                                 SizeAnomaly sizeAnomaly, List<String> failedBackups) {
+    }
+
+    /** A backup and its age now. */
+    @RegisterForReflection
+    public record BackupRef(String id, Trigger trigger, Instant startedAt, Instant finishedAt, long ageSeconds,
+                            long storedSizeBytes) {
+    }
+
+    /** The newest verification of the database. */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record LastVerification(String id, String backupId, Level level, Result result, Instant finishedAt,
+                                   StepName failedStep, String error) {
+    }
+
+    /**
+     * Recovery point: {@code currentSeconds} is the age (from its start, when pg_dump took its snapshot) of the
+     * newest backup not proven bad; {@code provenSeconds} that of the newest backup proven restorable.
+     */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Rpo(Long currentSeconds, long objectiveSeconds, Long provenSeconds, boolean met) {
+    }
+
+    /** Recovery time: the scratch restore of the newest full verification that got that far. */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Rto(Double measuredSeconds, long objectiveSeconds, Instant measuredAt, String verificationId,
+                      Boolean met) {
+    }
+
+    /**
+     * The newest backup's stored size against the median of up to 7 before it: flagged below half or above double
+     * (with at least 3 to compare with).
+     */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record SizeAnomaly(boolean flagged, Long storedSizeBytes, Long medianBytes, int comparedWith, Double ratio) {
+    }
+}

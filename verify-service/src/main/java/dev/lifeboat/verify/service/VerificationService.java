@@ -1,0 +1,285 @@
+package dev.lifeboat.verify.service;
+
+import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.error.Errors.InvalidRequest;
+import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.DumpFormat;
+import dev.lifeboat.common.model.Json;
+import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.model.VerificationRecord.Level;
+import dev.lifeboat.common.model.VerificationRecord.Result;
+import dev.lifeboat.common.model.VerificationRecord.StepName;
+import dev.lifeboat.common.model.VerificationRecord.Trigger;
+import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.verify.config.VerifyServiceConfig;
+import io.quarkus.runtime.ShutdownEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.IOException;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
+
+/**
+ * Runs verifications one at a time, in the order they were asked for (a full one restores into the one scratch
+ * target, and restore-service takes one restore per target), and stores each finished one as a record beside the
+ * backup (DESIGN §2), where it survives restarts. A second request for a backup and level already queued or
+ * running gets that job. Also decides what the schedules verify: the sweep, every recent backup without a verdict
+ * (retrying errors with a growing delay), and the checksum pass, every retained backup.
+ */
+@ApplicationScoped
+public class VerificationService {
+    private static final Logger LOG = Logger.getLogger(VerificationService.class);
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss").withZone(ZoneOffset.UTC);
+    private static final Pattern ID = Pattern.compile("verify_\\d{8}_\\d{6}_[0-9a-f]{6}");
+    private static final Duration MAX_RETRY_DELAY = Duration.ofHours(6);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final VerifyServiceConfig config;
+    private final BackupCatalog catalog;
+    private final ObjectStore store;
+    private final Databases databases;
+    private final Verifier verifier;
+    private final VerifyMetrics metrics;
+    private final StatusService status;
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("verify-worker").factory());
+    /** Queued and running jobs by id, oldest first; guarded by {@code this}. */
+    private final Map<String, VerificationJob> active = new LinkedHashMap<>();
+    /** Recently finished jobs, oldest first, bounded by {@code lifeboat.verify.job-history}; guarded by {@code this}. */
+    private final Map<String, VerificationJob> finished = new LinkedHashMap<>();
+
+    public VerificationService(VerifyServiceConfig config, BackupCatalog catalog, ObjectStore store, Databases databases,
+                               Verifier verifier, VerifyMetrics metrics, StatusService status) {
+        this.config = config;
+        this.catalog = catalog;
+        this.store = store;
+        this.databases = databases;
+        this.verifier = verifier;
+        this.metrics = metrics;
+        this.status = status;
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        worker.shutdownNow();
+    }
+
+    /** Validates a verification id; throws {@link InvalidRequest}. */
+    public static String validateId(String id) {
+        if (id == null || id.length() > 64 || !ID.matcher(id).matches()) {
+            throw new InvalidRequest("A verification id looks like verify_20260101_020000_a1b2c3; got '"
+                    + (id == null ? "" : id.length() > 60 ? id.substring(0, 60) + "..." : id).replaceAll("\\p{Cntrl}", "?")
+                    + "'.");
+        }
+        return id;
+    }
+
+    /**
+     * Queues a verification of {@code backup} at {@code level}; when one of the same backup and level is queued or
+     * running already, returns that one instead.
+     */
+    public synchronized VerificationJob submit(BackupMetadata backup, Level level, Trigger trigger) {
+        if (level == Level.FULL && backup.format() != DumpFormat.PLAIN) {
+            throw new InvalidRequest("Backup " + backup.id() + " is in the custom format, which restore-service cannot "
+                    + "restore yet; verify it at level checksum.");
+        }
+        for (VerificationJob j : active.values()) {
+            if (j.backupId().equals(backup.id()) && j.level() == level) {
+                return j;
+            }
+        }
+        VerificationJob job = new VerificationJob(newId(), backup.id(), backup.database(), level, trigger);
+        active.put(job.id(), job);
+        LOG.infof("Verification %s (%s) of %s queued (%s)", job.id(), level, backup.id(), trigger);
+        worker.execute(() -> run(job));
+        return job;
+    }
+
+    /** Runs one verification on the worker thread; records the outcome, stores it, never throws. */
+    void run(VerificationJob job) {
+        try {
+            Optional<BackupMetadata> backup = catalog.find(job.backupId()); // read afresh: what is stored now
+            if (backup.isEmpty()) {
+                job.started(0);
+                job.finish(Result.ERROR, StepName.METADATA, null, "Backup " + job.backupId()
+                        + " has no metadata any more (deleted since the verification was asked for).", null);
+            } else {
+                job.started(backup.get().storedSizeBytes());
+                LOG.infof("Verification %s (%s) of %s started", job.id(), job.level(), job.backupId());
+                verifier.verify(job, backup.get());
+                job.finish(Result.PASSED, null, null, null, null);
+            }
+        } catch (Verifier.Defect d) {
+            job.finish(Result.FAILED, d.step(), d.table(), d.getMessage(), d.mismatches());
+        } catch (Verifier.StepError e) {
+            job.finish(Result.ERROR, e.step(), null, e.getMessage(), null);
+        } catch (RuntimeException | Error e) {
+            job.finish(Result.ERROR, job.failRunningStep(Verifier.describe(e)), null, Verifier.describe(e), null);
+        }
+        VerificationRecord record = job.record();
+        try {
+            store.putIfAbsent(catalog.verificationKey(job.database(), job.backupId(), job.id()), Json.write(record));
+            prune(job.database(), job.backupId());
+        } catch (IOException | RuntimeException e) {
+            LOG.errorf("Verification %s: the record could not be stored (%s); its result is only in memory and the log",
+                    job.id(), e.getMessage());
+        }
+        if (record.result() == Result.PASSED) {
+            LOG.infof("Verification %s (%s) of %s PASSED in %.1f s", job.id(), job.level(), job.backupId(),
+                    record.durationSeconds());
+        } else {
+            LOG.errorf("Verification %s (%s) of %s %s at %s: %s", job.id(), job.level(), job.backupId(), record.result(),
+                    record.failedStep(), record.error());
+        }
+        metrics.finished(record);
+        synchronized (this) {
+            active.remove(job.id());
+            finished.put(job.id(), job);
+            while (finished.size() > config.verify().jobHistory()) {
+                finished.remove(finished.keySet().iterator().next());
+            }
+        }
+        job.released();
+        status.refresh();
+    }
+
+    /**
+     * Keeps the newest {@code lifeboat.verify.history-per-backup} records per backup and level, and always the newest
+     * passed full one (the proof), so the daily checksum pass does not pile up records without end.
+     */
+    private void prune(String label, String backupId) throws IOException {
+        List<VerificationRecord> records = new ArrayList<>(catalog.verificationsOf(label, backupId));
+        records.sort(Comparator.comparing(VerificationRecord::finishedAt).reversed());
+        VerificationRecord proof = records.stream().filter(VerificationRecord::provesRestorable).findFirst().orElse(null);
+        Map<Level, Integer> kept = new java.util.EnumMap<>(Level.class);
+        for (VerificationRecord r : records) {
+            int n = kept.merge(r.level(), 1, Integer::sum);
+            if (n > config.verify().historyPerBackup() && r != proof) {
+                store.delete(catalog.verificationKey(label, backupId, r.id()));
+            }
+        }
+    }
+
+    /**
+     * The sweep: every backup of the last {@code lifeboat.verify.sweep-window} without a verdict gets a full
+     * verification, newest first. A verdict is a passed full verification or any failed one (a backup proven bad is
+     * not tried again); after an ERROR the backup is tried again once {@code retry-delay} has passed, doubling with
+     * each further error. Returns the jobs queued (or already queued).
+     */
+    public List<VerificationJob> sweep(Instant now) {
+        List<VerificationJob> out = new ArrayList<>();
+        for (String label : databases.labels()) {
+            Map<String, List<VerificationRecord>> records = catalog.verifications(label);
+            for (BackupMetadata backup : catalog.list(label)) {
+                if (backup.startedAt().isBefore(now.minus(config.verify().sweepWindow()))) {
+                    break; // newest first: the rest is older still
+                }
+                if (backup.format() == DumpFormat.PLAIN
+                        && needsFull(records.getOrDefault(backup.id(), List.of()), now, config.verify().retryDelay())) {
+                    out.add(submit(backup, Level.FULL, Trigger.SWEEP));
+                }
+            }
+        }
+        return out;
+    }
+
+    static boolean needsFull(List<VerificationRecord> records, Instant now, Duration retryDelay) {
+        if (records.stream().anyMatch(r -> r.result() == Result.FAILED || r.provesRestorable())) {
+            return false;
+        }
+        List<VerificationRecord> errors = records.stream()
+                .filter(r -> r.level() == Level.FULL && r.result() == Result.ERROR).toList();
+        if (errors.isEmpty()) {
+            return true;
+        }
+        Duration wait = retryDelay;
+        for (int i = 1; i < errors.size() && wait.compareTo(MAX_RETRY_DELAY) < 0; i++) {
+            wait = wait.multipliedBy(2);
+        }
+        wait = wait.compareTo(MAX_RETRY_DELAY) > 0 ? MAX_RETRY_DELAY : wait;
+        Instant lastError = errors.stream().map(VerificationRecord::finishedAt).max(Comparator.naturalOrder()).orElseThrow();
+        return !now.isBefore(lastError.plus(wait));
+    }
+
+    /** The checksum pass: every retained backup of every database. Returns the jobs queued. */
+    public List<VerificationJob> checksumAll() {
+        List<VerificationJob> out = new ArrayList<>();
+        for (String label : databases.labels()) {
+            for (BackupMetadata backup : catalog.list(label)) {
+                out.add(submit(backup, Level.CHECKSUM, Trigger.SCHEDULED));
+            }
+        }
+        return out;
+    }
+
+    /** A queued, running or recently finished job. */
+    public synchronized Optional<VerificationJob> job(String id) {
+        return Optional.ofNullable(active.get(id)).or(() -> Optional.ofNullable(finished.get(id)));
+    }
+
+    /** Queued and running jobs, oldest first. */
+    public synchronized List<VerificationJob> activeJobs() {
+        return new ArrayList<>(active.values());
+    }
+
+    /** A stored record by verification id, searched in every database's records. */
+    public Optional<VerificationRecord> record(String id) {
+        for (String label : databases.labels()) {
+            for (List<VerificationRecord> records : catalog.verifications(label).values()) {
+                for (VerificationRecord r : records) {
+                    if (r.id().equals(id)) {
+                        return Optional.of(r);
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Stored records, newest first: of one backup, or of one database, or of every database. */
+    public List<VerificationRecord> records(String backupId, String label) {
+        List<VerificationRecord> out;
+        if (backupId != null) {
+            out = new ArrayList<>(catalog.verificationsOf(label, backupId));
+        } else {
+            List<String> labels = label != null ? List.of(label) : List.copyOf(databases.labels());
+            out = labels.stream().flatMap(l -> catalog.verifications(l).values().stream()).flatMap(List::stream)
+                    .collect(Collectors.toCollection(ArrayList::new));
+        }
+        out.sort(Comparator.comparing(VerificationRecord::finishedAt).reversed());
+        return out;
+    }
+
+    /** Waits for a job; used by {@code ?wait=true}. */
+    public VerificationJob await(VerificationJob job) {
+        try {
+            return job.done().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while waiting for verification " + job.id(), e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    private static String newId() {
+        byte[] random = new byte[3];
+        RANDOM.nextBytes(random);
+        return "verify_" + STAMP.format(Instant.now()) + "_" + HexFormat.of().formatHex(random);
+    }
+}

@@ -1,0 +1,386 @@
+package dev.lifeboat.verify.service;
+
+import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.client.RestoreServiceClient;
+import dev.lifeboat.common.client.RestoreStatus;
+import dev.lifeboat.common.config.EncryptionConfig;
+import dev.lifeboat.common.error.Errors.InvalidConfiguration;
+import dev.lifeboat.common.error.Errors.PeerFailed;
+import dev.lifeboat.common.error.Errors.PgToolFailed;
+import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.TableFingerprint;
+import dev.lifeboat.common.model.VerificationRecord.Level;
+import dev.lifeboat.common.model.VerificationRecord.StepName;
+import dev.lifeboat.common.model.VerificationRecord.StepStatus;
+import dev.lifeboat.common.model.VerificationRecord.TableMismatch;
+import dev.lifeboat.common.pg.PgConnection;
+import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.pipeline.Codec;
+import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.verify.config.VerifyServiceConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The steps of a verification (DESIGN §4), in the order they run; a reader finds them all here. {@code checksum}:
+ * METADATA, CHECKSUM. {@code full}: those, then RESTORE into a scratch database through restore-service,
+ * FINGERPRINT (the restored data against the metadata's fingerprint), AMCHECK, SQL_CHECKS, and DROP_SCRATCH, which
+ * also runs after a failure.
+ *
+ * <p>The outcome is a closed set: {@link #verify} returning means PASSED; a {@link Defect} means FAILED, the
+ * backup is proven bad, and it names the step and, for data, the table; a {@link StepError} means ERROR, no
+ * verdict, because something else failed (the store, restore-service, the scratch server, the configuration).
+ */
+@ApplicationScoped
+public class Verifier {
+    private static final int BUFFER = 1 << 16;
+    private static final String SCRATCH_PREFIX = "lifeboat_scratch_";
+
+    private final VerifyServiceConfig config;
+    private final BackupCatalog catalog;
+    private final ObjectStore store;
+    private final EncryptionConfig encryption;
+    private final RestoreServiceClient restores;
+    private final Databases databases;
+    private final PgTools pgTools;
+    private final RestoredData restored;
+
+    public Verifier(VerifyServiceConfig config, BackupCatalog catalog, ObjectStore store, EncryptionConfig encryption,
+                    RestoreServiceClient restores, Databases databases, PgTools pgTools, RestoredData restored) {
+        this.config = config;
+        this.catalog = catalog;
+        this.store = store;
+        this.encryption = encryption;
+        this.restores = restores;
+        this.databases = databases;
+        this.pgTools = pgTools;
+        this.restored = restored;
+    }
+
+    /** The backup is proven bad; FAILED. */
+    static final class Defect extends RuntimeException {
+        private final StepName step;
+        private final String table;
+        private final List<TableMismatch> mismatches;
+
+        Defect(StepName step, String message) {
+            this(step, message, null, List.of());
+        }
+
+        Defect(StepName step, String message, String table, List<TableMismatch> mismatches) {
+            super(message);
+            this.step = step;
+            this.table = table;
+            this.mismatches = mismatches;
+        }
+
+        StepName step() {
+            return step;
+        }
+
+        String table() {
+            return table;
+        }
+
+        List<TableMismatch> mismatches() {
+            return mismatches;
+        }
+    }
+
+    /** A step could not be done for a reason other than the backup; ERROR. */
+    static final class StepError extends RuntimeException {
+        private final StepName step;
+
+        StepError(StepName step, String message, Throwable cause) {
+            super(message, cause);
+            this.step = step;
+        }
+
+        StepName step() {
+            return step;
+        }
+    }
+
+    /** The step is not applicable here; it is recorded as SKIPPED with the reason. */
+    static final class Skip extends RuntimeException {
+        Skip(String reason) {
+            super(reason);
+        }
+    }
+
+    /** Runs every step of {@code job}'s level on {@code backup}; see the class comment for the outcomes. */
+    void verify(VerificationJob job, BackupMetadata backup) {
+        step(job, StepName.METADATA, null, () -> metadata(backup));
+        step(job, StepName.CHECKSUM, backup.storedSizeBytes() + " stored bytes", () -> checksum(job, backup));
+        if (job.level() != Level.FULL) {
+            return;
+        }
+        AtomicReference<RestoreStatus> restore = new AtomicReference<>();
+        step(job, StepName.RESTORE, "into target " + config.verify().target(), () -> restore(job, backup, restore));
+        String database = restore.get().database();
+        try {
+            PgConnection scratch = databases.scratch(database);
+            step(job, StepName.FINGERPRINT, backup.fingerprint().size() + " tables",
+                    () -> restored.compareFingerprint(job, backup, scratch));
+            if (config.verify().amcheck().enabled()) {
+                step(job, StepName.AMCHECK, null, () -> restored.amcheck(scratch));
+            } else {
+                job.skip(StepName.AMCHECK, "lifeboat.verify.amcheck.enabled=false");
+            }
+            Map<String, String> checks = databases.checks(backup.database());
+            if (checks.isEmpty()) {
+                job.skip(StepName.SQL_CHECKS, "no check configured for database " + backup.database()
+                        + " (lifeboat.verify.checks.*)");
+            } else {
+                step(job, StepName.SQL_CHECKS, checks.size() + " checks", () -> restored.sqlChecks(scratch, checks));
+            }
+        } finally {
+            dropScratch(job, restore.get());
+        }
+    }
+
+    /** A step's work; returns what it found, for the record. */
+    interface StepBody {
+        String run() throws IOException;
+    }
+
+    /** Runs one step with its timing; a failure ends the step FAILED and becomes a {@link Defect} or {@link StepError}. */
+    private void step(VerificationJob job, StepName name, String startDetail, StepBody body) {
+        job.begin(name, startDetail);
+        try {
+            job.end(name, StepStatus.DONE, body.run());
+        } catch (Skip s) {
+            job.end(name, StepStatus.SKIPPED, s.getMessage());
+        } catch (Defect d) {
+            job.end(name, StepStatus.FAILED, d.getMessage());
+            throw d;
+        } catch (IOException | RuntimeException e) {
+            String message = describe(e);
+            job.end(name, StepStatus.FAILED, message);
+            throw new StepError(name, message, e);
+        }
+    }
+
+    /** METADATA: what the metadata says is consistent, and the data object is there with the recorded size. */
+    private String metadata(BackupMetadata backup) throws IOException {
+        if (backup.schemaVersion() != BackupMetadata.SCHEMA_VERSION) {
+            throw new IllegalStateException("Metadata schema version " + backup.schemaVersion()
+                    + " is not one this verify-service reads (" + BackupMetadata.SCHEMA_VERSION + "); upgrade it");
+        }
+        String expectedKey = catalog.dataKey(backup.database(), backup.id());
+        if (backup.sha256() == null || backup.sha256().isBlank()) {
+            throw new Defect(StepName.METADATA, "The metadata of " + backup.id() + " records no SHA-256.");
+        }
+        if (!expectedKey.equals(backup.key())) {
+            throw new Defect(StepName.METADATA, "The metadata of " + backup.id() + " names the object " + backup.key()
+                    + ", not " + expectedKey + ".");
+        }
+        if (backup.encrypted() && identities().isEmpty()) {
+            throw new InvalidConfiguration("Backup " + backup.id() + " is encrypted but no age identity is configured "
+                    + "(lifeboat.encryption.identity-files)");
+        }
+        Optional<ObjectStore.ObjectInfo> object = store.stat(backup.key());
+        if (object.isEmpty()) {
+            throw new Defect(StepName.METADATA, "The data object of " + backup.id() + " is missing ("
+                    + store.locate(backup.key()) + ").");
+        }
+        if (object.get().size() != backup.storedSizeBytes()) {
+            throw new Defect(StepName.METADATA, "The data object of " + backup.id() + " has " + object.get().size()
+                    + " bytes; its metadata records " + backup.storedSizeBytes() + ". It is truncated or damaged.");
+        }
+        return "schema v" + backup.schemaVersion() + ", " + backup.format() + ", " + backup.compression()
+                + (backup.encrypted() ? ", age-encrypted" : ", not encrypted") + "; object present with "
+                + backup.storedSizeBytes() + " bytes";
+    }
+
+    /**
+     * CHECKSUM: the whole object read once, through SHA-256 and size, age decryption (authenticating every chunk and
+     * the end) and decompression (zstd frames carry their own checksum) to the end of the dump. When decoding
+     * fails, the rest is still read, so the report says whether the stored bytes changed too.
+     */
+    private String checksum(VerificationJob job, BackupMetadata backup) throws IOException {
+        Codec codec = Codec.forReading(backup.id(), identities());
+        long dumpBytes = 0;
+        String decodeProblem = null;
+        try (InputStream raw = new StoreReads(store.open(backup.key()))) {
+            InputStream measured = job.stored.inputStream(raw);
+            try {
+                InputStream dump = codec.decode(measured);
+                byte[] buffer = new byte[BUFFER];
+                for (int n; (n = dump.read(buffer)) >= 0; ) {
+                    dumpBytes += n;
+                }
+            } catch (IOException | RuntimeException e) {
+                if (StoreReads.causedBy(e)) {
+                    throw new StoreUnavailable("Reading " + store.locate(backup.key()) + " failed: " + describe(e), e);
+                }
+                decodeProblem = describe(e);
+            }
+            measured.transferTo(OutputStream.nullOutputStream()); // bytes after the end of the age/zstd stream count too
+        } catch (ObjectStore.ObjectNotFoundException e) {
+            throw new Defect(StepName.CHECKSUM, "The data object of " + backup.id() + " disappeared while it was read.");
+        }
+        List<String> problems = new ArrayList<>();
+        long size = job.stored.bytes();
+        String sha = job.stored.sha256Hex();
+        if (size != backup.storedSizeBytes()) {
+            problems.add(size + " stored bytes read; the metadata records " + backup.storedSizeBytes());
+        }
+        if (!sha.equalsIgnoreCase(backup.sha256())) {
+            problems.add("SHA-256 of the stored bytes is " + sha + "; the metadata records " + backup.sha256());
+        }
+        if (decodeProblem != null) {
+            problems.add("it does not decrypt and decompress to the end: " + decodeProblem);
+        } else if (dumpBytes != backup.rawSizeBytes()) {
+            problems.add("it decompresses to " + dumpBytes + " bytes of dump; the metadata records " + backup.rawSizeBytes());
+        }
+        if (!problems.isEmpty()) {
+            throw new Defect(StepName.CHECKSUM, "Backup " + backup.id() + " is damaged: " + String.join("; ", problems) + ".");
+        }
+        return size + " stored bytes, SHA-256 matches; " + (backup.encrypted() ? "decrypted and " : "")
+                + "decoded to " + dumpBytes + " bytes of dump";
+    }
+
+    /**
+     * RESTORE: restore-service restores the backup into a fresh scratch database. A busy scratch target is waited
+     * for; a backup that does not load is a defect; anything else (restore-service down, a scratch server that
+     * cannot be reached) is an error, retried later.
+     */
+    private String restore(VerificationJob job, BackupMetadata backup, AtomicReference<RestoreStatus> out) {
+        String target = config.verify().target();
+        long deadline = System.nanoTime() + config.verify().restoreTimeout().toNanos();
+        RestoreStatus status;
+        while (true) {
+            try {
+                status = restores.start(backup.id(), target);
+                break;
+            } catch (PeerFailed e) {
+                if (e.peerStatus() == 409 && System.nanoTime() < deadline) {
+                    sleep(5_000); // another restore into the scratch target runs; one at a time per target
+                    continue;
+                }
+                if (e.peerStatus() == 422) {
+                    throw new Defect(StepName.RESTORE, "restore-service refused the backup: " + e.getMessage());
+                }
+                throw e;
+            }
+        }
+        job.restore(status.id(), 0);
+        for (long wait = 200; !status.done(); wait = Math.min(2_000, wait * 2)) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("Restore " + status.id() + " did not finish within "
+                        + config.verify().restoreTimeout() + " (lifeboat.verify.restore-timeout)");
+            }
+            sleep(wait);
+            status = restores.get(status.id());
+            job.restore(status.id(), status.progress() == null ? 0 : status.progress().percent());
+        }
+        if (RestoreStatus.FAILED.equals(status.status())) {
+            if ("LOAD".equals(status.failedStep())) {
+                throw new Defect(StepName.RESTORE, "The backup does not restore (restore " + status.id() + "): "
+                        + status.error());
+            }
+            throw new PeerFailed("Restore " + status.id() + " failed at " + status.failedStep() + ": " + status.error());
+        }
+        if (status.database() == null || !status.database().startsWith(SCRATCH_PREFIX)) {
+            throw new InvalidConfiguration("Target '" + target + "' restored into '" + status.database()
+                    + "', not a scratch database: lifeboat.verify.target must name a scratch target");
+        }
+        out.set(status);
+        double seconds = status.startedAt() != null && status.finishedAt() != null
+                ? Duration.between(status.startedAt(), status.finishedAt()).toMillis() / 1000.0 : 0;
+        job.restoreSeconds(Math.round(seconds * 10) / 10.0);
+        job.restore(status.id(), 100);
+        return "restore " + status.id() + " into " + status.database() + " in " + Math.round(seconds * 10) / 10.0 + " s";
+    }
+
+    /** DROP_SCRATCH: also after a failure; restore-service's janitor drops whatever this leaves. */
+    private void dropScratch(VerificationJob job, RestoreStatus restore) {
+        job.begin(StepName.DROP_SCRATCH, restore.database());
+        try {
+            restores.dropDatabase(restore.id());
+            job.end(StepName.DROP_SCRATCH, StepStatus.DONE, "dropped " + restore.database());
+        } catch (RuntimeException e) {
+            job.end(StepName.DROP_SCRATCH, StepStatus.FAILED, "not dropped (" + describe(e) + "); restore-service "
+                    + "drops it after lifeboat.restore.scratch-ttl");
+        }
+    }
+
+    private List<String> identities() {
+        return AgeKeys.readIdentities(encryption.identityFiles().orElse(List.of()));
+    }
+
+    static String describe(Throwable e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        Throwable cause = e.getCause();
+        if (cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())) {
+            message += " (" + cause.getMessage() + ")";
+        }
+        return message;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted (the service is stopping)", e);
+        }
+    }
+
+    /** Tags failures of the store's own stream, so they are told apart from the backup failing to decode. */
+    private static final class StoreReads extends FilterInputStream {
+        StoreReads(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return super.read();
+            } catch (IOException e) {
+                throw new StoreReadFailed(e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return super.read(b, off, len);
+            } catch (IOException e) {
+                throw new StoreReadFailed(e);
+            }
+        }
+
+        static boolean causedBy(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof StoreReadFailed) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    private static final class StoreReadFailed extends IOException {
+        StoreReadFailed(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
+    /** PgToolFailed whose program reported a server-side {@code ERROR:} (as opposed to not reaching the server). */
+    static boolean serverError(PgToolFailed e) {
+        return e.getMessage() != null && e.getMessage().contains("ERROR:");
+    }
+}

@@ -1,0 +1,150 @@
+package dev.lifeboat.verify;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.model.VerificationRecord.Level;
+import dev.lifeboat.common.model.VerificationRecord.Result;
+import dev.lifeboat.common.testing.TokenResource;
+import dev.lifeboat.verify.service.DrStatus;
+import dev.lifeboat.verify.service.DrStatus.Health;
+import dev.lifeboat.verify.service.StatusService;
+import dev.lifeboat.verify.service.VerificationServiceAccess;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.response.Response;
+import jakarta.inject.Inject;
+import java.net.URL;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The DR status and its metrics, from real backups and verifications of database {@code sized} (used by no other
+ * test) and the configured database {@code empty}, which never gets a backup.
+ */
+@QuarkusTest
+@QuarkusTestResource(VerifyStack.class)
+class StatusTest {
+    @Inject
+    StatusService status;
+
+    @TestHTTPResource(value = "metrics", management = true)
+    URL metrics;
+
+    @Test
+    void aConfiguredDatabaseWithoutAnyBackupIsBreached() {
+        Response r = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/status?database=empty");
+        r.then().statusCode(200).body("status", equalTo("BREACHED")).body("databases[0].database", equalTo("empty"))
+                .body("databases[0].findings[0].message", equalTo("no completed backup"))
+                .body("databases[0].rpo.objectiveSeconds", equalTo(3600));
+        given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/status?database=nope").then().statusCode(404)
+                .contentType("application/problem+json");
+        given().get("/api/v1/status").then().statusCode(401);
+    }
+
+    @Test
+    void statusGoesFromAtRiskToOkWhenVerifiedToBreachedPastTheRpoAndFlagsAShrunkenBackup() {
+        String first = VerificationTest.backup("sized");
+        DrStatus.DatabaseStatus unproven = sized(Instant.now());
+        assertThat(unproven.status()).isEqualTo(Health.AT_RISK);
+        assertThat(unproven.findings()).extracting(DrStatus.Finding::message)
+                .anyMatch(m -> m.startsWith("no backup is proven restorable yet"));
+        assertThat(unproven.lastBackup().id()).isEqualTo(first);
+
+        VerificationTest.verify(first, "full").then().statusCode(201).body("result", equalTo("PASSED"));
+        Response ok = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/status?database=sized");
+        ok.then().statusCode(200).body("status", equalTo("OK")).body("databases[0].status", equalTo("OK"))
+                .body("databases[0].lastVerifiedBackup.id", equalTo(first))
+                .body("databases[0].rpo.met", equalTo(true)).body("databases[0].rto.met", equalTo(true))
+                .body("databases[0].sizeAnomaly.flagged", equalTo(false));
+        assertThat(ok.jsonPath().getDouble("databases[0].rto.measuredSeconds")).isGreaterThan(0);
+        assertThat(ok.jsonPath().getList("databases[0].findings")).isEmpty();
+
+        // a day and more without a new backup: the RPO of 24 h is breached
+        DrStatus.DatabaseStatus later = sized(Instant.now().plus(Duration.ofHours(25)));
+        assertThat(later.status()).isEqualTo(Health.BREACHED);
+        assertThat(later.rpo().met()).isFalse();
+        assertThat(later.rpo().currentSeconds()).isGreaterThan(24 * 3600);
+        assertThat(later.findings()).extracting(DrStatus.Finding::message)
+                .anyMatch(m -> m.contains("over the RPO of 24.0 h"));
+
+        // three more backups of the same size, then one of a database that lost almost all its rows
+        for (int i = 0; i < 3; i++) {
+            VerificationTest.backup("sized");
+        }
+        assertThat(sized(Instant.now()).sizeAnomaly().flagged()).isFalse();
+        VerifyStack.postgres().psql("sizeddb", "DELETE FROM items WHERE id > 30");
+        String small = VerificationTest.backup("sized");
+        DrStatus.DatabaseStatus shrunk = sized(Instant.now());
+        assertThat(shrunk.lastBackup().id()).isEqualTo(small);
+        assertThat(shrunk.sizeAnomaly().flagged()).isTrue();
+        assertThat(shrunk.sizeAnomaly().comparedWith()).isEqualTo(4);
+        assertThat(shrunk.sizeAnomaly().ratio()).isLessThan(0.5);
+        assertThat(shrunk.status()).isEqualTo(Health.AT_RISK);
+        assertThat(shrunk.findings()).extracting(DrStatus.Finding::message).anyMatch(m -> m.startsWith("size anomaly"));
+        assertThat(metricsText()).contains("lifeboat_backup_size_anomaly{database=\"sized\"} 1.0")
+                .contains("lifeboat_dr_status{database=\"sized\"} 1.0");
+    }
+
+    @Test
+    void verificationMetricsAreExported() {
+        String id = VerificationTest.backup("main");
+        VerificationTest.verify(id, "checksum").then().statusCode(201).body("result", equalTo("PASSED"));
+        VerificationTest.verify(id, "full").then().statusCode(201).body("result", equalTo("PASSED"));
+        String text = metricsText();
+        assertThat(value(text, "lifeboat_verifications_total{database=\"main\",level=\"full\",result=\"passed\"}"))
+                .isGreaterThanOrEqualTo(1);
+        assertThat(value(text, "lifeboat_verifications_total{database=\"main\",level=\"checksum\",result=\"passed\"}"))
+                .isGreaterThanOrEqualTo(1);
+        assertThat(value(text, "lifeboat_verification_last_success_timestamp_seconds{database=\"main\",level=\"full\"}"))
+                .isGreaterThan(Instant.now().minusSeconds(300).getEpochSecond());
+        assertThat(value(text, "lifeboat_rpo_seconds{database=\"main\"}")).isBetween(0.0, 600.0);
+        assertThat(value(text, "lifeboat_rto_seconds{database=\"main\"}")).isGreaterThan(0);
+        assertThat(value(text, "lifeboat_rpo_objective_seconds{database=\"main\"}")).isEqualTo(86400.0);
+        assertThat(value(text, "lifeboat_rto_objective_seconds{database=\"main\"}")).isEqualTo(1800.0);
+        assertThat(text).contains("lifeboat_dr_status{database=\"empty\"} 2.0");
+    }
+
+    @Test
+    void theSweepSkipsVerdictsAndRetriesErrorsWithAGrowingDelay() {
+        Instant t = Instant.parse("2026-01-01T00:00:00Z");
+        Duration delay = Duration.ofMinutes(15);
+        assertThat(needsFull(t)).isTrue();
+        assertThat(needsFull(t, record(Level.FULL, Result.PASSED, t))).isFalse();
+        assertThat(needsFull(t, record(Level.CHECKSUM, Result.FAILED, t))).isFalse();
+        assertThat(needsFull(t, record(Level.CHECKSUM, Result.PASSED, t))).isTrue();
+        VerificationRecord error = record(Level.FULL, Result.ERROR, t);
+        assertThat(needsFull(t.plus(delay).minusSeconds(1), error)).isFalse();
+        assertThat(needsFull(t.plus(delay), error)).isTrue();
+        VerificationRecord second = record(Level.FULL, Result.ERROR, t.plus(delay));
+        assertThat(needsFull(t.plus(delay).plus(delay), error, second)).isFalse();
+        assertThat(needsFull(t.plus(delay).plus(delay.multipliedBy(2)), error, second)).isTrue();
+    }
+
+    private static boolean needsFull(Instant now, VerificationRecord... records) {
+        return VerificationServiceAccess.needsFull(List.of(records), now, Duration.ofMinutes(15));
+    }
+
+    private static VerificationRecord record(Level level, Result result, Instant at) {
+        return new VerificationRecord(1, "verify_20260101_000000_abcdef", "main_backup_20260101_000000.sql", "main", level,
+                VerificationRecord.Trigger.MANUAL, result, at, at, 1, null, null, null, null, null, null, null, List.of());
+    }
+
+    private DrStatus.DatabaseStatus sized(Instant at) {
+        return status.status(at, "sized").databases().get(0);
+    }
+
+    private String metricsText() {
+        return given().get(metrics).then().statusCode(200).extract().asString();
+    }
+
+    private static double value(String text, String series) {
+        return text.lines().filter(l -> l.startsWith(series + " ")).map(l -> Double.parseDouble(l.substring(series.length() + 1)))
+                .findFirst().orElseThrow(() -> new AssertionError("no metric " + series));
+    }
+}

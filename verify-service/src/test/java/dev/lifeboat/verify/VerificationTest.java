@@ -1,0 +1,292 @@
+package dev.lifeboat.verify;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.not;
+
+import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.Json;
+import dev.lifeboat.common.model.TableFingerprint;
+import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.testing.TokenResource;
+import dev.lifeboat.verify.service.VerificationJob;
+import dev.lifeboat.verify.service.VerificationService;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.response.Response;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * verify-service in-process against real parts: PostgreSQL, the S3 server, and backup-service and restore-service
+ * as real processes. Backups are taken by backup-service; damage is done to the stored objects directly, the way a
+ * failing disk or a tampering hand would.
+ */
+@QuarkusTest
+@QuarkusTestResource(VerifyStack.class)
+class VerificationTest {
+    @Inject
+    ObjectStore store;
+
+    @Inject
+    BackupCatalog catalog;
+
+    @Inject
+    VerificationService service;
+
+    // ---- passing ----
+
+    @Test
+    void aGoodBackupPassesFullVerificationAndTheRecordIsStoredBesideIt() {
+        String id = backup("main");
+        BackupMetadata m = catalog.get(id);
+
+        Response r = verify(id, "full");
+        r.then().statusCode(201).header("Location", containsString("/api/v1/verifications/verify_"))
+                .body("result", equalTo("PASSED")).body("status", equalTo("FINISHED")).body("level", equalTo("FULL"))
+                .body("trigger", equalTo("MANUAL")).body("tablesCompared", equalTo(m.fingerprint().size()));
+        assertThat(r.jsonPath().getList("steps.name", String.class)).containsExactly("METADATA", "CHECKSUM", "RESTORE",
+                "FINGERPRINT", "AMCHECK", "SQL_CHECKS", "DROP_SCRATCH");
+        assertThat(r.jsonPath().getList("steps.status", String.class)).containsOnly("DONE");
+        assertThat(r.jsonPath().getString("steps.find { it.name == 'AMCHECK' }.detail")).contains("B-tree indexes checked");
+        assertThat(r.jsonPath().getString("steps.find { it.name == 'SQL_CHECKS' }.detail")).contains("people-present");
+        assertThat(r.jsonPath().getDouble("restoreSeconds")).isGreaterThan(0);
+        assertNoScratchDatabaseLeft();
+
+        // stored beside the backup, readable by the other services
+        String verificationId = r.jsonPath().getString("id");
+        List<VerificationRecord> records = catalog.verificationsOf("main", id);
+        assertThat(records).extracting(VerificationRecord::id).contains(verificationId);
+        assertThat(BackupCatalog.provenRestorable(records)).isTrue();
+        operator().get("/api/v1/verifications/" + verificationId).then().statusCode(200).body("result", equalTo("PASSED"));
+        assertThat(operator().get("/api/v1/verifications?backupId=" + id).jsonPath().getList("id", String.class))
+                .contains(verificationId);
+
+        // backup-service lists it as verified; restore-service restores it as latest-verified
+        given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                .get("/api/v1/backups?database=main&verified=true").then().statusCode(200)
+                .body("id", org.hamcrest.Matchers.hasItem(id));
+        given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                .get("/api/v1/backups/" + id).then().statusCode(200).body("verification.verified", equalTo(true))
+                .body("verification.lastResult", equalTo("PASSED"));
+        String latestVerified = given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                .get("/api/v1/backups/latest?database=main&verified=true").then().statusCode(200).extract().path("id");
+        Response restore = given().baseUri(VerifyStack.restoreService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("backupId", "latest-verified", "target", "scratch",
+                        "database", "main")).post("/api/v1/restores?wait=true");
+        restore.then().statusCode(201).body("backupId", equalTo(latestVerified));
+        given().baseUri(VerifyStack.restoreService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .delete("/api/v1/restores/" + restore.jsonPath().getString("id") + "/database").then().statusCode(204);
+    }
+
+    @Test
+    void latin1DataDumpedInAFarTimeZoneComparesEqualAfterRestoreIntoAUtf8ScratchDatabase() {
+        String id = backup("legacy");
+        assertThat(catalog.get(id).encoding()).isEqualTo("LATIN1");
+        verify(id, "full").then().statusCode(201).body("result", equalTo("PASSED")).body("tablesCompared", equalTo(2))
+                .body("steps.find { it.name == 'SQL_CHECKS' }.detail", containsString("legacy-clean"));
+    }
+
+    @Test
+    void aSecondRequestForTheSameBackupAndLevelGetsTheQueuedJob() {
+        String id = backup("main");
+        Response first = operator().body(Map.of("backupId", id, "level", "full")).post("/api/v1/verifications");
+        first.then().statusCode(202).header("Location", containsString(first.jsonPath().getString("id")));
+        Response second = operator().body(Map.of("backupId", id, "level", "full")).post("/api/v1/verifications");
+        second.then().statusCode(202).body("id", equalTo(first.jsonPath().getString("id")));
+        VerificationJob job = service.job(first.jsonPath().getString("id")).orElseThrow();
+        assertThat(service.await(job).result()).isEqualTo(VerificationRecord.Result.PASSED);
+    }
+
+    // ---- failing: the backup is proven bad ----
+
+    @Test
+    void aFlippedByteFailsTheChecksumAndFullVerificationStopsThere() throws Exception {
+        String id = backup("main");
+        BackupMetadata m = catalog.get(id);
+        verify(id, "checksum").then().statusCode(201).body("result", equalTo("PASSED"));
+        byte[] data = read(m.key());
+        data[data.length / 2] ^= 0x01;
+        overwrite(m.key(), data);
+
+        Response checksum = verify(id, "checksum");
+        checksum.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("CHECKSUM"))
+                .body("error", containsString("SHA-256 of the stored bytes is"))
+                .body("error", containsString("does not decrypt"));
+        Response full = verify(id, "full");
+        full.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("CHECKSUM"));
+        assertThat(full.jsonPath().getList("steps.name", String.class)).doesNotContain("RESTORE");
+        assertThat(BackupCatalog.provenBad(catalog.verificationsOf("main", id))).isTrue();
+    }
+
+    @Test
+    void aTruncatedObjectFailsWhetherOrNotTheMetadataWasMadeToMatch() throws Exception {
+        String id = backup("main");
+        BackupMetadata m = catalog.get(id);
+        byte[] data = read(m.key());
+        byte[] cut = Arrays.copyOf(data, data.length * 2 / 3);
+        overwrite(m.key(), cut);
+        verify(id, "checksum").then().statusCode(201).body("result", equalTo("FAILED"))
+                .body("failedStep", equalTo("METADATA")).body("error", containsString("truncated"));
+
+        // the size in the metadata forged to match: reading to the end still finds it
+        String forged = id.replace(".sql.zst.age", "_9.sql.zst.age");
+        BackupMetadata fake = copy(m, forged, catalog.dataKey("main", forged), cut.length, m.sha256(), m.fingerprint());
+        overwrite(fake.key(), cut);
+        overwrite(catalog.metadataKey("main", forged), Json.write(fake));
+        verify(forged, "checksum").then().statusCode(201).body("result", equalTo("FAILED"))
+                .body("failedStep", equalTo("CHECKSUM")).body("error", containsString("does not decrypt"));
+    }
+
+    @Test
+    void anAlteredFingerprintFailsFullVerificationNamingTheTable() throws Exception {
+        String id = backup("main");
+        BackupMetadata m = catalog.get(id);
+        List<TableFingerprint> altered = new ArrayList<>();
+        for (TableFingerprint t : m.fingerprint()) {
+            String hash = t.table().equals("billing.\"Invoice Lines\"")
+                    ? (t.hash().charAt(0) == '0' ? "1" : "0") + t.hash().substring(1) : t.hash();
+            altered.add(new TableFingerprint(t.table(), t.columns(), t.rows(), hash));
+        }
+        assertThat(altered).isNotEqualTo(m.fingerprint());
+        overwrite(catalog.metadataKey("main", id), Json.write(copy(m, id, m.key(), m.storedSizeBytes(), m.sha256(), altered)));
+
+        // the stored bytes are intact...
+        verify(id, "checksum").then().statusCode(201).body("result", equalTo("PASSED"));
+        // ...but what they restore to is not what the metadata says was dumped
+        Response r = verify(id, "full");
+        r.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("FINGERPRINT"))
+                .body("failedTable", equalTo("billing.\"Invoice Lines\""))
+                .body("error", containsString("billing.\"Invoice Lines\" (content differs, 3 rows)"))
+                .body("error", not(containsString("public.people")))
+                .body("mismatches.size()", equalTo(1)).body("mismatches[0].problem", equalTo("content differs"));
+        assertThat(r.jsonPath().getString("steps.find { it.name == 'DROP_SCRATCH' }.status")).isEqualTo("DONE");
+        assertNoScratchDatabaseLeft();
+    }
+
+    @Test
+    void aFailingSqlCheckFailsFullVerificationNamingTheCheck() {
+        VerifyStack.postgres().psql("legacydb", "INSERT INTO keep VALUES ('bad')");
+        try {
+            String id = backup("legacy");
+            verify(id, "full").then().statusCode(201).body("result", equalTo("FAILED"))
+                    .body("failedStep", equalTo("SQL_CHECKS")).body("error", containsString("'legacy-clean' returned false"));
+        } finally {
+            VerifyStack.postgres().psql("legacydb", "DELETE FROM keep WHERE v = 'bad'");
+        }
+        assertNoScratchDatabaseLeft();
+    }
+
+    // ---- no verdict: something other than the backup failed ----
+
+    @Test
+    void restoreServiceDownEndsInErrorNeverPassAndTheSweepRetriesItLater() {
+        String id = backup("main");
+        VerifyStack.restoreService().stop();
+        Response r;
+        try {
+            r = verify(id, "full");
+        } finally {
+            VerifyStack.restoreService().restart();
+        }
+        r.then().statusCode(201).body("result", equalTo("ERROR")).body("failedStep", equalTo("RESTORE"))
+                .body("error", containsString("restore-service"));
+        List<VerificationRecord> records = catalog.verificationsOf("main", id);
+        assertThat(records).extracting(VerificationRecord::result).containsExactly(VerificationRecord.Result.ERROR);
+        assertThat(BackupCatalog.provenRestorable(records)).isFalse();
+
+        // the sweep picks the backup up again once the retry delay (1 s here) has passed
+        List<VerificationJob> immediately = service.sweep(records.get(0).finishedAt());
+        assertThat(immediately).extracting(VerificationJob::backupId).doesNotContain(id);
+        List<VerificationJob> later = service.sweep(Instant.now().plusSeconds(2));
+        immediately.forEach(service::await); // other tests' backups without a verdict get verified too
+        later.forEach(service::await);
+        VerificationJob retry = later.stream().filter(j -> j.backupId().equals(id)).findFirst().orElseThrow();
+        assertThat(retry.trigger()).isEqualTo(VerificationRecord.Trigger.SWEEP);
+        assertThat(service.await(retry).result()).isEqualTo(VerificationRecord.Result.PASSED);
+        assertThat(BackupCatalog.provenRestorable(catalog.verificationsOf("main", id))).isTrue();
+    }
+
+    // ---- bad requests ----
+
+    @Test
+    void badRequestsGetProblemJsonWithoutStackTraces() {
+        String id = backup("main");
+        given().contentType("application/json").body(Map.of("backupId", id)).post("/api/v1/verifications")
+                .then().statusCode(401).contentType("application/problem+json");
+        given().auth().oauth2(TokenResource.VIEWER).contentType("application/json").body(Map.of("backupId", id))
+                .post("/api/v1/verifications").then().statusCode(403).contentType("application/problem+json");
+        operator().body(Map.of("backupId", "../../etc/passwd")).post("/api/v1/verifications")
+                .then().statusCode(400).contentType("application/problem+json").body("type", equalTo("/problems/invalid-backup-id"));
+        operator().body(Map.of("backupId", "main_backup_20200101_000000.sql.zst.age")).post("/api/v1/verifications")
+                .then().statusCode(404).body("type", equalTo("/problems/backup-not-found"));
+        operator().body(Map.of("backupId", id, "level", "deep")).post("/api/v1/verifications")
+                .then().statusCode(400).body("detail", containsString("full or checksum"));
+        operator().body(Map.of("backupId", id, "trigger", "SWEEP")).post("/api/v1/verifications")
+                .then().statusCode(400).body("detail", containsString("trigger"));
+        operator().body(Map.of("backupId", "latest")).post("/api/v1/verifications")
+                .then().statusCode(400).body("detail", containsString("\"database\""));
+        operator().body(Map.of("backupId", "latest", "database", "nope")).post("/api/v1/verifications")
+                .then().statusCode(404).body("type", equalTo("/problems/unknown-database"));
+        operator().body("{not json").post("/api/v1/verifications").then().statusCode(400)
+                .contentType("application/problem+json");
+        operator().get("/api/v1/verifications/verify_..%2F").then().statusCode(400)
+                .body("type", equalTo("/problems/invalid-request"));
+        operator().get("/api/v1/verifications/verify_20200101_000000_abcdef").then().statusCode(404)
+                .body("type", equalTo("/problems/verification-not-found"));
+        operator().get("/api/v1/verifications?limit=0").then().statusCode(400);
+        String body = operator().get("/api/v1/verifications?backupId=a%00b").then().statusCode(400).extract().asString();
+        assertThat(body).doesNotContain("Exception").doesNotContain("\tat ");
+    }
+
+    // ---- helpers ----
+
+    static String backup(String database) {
+        return given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("database", database)).post("/api/v1/backups?wait=true")
+                .then().statusCode(201).extract().path("id");
+    }
+
+    static RequestSpecification operator() {
+        return given().auth().oauth2(TokenResource.OPERATOR).contentType("application/json");
+    }
+
+    static Response verify(String backupId, String level) {
+        return operator().body(Map.of("backupId", backupId, "level", level)).post("/api/v1/verifications?wait=true");
+    }
+
+    static void assertNoScratchDatabaseLeft() {
+        assertThat(VerifyStack.postgres().psql("postgres",
+                "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_scratch\\_%'")).isEqualTo("0");
+    }
+
+    private byte[] read(String key) throws Exception {
+        try (InputStream in = store.open(key)) {
+            return in.readAllBytes();
+        }
+    }
+
+    private void overwrite(String key, byte[] data) throws Exception {
+        store.delete(key);
+        store.putIfAbsent(key, data);
+    }
+
+    private static BackupMetadata copy(BackupMetadata m, String id, String key, long storedSize, String sha256,
+                                       List<TableFingerprint> fingerprint) {
+        return new BackupMetadata(m.schemaVersion(), id, m.database(), m.databaseName(), key, m.serverVersion(),
+                m.pgDumpVersion(), m.encoding(), m.format(), m.compression(), m.encryptionRecipients(), m.trigger(),
+                m.labels(), m.startedAt(), m.finishedAt(), m.durationSeconds(), m.rawSizeBytes(), storedSize, sha256,
+                fingerprint);
+    }
+}

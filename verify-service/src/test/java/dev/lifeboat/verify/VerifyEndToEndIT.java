@@ -1,0 +1,200 @@
+package dev.lifeboat.verify;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.S3Server;
+import dev.lifeboat.common.testing.ServiceProcess;
+import dev.lifeboat.common.testing.TempDirs;
+import dev.lifeboat.common.testing.TokenResource;
+import io.restassured.path.json.JsonPath;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The three services as real processes from their built applications, against a real PostgreSQL and the S3
+ * server, wired as in production: backup-service announces each new backup to verify-service, which restores it
+ * through restore-service into a scratch database and compares the data with the backup's fingerprint.
+ */
+class VerifyEndToEndIT {
+    private static final Duration WAIT = Duration.ofSeconds(90);
+    private static PostgresServer postgres;
+    private static S3Server s3;
+    private static Path dir;
+    private static ServiceProcess restore;
+    private static ServiceProcess verify;
+    private static ServiceProcess backup;
+    private static Map<String, String> verifyConfig;
+
+    @BeforeAll
+    static void start() throws Exception {
+        postgres = PostgresServer.start();
+        postgres.createDatabase("app");
+        try (InputStream sql = VerifyEndToEndIT.class.getResourceAsStream("/fixtures/hard-content.sql")) {
+            postgres.load("app", sql);
+        }
+        s3 = S3Server.start();
+        dir = Files.createTempDirectory("lifeboat-e2e-");
+        String[] pair = AgeKeys.generate();
+        Path identity = dir.resolve("key.txt");
+        Files.createFile(identity, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(identity, "# public key: " + pair[0] + "\n" + pair[1] + "\n");
+        Path operatorToken = dir.resolve("operator-token");
+        Files.writeString(operatorToken, TokenResource.OPERATOR);
+        String port = Integer.toString(postgres.port());
+
+        Map<String, String> common = new HashMap<>(new TokenResource().start());
+        common.putAll(Map.of(
+                "lifeboat.store.type", "s3",
+                "lifeboat.store.s3.bucket", S3Server.BUCKET,
+                "lifeboat.store.s3.endpoint", s3.endpoint(),
+                "lifeboat.store.s3.path-style", "true",
+                "lifeboat.store.s3.access-key-id", S3Server.ACCESS_KEY,
+                "lifeboat.store.s3.secret-access-key", S3Server.SECRET_KEY,
+                "lifeboat.encryption.identity-files", identity.toString(),
+                "lifeboat.peers.token-file", operatorToken.toString()));
+
+        Map<String, String> restoreConfig = new HashMap<>(common);
+        restoreConfig.putAll(Map.of(
+                "lifeboat.targets.scratch.host", postgres.host(),
+                "lifeboat.targets.scratch.port", port,
+                "lifeboat.targets.scratch.database", "postgres",
+                "lifeboat.targets.scratch.password", PostgresServer.PASSWORD,
+                "lifeboat.targets.scratch.scratch", "true"));
+        restore = ServiceProcess.start("restore-service", restoreConfig);
+
+        verifyConfig = new HashMap<>(common);
+        verifyConfig.putAll(Map.of(
+                "lifeboat.peers.restore-url", restore.apiUrl(),
+                "lifeboat.verify.scratch.host", postgres.host(),
+                "lifeboat.verify.scratch.port", port,
+                "lifeboat.verify.scratch.password", PostgresServer.PASSWORD,
+                "lifeboat.verify.sweep-schedule", "off",
+                "lifeboat.verify.checks.people.sql", "SELECT count(*) = 506 FROM public.people"));
+        verify = ServiceProcess.start("verify-service", verifyConfig);
+
+        Map<String, String> backupConfig = new HashMap<>(common);
+        backupConfig.putAll(Map.of(
+                "lifeboat.databases.main.host", postgres.host(),
+                "lifeboat.databases.main.port", port,
+                "lifeboat.databases.main.database", "app",
+                "lifeboat.databases.main.password", PostgresServer.PASSWORD,
+                "lifeboat.encryption.recipients", pair[0],
+                "lifeboat.backup.schedule", "off",
+                "lifeboat.peers.verify-url", verify.apiUrl()));
+        backup = ServiceProcess.start("backup-service", backupConfig);
+    }
+
+    @AfterAll
+    static void stop() {
+        for (ServiceProcess p : new ServiceProcess[] {backup, verify, restore}) {
+            if (p != null) {
+                p.close();
+            }
+        }
+        if (s3 != null) {
+            s3.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+        TempDirs.delete(dir);
+    }
+
+    @Test
+    void aNewBackupIsVerifiedAutomaticallyAndAMissedOneIsFoundByTheSweep() {
+        // 1. a backup announces itself; verify-service restores it and proves the data
+        String first = takeBackup();
+        JsonPath verification = awaitVerification(verify, first);
+        assertThat(verification.getString("result")).as(verify.log()).isEqualTo("PASSED");
+        assertThat(verification.getString("trigger")).isEqualTo("NEW_BACKUP");
+        assertThat(verification.getString("level")).isEqualTo("FULL");
+        assertThat(verification.getList("steps.status", String.class)).containsOnly("DONE");
+        String verificationId = verification.getString("id");
+
+        given().baseUri(verify.apiUrl()).auth().oauth2(TokenResource.VIEWER).get("/api/v1/status").then()
+                .statusCode(200).body("status", equalTo("OK")).body("databases.database", equalTo(List.of("main")))
+                .body("databases[0].lastVerifiedBackup.id", equalTo(first));
+        given().baseUri(backup.apiUrl()).auth().oauth2(TokenResource.VIEWER).get("/api/v1/backups/latest?verified=true")
+                .then().statusCode(200).body("id", equalTo(first));
+        String metrics = given().get(verify.managementUrl() + "/q/metrics").then().statusCode(200).extract().asString();
+        assertThat(metrics).contains("lifeboat_verifications_total{database=\"main\",level=\"full\",result=\"passed\"} 1.0")
+                .contains("lifeboat_dr_status{database=\"main\"} 0.0");
+        assertThat(postgres.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_scratch%'"))
+                .isEqualTo("0");
+
+        // 2. verify-service is down: the backup still succeeds, the announcement is lost
+        verify.stop();
+        String second = takeBackup();
+        awaitLog(backup, "verify-service was not told about backup " + second);
+
+        // 3. a new verify-service process: the stored record is there, and its sweep finds the unverified backup
+        Map<String, String> sweeping = new HashMap<>(verifyConfig);
+        sweeping.put("lifeboat.verify.sweep-schedule", "*/2 * * * * ?");
+        try (ServiceProcess again = ServiceProcess.start("verify-service", sweeping)) {
+            given().baseUri(again.apiUrl()).auth().oauth2(TokenResource.VIEWER).get("/api/v1/verifications/" + verificationId)
+                    .then().statusCode(200).body("result", equalTo("PASSED")).body("backupId", equalTo(first));
+            JsonPath swept = awaitVerification(again, second);
+            assertThat(swept.getString("result")).as(again.log()).isEqualTo("PASSED");
+            assertThat(swept.getString("trigger")).isEqualTo("SWEEP");
+            given().baseUri(again.apiUrl()).auth().oauth2(TokenResource.VIEWER).get("/api/v1/status").then()
+                    .statusCode(200).body("status", equalTo("OK"))
+                    .body("databases[0].lastVerifiedBackup.id", equalTo(second));
+        }
+    }
+
+    private static String takeBackup() {
+        return given().baseUri(backup.apiUrl()).auth().oauth2(TokenResource.OPERATOR).contentType("application/json")
+                .body("{}").post("/api/v1/backups?wait=true").then().statusCode(201).extract().path("id");
+    }
+
+    /** Polls verify-service until a finished verification of {@code backupId} is there. */
+    private static JsonPath awaitVerification(ServiceProcess service, String backupId) {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonPath list = given().baseUri(service.apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                    .get("/api/v1/verifications?backupId=" + backupId).then().statusCode(200).extract().jsonPath();
+            List<Map<String, Object>> items = list.getList("$");
+            Optional<Integer> done = java.util.stream.IntStream.range(0, items.size()).boxed()
+                    .filter(i -> "FINISHED".equals(items.get(i).get("status"))).findFirst();
+            if (done.isPresent()) {
+                return new JsonPath(given().baseUri(service.apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                        .get("/api/v1/verifications/" + items.get(done.get()).get("id")).asString());
+            }
+            sleep(500);
+        }
+        throw new AssertionError("No finished verification of " + backupId + " within " + WAIT + ":\n" + service.log());
+    }
+
+    private static void awaitLog(ServiceProcess service, String text) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!service.log().contains(text)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("'" + text + "' not logged:\n" + service.log());
+            }
+            sleep(200);
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}

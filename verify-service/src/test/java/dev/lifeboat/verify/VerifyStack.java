@@ -1,0 +1,136 @@
+package dev.lifeboat.verify;
+
+import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.S3Server;
+import dev.lifeboat.common.testing.ServiceProcess;
+import dev.lifeboat.common.testing.TempDirs;
+import dev.lifeboat.common.testing.TokenResource;
+import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Everything verify-service's tests need, started once: a real PostgreSQL holding the databases backed up as
+ * {@code main} (the hard-content fixture), {@code legacy} (LATIN1, with a database-level time zone far from UTC)
+ * and {@code sized} (for the status tests); the in-process S3 server; an age key pair; backup-service and
+ * restore-service (with a scratch target on the same server) as real processes from their built applications.
+ * The returned configuration is verify-service's, run in-process by the tests.
+ */
+public class VerifyStack implements QuarkusTestResourceLifecycleManager {
+    private static PostgresServer postgres;
+    private static S3Server s3;
+    private static ServiceProcess backupService;
+    private static ServiceProcess restoreService;
+    private static Path keys;
+
+    @Override
+    public Map<String, String> start() {
+        try {
+            postgres = PostgresServer.start();
+            postgres.createDatabase("app");
+            try (InputStream sql = VerifyStack.class.getResourceAsStream("/fixtures/hard-content.sql")) {
+                postgres.load("app", sql);
+            }
+            postgres.psql("postgres", "CREATE DATABASE legacydb TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' "
+                    + "LC_CTYPE 'C'; ALTER DATABASE legacydb SET timezone = 'Pacific/Chatham';");
+            postgres.psql("legacydb", "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('caf' || chr(233)), ('ok');"
+                    + "CREATE TABLE events (id int PRIMARY KEY, at timestamptz, payload bytea);"
+                    + "INSERT INTO events SELECT g, timestamptz '2024-03-30 23:30:00+00' + g * interval '1 hour', "
+                    + "decode(md5(g::text), 'hex') FROM generate_series(1, 50) g;");
+            postgres.createDatabase("sizeddb");
+            postgres.psql("sizeddb", "CREATE TABLE items (id int PRIMARY KEY, body text);"
+                    + "INSERT INTO items SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 3000) g;");
+            s3 = S3Server.start();
+            String[] pair = AgeKeys.generate();
+            keys = Files.createTempDirectory("lifeboat-verify-keys-");
+            Path identity = keys.resolve("key.txt");
+            Files.createFile(identity, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(identity, "# public key: " + pair[0] + "\n" + pair[1] + "\n");
+
+            Map<String, String> store = Map.of(
+                    "lifeboat.store.type", "s3",
+                    "lifeboat.store.s3.bucket", S3Server.BUCKET,
+                    "lifeboat.store.s3.prefix", "backups",
+                    "lifeboat.store.s3.endpoint", s3.endpoint(),
+                    "lifeboat.store.s3.path-style", "true",
+                    "lifeboat.store.s3.access-key-id", S3Server.ACCESS_KEY,
+                    "lifeboat.store.s3.secret-access-key", S3Server.SECRET_KEY);
+            String port = Integer.toString(postgres.port());
+
+            Map<String, String> backup = new HashMap<>(store);
+            backup.putAll(new TokenResource().start());
+            backup.put("lifeboat.encryption.recipients", pair[0]);
+            backup.put("lifeboat.backup.schedule", "off");
+            for (String[] db : new String[][] {{"main", "app"}, {"legacy", "legacydb"}, {"sized", "sizeddb"}}) {
+                backup.put("lifeboat.databases." + db[0] + ".host", postgres.host());
+                backup.put("lifeboat.databases." + db[0] + ".port", port);
+                backup.put("lifeboat.databases." + db[0] + ".database", db[1]);
+                backup.put("lifeboat.databases." + db[0] + ".password", PostgresServer.PASSWORD);
+            }
+            backupService = ServiceProcess.start("backup-service", backup);
+
+            Map<String, String> restore = new HashMap<>(store);
+            restore.putAll(new TokenResource().start());
+            restore.put("lifeboat.encryption.identity-files", identity.toString());
+            restore.put("lifeboat.targets.scratch.host", postgres.host());
+            restore.put("lifeboat.targets.scratch.port", port);
+            restore.put("lifeboat.targets.scratch.database", "postgres");
+            restore.put("lifeboat.targets.scratch.password", PostgresServer.PASSWORD);
+            restore.put("lifeboat.targets.scratch.scratch", "true");
+            restoreService = ServiceProcess.start("restore-service", restore);
+
+            Map<String, String> verify = new HashMap<>(store);
+            verify.putAll(new TokenResource().start());
+            verify.put("lifeboat.encryption.identity-files", identity.toString());
+            verify.put("lifeboat.peers.restore-url", restoreService.apiUrl());
+            verify.put("lifeboat.peers.token", TokenResource.OPERATOR); // operator: scratch restores only
+            verify.put("lifeboat.verify.scratch.host", postgres.host());
+            verify.put("lifeboat.verify.scratch.port", port);
+            verify.put("lifeboat.verify.scratch.password", PostgresServer.PASSWORD);
+            verify.put("lifeboat.verify.retry-delay", "1s");
+            verify.put("lifeboat.verify.checks.people-present.sql", "SELECT count(*) > 500 FROM public.people");
+            verify.put("lifeboat.verify.checks.people-present.databases", "main");
+            verify.put("lifeboat.verify.checks.legacy-clean.sql", "SELECT NOT EXISTS (SELECT 1 FROM keep WHERE v = 'bad')");
+            verify.put("lifeboat.verify.checks.legacy-clean.databases", "legacy");
+            verify.put("lifeboat.databases.empty.rpo", "1h"); // configured, never backed up
+            return verify;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static PostgresServer postgres() {
+        return postgres;
+    }
+
+    static ServiceProcess backupService() {
+        return backupService;
+    }
+
+    static ServiceProcess restoreService() {
+        return restoreService;
+    }
+
+    @Override
+    public void stop() {
+        for (ServiceProcess p : new ServiceProcess[] {backupService, restoreService}) {
+            if (p != null) {
+                p.close();
+            }
+        }
+        if (s3 != null) {
+            s3.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+        TempDirs.delete(keys);
+    }
+}
