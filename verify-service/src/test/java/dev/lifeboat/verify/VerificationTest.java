@@ -218,6 +218,37 @@ class VerificationTest {
         assertThat(BackupCatalog.provenRestorable(catalog.verificationsOf("main", id))).isTrue();
     }
 
+    // ---- the daily checksum pass ----
+
+    @Test
+    void theChecksumPassVerifiesEveryRetainedBackupAndFindsExactlyTheDamagedOnes() throws Exception {
+        String damaged = backup("main");
+        BackupMetadata m = catalog.get(damaged);
+        byte[] data = read(m.key());
+        data[10] ^= 0x40;
+        overwrite(m.key(), data);
+
+        List<VerificationJob> jobs = service.checksumAll();
+        List<String> retained = new ArrayList<>();
+        for (String label : List.of("main", "legacy", "sized")) {
+            catalog.list(label).forEach(b -> retained.add(b.id()));
+        }
+        assertThat(jobs).extracting(VerificationJob::backupId).containsExactlyInAnyOrderElementsOf(retained);
+        for (VerificationJob job : jobs) {
+            VerificationJob done = service.await(job);
+            BackupMetadata backup = catalog.get(job.backupId());
+            // the oracle: the stored bytes hashed here, independently of verify-service
+            byte[] stored = read(backup.key());
+            boolean intact = stored.length == backup.storedSizeBytes() && java.util.HexFormat.of().formatHex(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(stored)).equals(backup.sha256());
+            assertThat(done.result()).as(job.backupId()).isEqualTo(intact ? VerificationRecord.Result.PASSED
+                    : VerificationRecord.Result.FAILED);
+            assertThat(done.trigger()).isEqualTo(VerificationRecord.Trigger.SCHEDULED);
+        }
+        assertThat(jobs).filteredOn(j -> j.backupId().equals(damaged))
+                .extracting(VerificationJob::result).containsExactly(VerificationRecord.Result.FAILED);
+    }
+
     // ---- bad requests ----
 
     @Test

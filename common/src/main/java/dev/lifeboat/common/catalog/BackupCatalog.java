@@ -106,11 +106,14 @@ public class BackupCatalog {
                 && r.finishedAt().isAfter(passed.get()));
     }
 
-    /** Whether the newest verdict (passed or failed, at any level) on a backup is that it is bad. */
+    /**
+     * Whether a backup's records prove it bad: a failed verification that no later passed verification of the same
+     * or a higher level answers (a passing checksum says nothing against a failed full verification).
+     */
     public static boolean provenBad(List<VerificationRecord> records) {
-        return records.stream().filter(r -> r.result() != VerificationRecord.Result.ERROR)
-                .max(Comparator.comparing(VerificationRecord::finishedAt))
-                .map(r -> r.result() == VerificationRecord.Result.FAILED).orElse(false);
+        return records.stream().filter(f -> f.result() == VerificationRecord.Result.FAILED).anyMatch(f ->
+                records.stream().noneMatch(p -> p.result() == VerificationRecord.Result.PASSED
+                        && p.level().compareTo(f.level()) >= 0 && p.finishedAt().isAfter(f.finishedAt())));
     }
 
     /** The completed backups of a database that are proven restorable, newest first. */

@@ -36,13 +36,20 @@ class BackupCatalogTest {
     }
 
     @Test
-    void theNewestVerdictDecidesWhetherABackupIsProvenBad() {
+    void aFailureIsAnsweredOnlyByALaterPassOfTheSameOrAHigherLevel() {
         assertThat(BackupCatalog.provenBad(List.of())).isFalse();
         assertThat(BackupCatalog.provenBad(List.of(record("a", Level.FULL, Result.ERROR, 0)))).isFalse();
         assertThat(BackupCatalog.provenBad(List.of(record("a", Level.FULL, Result.FAILED, 0),
                 record("b", Level.FULL, Result.ERROR, 60)))).isTrue();
         assertThat(BackupCatalog.provenBad(List.of(record("a", Level.CHECKSUM, Result.FAILED, 0),
                 record("b", Level.FULL, Result.PASSED, 60)))).isFalse();
+        assertThat(BackupCatalog.provenBad(List.of(record("a", Level.CHECKSUM, Result.FAILED, 0),
+                record("b", Level.CHECKSUM, Result.PASSED, 60)))).isFalse();
+        // the daily checksum passing does not undo a failed full verification (e.g. a fingerprint difference)
+        assertThat(BackupCatalog.provenBad(List.of(record("a", Level.FULL, Result.FAILED, 0),
+                record("b", Level.CHECKSUM, Result.PASSED, 60)))).isTrue();
+        assertThat(BackupCatalog.provenBad(List.of(record("a", Level.FULL, Result.PASSED, 0),
+                record("b", Level.FULL, Result.FAILED, 60)))).isTrue();
     }
 
     @Test

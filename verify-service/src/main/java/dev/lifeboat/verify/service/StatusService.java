@@ -30,7 +30,7 @@ import org.jboss.logging.Logger;
  *   <li>BREACHED: no completed backup; the newest backup not proven bad started longer ago than the RPO; the last
  *       measured restore took longer than the RTO; no backup is proven restorable and the newest one failed.</li>
  *   <li>AT_RISK: no backup proven restorable yet, or the newest proven one is older than the RPO; no restore time
- *       measured yet; a retained backup whose newest verdict is FAILED; a size anomaly.</li>
+ *       measured yet; a retained backup proven bad ({@link BackupCatalog#provenBad}); a size anomaly.</li>
  * </ul>
  */
 @ApplicationScoped
@@ -122,9 +122,8 @@ public class StatusService {
                     + ") started " + human(provenAge) + " ago, over the RPO of " + human(rpoObjective.toSeconds())));
         }
         if (!failed.isEmpty() && newest != null) {
-            findings.add(new Finding(Health.AT_RISK, failed.size() + " retained backup(s) failed their newest "
-                    + "verification: " + String.join(", ", failed.stream().limit(5).toList())
-                    + (failed.size() > 5 ? ", ..." : "")));
+            findings.add(new Finding(Health.AT_RISK, failed.size() + " retained backup(s) failed verification: "
+                    + String.join(", ", failed.stream().limit(5).toList()) + (failed.size() > 5 ? ", ..." : "")));
         }
 
         // RTO: the last measured restore

@@ -12,7 +12,9 @@ import dev.lifeboat.common.model.VerificationRecord.StepName;
 import dev.lifeboat.common.model.VerificationRecord.Trigger;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.verify.config.VerifyServiceConfig;
+import dev.lifeboat.common.client.RestoreServiceClient;
 import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
@@ -73,6 +75,16 @@ public class VerificationService {
         this.verifier = verifier;
         this.metrics = metrics;
         this.status = status;
+    }
+
+    void onStart(@Observes StartupEvent event, RestoreServiceClient restores) {
+        if (!restores.configured()) {
+            LOG.warn("lifeboat.peers.restore-url is not set: full verifications will end in ERROR; only checksum "
+                    + "verifications can pass");
+        }
+        LOG.infof("Verifications restore into restore-service target '%s' and read back from %s:%d; sweep '%s', "
+                + "checksum pass '%s'", config.verify().target(), config.verify().scratch().host(),
+                config.verify().scratch().port(), config.verify().sweepSchedule(), config.verify().checksumSchedule());
     }
 
     void onStop(@Observes ShutdownEvent event) {
