@@ -8,17 +8,21 @@
 #   3. in .lifeboat-local/ (git-ignored) starts a throwaway PostgreSQL on a free 127.0.0.1 port, creates a
 #      database "shop" with sample data, and makes an age key pair (kept and reused across runs);
 #   4. starts backup-service (API http://127.0.0.1:8081, health/metrics http://127.0.0.1:9081) backing up
-#      "shop" as database "main" into the filesystem store .lifeboat-local/store, encrypted to that key, and
+#      "shop" as database "main" into the filesystem store .lifeboat-local/store, encrypted to that key;
 #      restore-service (API http://127.0.0.1:8082, health/metrics http://127.0.0.1:9082) with two targets:
 #      "primary" (the shop database itself, restored in place) and "scratch" (a fresh database per restore);
+#      and verify-service (API http://127.0.0.1:8083, health/metrics http://127.0.0.1:9083), which
+#      backup-service tells about every new backup;
 #   5. takes one backup, prints its metadata, file locations and the emergency decrypt command;
-#   6. restores it into "scratch" and, after deleting some rows of "shop", in place into "primary" (with a
+#   6. waits for verify-service's automatic full verification of it (checksum, scratch restore, data
+#      compared with the backup's fingerprint, index checks, an SQL check) and prints the DR status;
+#   7. restores it into "scratch" and, after deleting some rows of "shop", in place into "primary" (with a
 #      safety backup first), and shows the rows are back;
-#   7. keeps running until Ctrl-C, then stops the services and PostgreSQL and deletes the PostgreSQL data
+#   8. keeps running until Ctrl-C, then stops the services and PostgreSQL and deletes the PostgreSQL data
 #      (the store, keys and logs in .lifeboat-local/ are kept so you can inspect the backups).
 #
 # Usage: deploy/local/run.sh [--rebuild]
-#   LIFEBOAT_RUN_ONCE=1   exit (cleaning up) right after the first backup and restores instead of waiting (CI)
+#   LIFEBOAT_RUN_ONCE=1   exit (cleaning up) right after the first backup, verification and restores (CI)
 #   JAVA_HOME             JDK to use (>= 21); default /usr/lib/jvm/temurin-25-jdk-amd64, else the newest
 #                         JDK >= 21 under /usr/lib/jvm
 #   PG_BIN                folder holding initdb/pg_ctl/postgres; default the newest /usr/lib/postgresql/*/bin
@@ -30,10 +34,13 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK="$REPO_ROOT/.lifeboat-local"
 BACKUP_JAR="$REPO_ROOT/backup-service/target/quarkus-app/quarkus-run.jar"
 RESTORE_JAR="$REPO_ROOT/restore-service/target/quarkus-app/quarkus-run.jar"
+VERIFY_JAR="$REPO_ROOT/verify-service/target/quarkus-app/quarkus-run.jar"
 API_PORT=8081
 MGMT_PORT=9081
 RESTORE_API_PORT=8082
 RESTORE_MGMT_PORT=9082
+VERIFY_API_PORT=8083
+VERIFY_MGMT_PORT=9083
 DB_LABEL=main
 DB_NAME=shop
 READY_TIMEOUT=60
@@ -162,19 +169,19 @@ for tool in age zstd python3; do
     command -v "$tool" >/dev/null 2>&1 || info "note: '$tool' is not installed; not needed to run, but handy (apt-get install $tool)"
 done
 
-for p in "$API_PORT" "$MGMT_PORT" "$RESTORE_API_PORT" "$RESTORE_MGMT_PORT"; do
+for p in "$API_PORT" "$MGMT_PORT" "$RESTORE_API_PORT" "$RESTORE_MGMT_PORT" "$VERIFY_API_PORT" "$VERIFY_MGMT_PORT"; do
     if port_in_use "$p"; then
-        die "port $p on 127.0.0.1 is already in use; the services need ports $API_PORT and $RESTORE_API_PORT (API),
-       $MGMT_PORT and $RESTORE_MGMT_PORT (management).
+        die "port $p on 127.0.0.1 is already in use; the services need ports $API_PORT, $RESTORE_API_PORT and
+       $VERIFY_API_PORT (API), $MGMT_PORT, $RESTORE_MGMT_PORT and $VERIFY_MGMT_PORT (management).
        Stop whatever listens there (find it with: ss -ltnp 'sport = :$p'), e.g. an earlier run.sh, and retry."
     fi
 done
 
 # ---------------------------------------------------------------------------------------------------------
-if (( REBUILD )) || [[ ! -f "$BACKUP_JAR" || ! -f "$RESTORE_JAR" ]]; then
+if (( REBUILD )) || [[ ! -f "$BACKUP_JAR" || ! -f "$RESTORE_JAR" || ! -f "$VERIFY_JAR" ]]; then
     say "Building the services (./mvnw -B -q -DskipTests install; the first build downloads dependencies)"
     (cd "$REPO_ROOT" && ./mvnw -B -q -DskipTests install) || die "the build failed (see the output above)"
-    for jar in "$BACKUP_JAR" "$RESTORE_JAR"; do [[ -f "$jar" ]] || die "the build did not produce $jar"; done
+    for jar in "$BACKUP_JAR" "$RESTORE_JAR" "$VERIFY_JAR"; do [[ -f "$jar" ]] || die "the build did not produce $jar"; done
 else
     say "Using the existing build (pass --rebuild to rebuild)"
 fi
@@ -217,7 +224,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 say "Preparing $WORK"
-mkdir -p "$WORK"/{store,keys,logs,secrets,backup-service/config,restore-service/config}
+mkdir -p "$WORK"/{store,keys,logs,secrets,backup-service/config,restore-service/config,verify-service/config}
 rm -rf "$WORK/config"  # the layout of earlier versions
 chmod 700 "$WORK/keys" "$WORK/secrets"
 
@@ -356,7 +363,8 @@ info "recipient:         $AGE_RECIPIENT"
 # ---------------------------------------------------------------------------------------------------------
 STORE="$WORK/store"
 # An API token for this run (all roles), in 0600 files: the token for the services, a curl header file for
-# calls, so the token never appears on a command line. restore-service also uses it to ask for safety backups.
+# calls, so the token never appears on a command line. The services also present it to each other (safety
+# backups, announcements of new backups, verification restores); in production each has its own.
 TOKEN_FILE="$WORK/secrets/api-token"
 AUTH_HEADER="$WORK/secrets/api-auth-header"
 API_TOKEN=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
@@ -378,6 +386,9 @@ lifeboat.databases.$DB_LABEL.database=$DB_NAME
 lifeboat.databases.$DB_LABEL.user=postgres
 lifeboat.databases.$DB_LABEL.password-file=$PASSWORD_FILE
 lifeboat.encryption.recipients=$AGE_RECIPIENT
+# tell verify-service about every new backup
+lifeboat.peers.verify-url=http://127.0.0.1:$VERIFY_API_PORT
+lifeboat.peers.token-file=$TOKEN_FILE
 EOF
 cat >"$WORK/restore-service/config/application.properties" <<EOF
 # Written by deploy/local/run.sh at each run; restore-service reads it as ./config/application.properties.
@@ -399,6 +410,24 @@ lifeboat.targets.scratch.database=postgres
 lifeboat.targets.scratch.user=postgres
 lifeboat.targets.scratch.password-file=$PASSWORD_FILE
 lifeboat.targets.scratch.scratch=true
+EOF
+cat >"$WORK/verify-service/config/application.properties" <<EOF
+# Written by deploy/local/run.sh at each run; verify-service reads it as ./config/application.properties.
+$COMMON_CONFIG
+lifeboat.peers.restore-url=http://127.0.0.1:$RESTORE_API_PORT
+lifeboat.peers.token-file=$TOKEN_FILE
+# full verifications restore into restore-service's scratch target and read the data back from that server
+lifeboat.verify.target=scratch
+lifeboat.verify.scratch.host=127.0.0.1
+lifeboat.verify.scratch.port=$PG_PORT
+lifeboat.verify.scratch.user=postgres
+lifeboat.verify.scratch.password-file=$PASSWORD_FILE
+# a check of the restored data: one boolean, true = pass
+lifeboat.verify.checks.orders-have-items.sql=SELECT count(*) > 0 FROM orders o WHERE EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)
+lifeboat.verify.checks.orders-have-items.databases=$DB_LABEL
+# the objectives the status is measured against
+lifeboat.databases.$DB_LABEL.rpo=24h
+lifeboat.databases.$DB_LABEL.rto=30m
 EOF
 
 service_log_tail() {
@@ -433,8 +462,10 @@ start_service() {
 
 SVC_LOG="$WORK/logs/backup-service.log"
 RESTORE_LOG="$WORK/logs/restore-service.log"
+VERIFY_LOG="$WORK/logs/verify-service.log"
 start_service backup-service "$BACKUP_JAR" "$MGMT_PORT"
 start_service restore-service "$RESTORE_JAR" "$RESTORE_MGMT_PORT"
+start_service verify-service "$VERIFY_JAR" "$VERIFY_MGMT_PORT"
 
 # ---------------------------------------------------------------------------------------------------------
 say "Taking a backup: POST http://127.0.0.1:$API_PORT/api/v1/backups?wait=true"
@@ -469,6 +500,80 @@ info "          curl -s -H @$AUTH_HEADER -X POST -H 'Content-Type: application/j
 info "Health:   http://127.0.0.1:$MGMT_PORT/q/health/ready"
 info "Metrics:  http://127.0.0.1:$MGMT_PORT/q/metrics"
 info "Database: PGPASSFILE='$PGPASS_FILE' '$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres $DB_NAME"
+
+# ---------------------------------------------------------------------------------------------------------
+say "Waiting for verify-service's automatic full verification of $BACKUP_ID (backup-service announced it)"
+VERIFICATIONS="$WORK/logs/verifications.json"
+VERIFICATION="$WORK/logs/last-verification.json"
+deadline=$(( SECONDS + 300 ))
+verification_id=""
+while [[ -z "$verification_id" ]]; do
+    curl -sS --max-time 10 -H "@$AUTH_HEADER" -o "$VERIFICATIONS" \
+        "http://127.0.0.1:$VERIFY_API_PORT/api/v1/verifications?backupId=$BACKUP_ID" || true
+    # the id of the first finished verification of the backup, if there is one yet
+    if command -v python3 >/dev/null 2>&1; then
+        verification_id=$(python3 -c 'import json, sys
+try:
+    items = json.load(open(sys.argv[1]))
+except Exception:
+    items = []
+print(next((i["id"] for i in items if isinstance(i, dict) and i.get("status") == "FINISHED"), ""))' "$VERIFICATIONS")
+    elif grep -q '"FINISHED"' "$VERIFICATIONS" 2>/dev/null; then
+        verification_id=$(grep -o '"id" *: *"verify_[^"]*"' "$VERIFICATIONS" | head -n1 | sed 's/.*"\(verify_[^"]*\)"/\1/')
+    fi
+    if [[ -z "$verification_id" ]]; then
+        if (( SECONDS >= deadline )); then
+            service_log_tail "$VERIFY_LOG"
+            die "no finished verification of $BACKUP_ID within 300 s (verify-service log tail above)"
+        fi
+        sleep 1
+    fi
+done
+curl -fsS --max-time 10 -H "@$AUTH_HEADER" -o "$VERIFICATION" \
+    "http://127.0.0.1:$VERIFY_API_PORT/api/v1/verifications/$verification_id" \
+    || die "reading verification $verification_id failed"
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$VERIFICATION" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(f"    verification {j['id']} ({j['level']}, trigger {j['trigger']}): {j['result']} in {j.get('durationSeconds')} s, "
+      f"{j.get('tablesCompared')} tables compared, the scratch restore took {j.get('restoreSeconds')} s")
+for s in j["steps"]:
+    print(f"      {s['name']:<14} {s['status']:<8} {str(s.get('seconds', '')):>6}  {s.get('detail', '')}")
+if j.get("error"):
+    print(f"    error: {j['error']}")
+PY
+else
+    cat "$VERIFICATION"; echo
+fi
+if [[ "$(json_field "$VERIFICATION" result)" != PASSED ]]; then
+    service_log_tail "$VERIFY_LOG"
+    die "the verification of $BACKUP_ID did not pass"
+fi
+
+say "Disaster-recovery status: GET http://127.0.0.1:$VERIFY_API_PORT/api/v1/status"
+STATUS="$WORK/logs/status.json"
+curl -fsS --max-time 30 -H "@$AUTH_HEADER" -o "$STATUS" "http://127.0.0.1:$VERIFY_API_PORT/api/v1/status" \
+    || die "reading the status failed"
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$STATUS" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(f"    overall: {j['status']}")
+for d in j["databases"]:
+    rpo, rto, last, proven = d["rpo"], d["rto"], d.get("lastBackup") or {}, d.get("lastVerifiedBackup") or {}
+    print(f"    {d['database']}: {d['status']}; newest backup {last.get('id')} ({last.get('ageSeconds')} s old), "
+          f"proven restorable: {proven.get('id')}")
+    print(f"      RPO now {rpo.get('currentSeconds')} s (objective {rpo['objectiveSeconds']} s); "
+          f"restore measured {rto.get('measuredSeconds')} s (RTO objective {rto['objectiveSeconds']} s); "
+          f"size anomaly: {d['sizeAnomaly']['flagged']}")
+    for f in d.get("findings", []):
+        print(f"      {f['severity']}: {f['message']}")
+PY
+else
+    cat "$STATUS"; echo
+fi
+[[ "$(json_field "$STATUS" status)" == OK ]] || die "the DR status is not OK right after a verified backup"
 
 # ---------------------------------------------------------------------------------------------------------
 # restore BODY: POST /api/v1/restores?wait=true and print the job's steps; fails the script unless it completed.
@@ -519,6 +624,9 @@ echo
 info "Restore API: http://127.0.0.1:$RESTORE_API_PORT/api/v1/restores  (targets: primary, scratch)"
 info "  curl -s -H @$AUTH_HEADER -X POST -H 'Content-Type: application/json' -d '{\"backupId\": \"latest\", \"target\": \"primary\"}' 'http://127.0.0.1:$RESTORE_API_PORT/api/v1/restores?wait=true'"
 info "Health:      http://127.0.0.1:$RESTORE_MGMT_PORT/q/health/ready   Metrics: http://127.0.0.1:$RESTORE_MGMT_PORT/q/metrics"
+info "Verify API:  http://127.0.0.1:$VERIFY_API_PORT/api/v1/verifications   status: http://127.0.0.1:$VERIFY_API_PORT/api/v1/status"
+info "  curl -s -H @$AUTH_HEADER -X POST -H 'Content-Type: application/json' -d '{\"backupId\": \"latest\", \"level\": \"full\"}' 'http://127.0.0.1:$VERIFY_API_PORT/api/v1/verifications?wait=true'"
+info "Health:      http://127.0.0.1:$VERIFY_MGMT_PORT/q/health/ready   Metrics: http://127.0.0.1:$VERIFY_MGMT_PORT/q/metrics"
 
 if [[ "${LIFEBOAT_RUN_ONCE:-}" == 1 ]]; then
     say "LIFEBOAT_RUN_ONCE=1: stopping now"
@@ -532,4 +640,5 @@ status=$?
 set -e
 service_log_tail "$SVC_LOG"
 service_log_tail "$RESTORE_LOG"
+service_log_tail "$VERIFY_LOG"
 die "a service exited by itself (status $status; log tails above)"
