@@ -3,6 +3,7 @@ package dev.lifeboat.backup.service;
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.config.EncryptionConfig;
+import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.model.BackupIds;
@@ -224,7 +225,7 @@ public class BackupService {
         } catch (Exception | Error e) {
             String reason = timedOut.get()
                     ? "Timed out after " + config.backup().timeout() + " (lifeboat.backup.timeout); pg_dump was killed"
-                    : describe(e);
+                    : Errors.describe(e);
             job.failed(reason);
             metrics.failed(db, job.elapsedSeconds());
             LOG.errorf("Backup %s of %s failed: %s", job.id(), db, reason);
@@ -270,15 +271,6 @@ public class BackupService {
 
     private static String formatVersion(int num) {
         return num >= 100000 ? (num / 10000) + "." + (num % 10000) : (num / 10000) + "." + (num / 100 % 100) + "." + (num % 100);
-    }
-
-    private static String describe(Throwable e) {
-        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        Throwable cause = e.getCause();
-        if (cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())) {
-            message += " (" + cause.getMessage() + ")";
-        }
-        return message;
     }
 
     private static void closeQuietly(OutputStream out) {

@@ -1,8 +1,18 @@
 package dev.lifeboat.common.error;
 
-/** The domain errors of Lifeboat, each with the HTTP status it maps to. */
+/** The domain errors of Lifeboat, each with the HTTP status it maps to; and how a failure is put in one line. */
 public final class Errors {
     private Errors() {
+    }
+
+    /** A failure in one line for a job's error and the log: its message, and its cause's when that adds something. */
+    public static String describe(Throwable e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        Throwable cause = e.getCause();
+        if (cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())) {
+            message += " (" + cause.getMessage() + ")";
+        }
+        return message;
     }
 
     /** The request is malformed or names something that cannot be valid. */

@@ -1,6 +1,7 @@
 package dev.lifeboat.common.model;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.common.job.Step;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import java.time.Instant;
 import java.util.List;
@@ -39,7 +40,7 @@ public record VerificationRecord(
         Double restoreSeconds,
         Integer tablesCompared,
         List<TableMismatch> mismatches,
-        List<Step> steps) {
+        List<Step<StepName>> steps) {
 
     public static final int SCHEMA_VERSION = 1;
 
@@ -97,18 +98,6 @@ public record VerificationRecord(
         SQL_CHECKS,
         /** The scratch database dropped again (also after a failure). */
         DROP_SCRATCH
-    }
-
-    /** State of one step. */
-    public enum StepStatus {
-        RUNNING, DONE, FAILED, SKIPPED
-    }
-
-    /** One step with its timing and what it found. */
-    @RegisterForReflection
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Step(StepName name, StepStatus status, Instant startedAt, Instant finishedAt, Double seconds,
-                       String detail) {
     }
 
     /**

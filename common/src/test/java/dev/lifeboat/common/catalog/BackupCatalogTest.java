@@ -2,6 +2,7 @@ package dev.lifeboat.common.catalog;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
@@ -72,6 +73,23 @@ class BackupCatalogTest {
 
         store.delete(key);
         assertThat(catalog.verificationsOf("main", BACKUP)).isEmpty();
+    }
+
+    @Test
+    void stepsComeBackFromTheStoreWithTheirTypes() throws Exception {
+        FilesystemObjectStore store = new FilesystemObjectStore(dir);
+        BackupCatalog catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix);
+        Instant at = T.plusSeconds(60);
+        VerificationRecord r = new VerificationRecord(VerificationRecord.SCHEMA_VERSION, "verify_20260101_030100_abcdef",
+                BACKUP, "main", Level.FULL, VerificationRecord.Trigger.SWEEP, Result.FAILED, at, at, 1,
+                VerificationRecord.StepName.FINGERPRINT, "public.t", "differs", "restore_20260101_030000_abcdef", 0.5, 1,
+                List.of(new VerificationRecord.TableMismatch("public.t", "content differs", 2L, 2L, "a", "b")),
+                List.of(new Step<>(VerificationRecord.StepName.FINGERPRINT, Step.Status.FAILED, at, at, 0.1, "differs")));
+        store.putIfAbsent(catalog.verificationKey("main", BACKUP, r.id()), Json.write(r));
+        VerificationRecord read = catalog.verificationsOf("main", BACKUP).get(0);
+        assertThat(read).isEqualTo(r);
+        Object name = read.steps().get(0).name();
+        assertThat(name).isInstanceOf(VerificationRecord.StepName.class);
     }
 
     private static VerificationRecord record(String id, Level level, Result result, long secondsAfter) {

@@ -1,6 +1,7 @@
 package dev.lifeboat.restore.rest;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.restore.service.RestoreJob;
 import dev.lifeboat.restore.service.RestoreMode;
 import io.quarkus.runtime.annotations.RegisterForReflection;
@@ -12,7 +13,7 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RestoreView(String id, String target, String backupId, RestoreMode mode, RestoreJob.Status status,
                           RestoreJob.StepName phase, String database, Boolean databaseDropped, String safetyBackupId,
-                          Instant startedAt, Instant finishedAt, Progress progress, List<RestoreJob.Step> steps,
+                          Instant startedAt, Instant finishedAt, Progress progress, List<Step<RestoreJob.StepName>> steps,
                           String error) {
 
     /** Stored bytes read and loaded so far, of the backup's stored size. */

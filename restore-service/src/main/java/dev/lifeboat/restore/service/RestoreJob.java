@@ -1,10 +1,9 @@
 package dev.lifeboat.restore.service;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.common.job.Step;
+import dev.lifeboat.common.job.StepLog;
 import dev.lifeboat.common.pipeline.Measure;
-import io.quarkus.runtime.annotations.RegisterForReflection;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -33,18 +32,6 @@ public final class RestoreJob {
         SCALE_UP
     }
 
-    /** State of one step. */
-    public enum StepStatus {
-        RUNNING, DONE, FAILED, SKIPPED
-    }
-
-    /** One step as shown on the job. */
-    @RegisterForReflection
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Step(StepName name, StepStatus status, Instant startedAt, Instant finishedAt, Double seconds,
-                       String detail) {
-    }
-
     private final String id;
     private final String target;
     private final RestoreRequestSpec spec;
@@ -52,7 +39,7 @@ public final class RestoreJob {
     private final long startNanos = System.nanoTime();
     /** Size and SHA-256 of the stored bytes read so far; its count is the progress. */
     final Measure stored = new Measure();
-    private final List<Step> steps = new ArrayList<>();
+    private final StepLog<StepName> steps = new StepLog<>();
     private final CompletableFuture<RestoreJob> done = new CompletableFuture<>();
     private volatile Status status = Status.RUNNING;
     private volatile String backupId;
@@ -62,7 +49,6 @@ public final class RestoreJob {
     private volatile String error;
     private volatile Instant finishedAt;
     private volatile boolean databaseDropped;
-    private long stepStartNanos;
 
     RestoreJob(String id, String target, RestoreRequestSpec spec) {
         this.id = id;
@@ -129,12 +115,12 @@ public final class RestoreJob {
     }
 
     /** The step running now, if any. */
-    public synchronized StepName phase() {
-        return steps.stream().filter(s -> s.status() == StepStatus.RUNNING).map(Step::name).findFirst().orElse(null);
+    public StepName phase() {
+        return steps.running();
     }
 
-    public synchronized List<Step> steps() {
-        return List.copyOf(steps);
+    public List<Step<StepName>> steps() {
+        return steps.list();
     }
 
     public CompletableFuture<RestoreJob> done() {
@@ -158,25 +144,21 @@ public final class RestoreJob {
         databaseDropped = true;
     }
 
-    synchronized void begin(StepName name, String detail) {
-        stepStartNanos = System.nanoTime();
-        steps.add(new Step(name, StepStatus.RUNNING, Instant.now(), null, null, detail));
+    void begin(StepName name, String detail) {
+        steps.begin(name, detail);
     }
 
-    synchronized void end(StepName name, StepStatus outcome, String detail) {
-        for (int i = steps.size() - 1; i >= 0; i--) {
-            Step s = steps.get(i);
-            if (s.name() == name && s.status() == StepStatus.RUNNING) {
-                double seconds = Math.round((System.nanoTime() - stepStartNanos) / 1e8) / 10.0;
-                steps.set(i, new Step(name, outcome, s.startedAt(), Instant.now(), seconds,
-                        detail == null ? s.detail() : detail));
-                return;
-            }
-        }
+    void end(StepName name, Step.Status outcome, String detail) {
+        steps.end(name, outcome, detail);
     }
 
-    synchronized void skip(StepName name, String why) {
-        steps.add(new Step(name, StepStatus.SKIPPED, null, null, null, why));
+    void skip(StepName name, String why) {
+        steps.skip(name, why);
+    }
+
+    /** Ends the running step, if any, as failed. */
+    void failRunningStep(String reason) {
+        steps.failRunning(reason);
     }
 
     void succeeded() {

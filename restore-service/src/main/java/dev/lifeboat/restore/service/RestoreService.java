@@ -4,6 +4,7 @@ import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.client.BackupServiceClient;
 import dev.lifeboat.common.client.BackupStatus;
 import dev.lifeboat.common.config.EncryptionConfig;
+import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.ChecksumMismatch;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
@@ -11,6 +12,7 @@ import dev.lifeboat.common.error.Errors.PeerFailed;
 import dev.lifeboat.common.error.Errors.RestoreInProgress;
 import dev.lifeboat.common.error.Errors.RestoreNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
@@ -22,7 +24,6 @@ import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.restore.config.RestoreServiceConfig;
 import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
 import dev.lifeboat.restore.service.RestoreJob.StepName;
-import dev.lifeboat.restore.service.RestoreJob.StepStatus;
 import dev.lifeboat.restore.service.WorkloadScaler.Workload;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -137,7 +138,7 @@ public class RestoreService {
             job.begin(StepName.RESOLVE, "backup " + request.backup());
             backup = resolve(targetName, target, spec);
             job.resolved(backup.id(), backup.storedSizeBytes());
-            job.end(StepName.RESOLVE, StepStatus.DONE, backup.id() + ", " + backup.storedSizeBytes() + " bytes stored");
+            job.end(StepName.RESOLVE, Step.Status.DONE, backup.id() + ", " + backup.storedSizeBytes() + " bytes stored");
         } catch (RuntimeException e) {
             synchronized (this) {
                 running.remove(targetName);
@@ -242,7 +243,7 @@ public class RestoreService {
                 job.begin(StepName.SCALE_DOWN, null);
                 scaled = scaler.scaleDown(targetName, target, job.id());
                 scaler.awaitPodsGone(scaled, config.restore().podsGoneTimeout());
-                job.end(StepName.SCALE_DOWN, StepStatus.DONE, scaled.isEmpty() ? "no workload found"
+                job.end(StepName.SCALE_DOWN, Step.Status.DONE, scaled.isEmpty() ? "no workload found"
                         : "scaled to 0: " + scaled);
             } else if (!target.scratch()) {
                 job.skip(StepName.SCALE_DOWN, WorkloadScaler.configured(target) ? "scaleDown=false in the request"
@@ -251,7 +252,7 @@ public class RestoreService {
             if (spec.safetyBackup()) {
                 job.begin(StepName.SAFETY_BACKUP, null);
                 String id = safetyBackup(job, target.databaseLabel().orElseThrow());
-                job.end(StepName.SAFETY_BACKUP, StepStatus.DONE, id);
+                job.end(StepName.SAFETY_BACKUP, Step.Status.DONE, id);
             } else if (!target.scratch()) {
                 job.skip(StepName.SAFETY_BACKUP, "safetyBackup=false");
             }
@@ -264,13 +265,13 @@ public class RestoreService {
                 load(job, target, backup, target.database(), true);
             }
         } catch (RuntimeException | Error e) {
-            failure = describe(e);
-            markRunningStepFailed(job, failure);
+            failure = Errors.describe(e);
+            job.failRunningStep(failure);
         } finally {
             if (!scaled.isEmpty()) {
                 job.begin(StepName.SCALE_UP, null);
                 scaleBackProblems = scaler.scaleBack(scaled);
-                job.end(StepName.SCALE_UP, scaleBackProblems.isEmpty() ? StepStatus.DONE : StepStatus.FAILED,
+                job.end(StepName.SCALE_UP, scaleBackProblems.isEmpty() ? Step.Status.DONE : Step.Status.FAILED,
                         scaleBackProblems.isEmpty() ? "scaled back: " + scaled : "NOT scaled back: " + scaleBackProblems);
             }
             if (failure == null && !scaleBackProblems.isEmpty()) {
@@ -315,14 +316,14 @@ public class RestoreService {
         pgTools.psqlQuery(pgTools.newest("psql"), maintenance,
                 "CREATE DATABASE " + Sql.identifier(database) + " TEMPLATE template0" + createOptions);
         job.database(swap ? target.database() : database);
-        job.end(StepName.CREATE_DATABASE, StepStatus.DONE, database);
+        job.end(StepName.CREATE_DATABASE, Step.Status.DONE, database);
         boolean keep = false;
         try {
             load(job, target, backup, database, false);
             if (swap) {
                 job.begin(StepName.SWAP, null);
                 swap(job, target, maintenance, database);
-                job.end(StepName.SWAP, StepStatus.DONE, null);
+                job.end(StepName.SWAP, Step.Status.DONE, null);
             }
             keep = true;
         } finally {
@@ -371,7 +372,7 @@ public class RestoreService {
         job.begin(StepName.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
                 clean ? Sql.resetPublicSchema(serverVersion) : "", clean, job.stored, config.restore().timeout());
-        job.end(StepName.LOAD, StepStatus.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
+        job.end(StepName.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
     }
 
     /** Takes the safety backup through backup-service and waits for it; its failure stops the restore. */
@@ -484,26 +485,10 @@ public class RestoreService {
         }
     }
 
-    private static void markRunningStepFailed(RestoreJob job, String reason) {
-        StepName phase = job.phase();
-        if (phase != null) {
-            job.end(phase, StepStatus.FAILED, reason);
-        }
-    }
-
     private static String newId() {
         byte[] random = new byte[3];
         RANDOM.nextBytes(random);
         return "restore_" + STAMP.format(Instant.now()) + "_" + HexFormat.of().formatHex(random);
-    }
-
-    private static String describe(Throwable e) {
-        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        Throwable cause = e.getCause();
-        if (cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())) {
-            message += " (" + cause.getMessage() + ")";
-        }
-        return message;
     }
 
     private static void sleep(long millis) {

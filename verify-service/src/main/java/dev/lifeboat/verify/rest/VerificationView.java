@@ -1,10 +1,10 @@
 package dev.lifeboat.verify.rest;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
-import dev.lifeboat.common.model.VerificationRecord.Step;
 import dev.lifeboat.common.model.VerificationRecord.StepName;
 import dev.lifeboat.common.model.VerificationRecord.TableMismatch;
 import dev.lifeboat.common.model.VerificationRecord.Trigger;
@@ -23,7 +23,7 @@ public record VerificationView(String id, String backupId, String database, Leve
                                VerificationJob.Status status, Result result, StepName phase, Instant startedAt,
                                Instant finishedAt, Double durationSeconds, Progress progress, StepName failedStep,
                                String failedTable, String error, String restoreId, Double restoreSeconds,
-                               Integer tablesCompared, List<TableMismatch> mismatches, List<Step> steps) {
+                               Integer tablesCompared, List<TableMismatch> mismatches, List<Step<StepName>> steps) {
 
     /** While running: stored bytes checked, the scratch restore's progress, tables compared. */
     @RegisterForReflection

@@ -1,17 +1,16 @@
 package dev.lifeboat.verify.service;
 
+import dev.lifeboat.common.job.Step;
+import dev.lifeboat.common.job.StepLog;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
-import dev.lifeboat.common.model.VerificationRecord.Step;
 import dev.lifeboat.common.model.VerificationRecord.StepName;
-import dev.lifeboat.common.model.VerificationRecord.StepStatus;
 import dev.lifeboat.common.model.VerificationRecord.TableMismatch;
 import dev.lifeboat.common.model.VerificationRecord.Trigger;
 import dev.lifeboat.common.pipeline.Measure;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -35,7 +34,7 @@ public final class VerificationJob {
     /** Size and SHA-256 of the stored bytes read; its count is the checksum step's progress. */
     final Measure stored = new Measure();
     final AtomicInteger tablesCompared = new AtomicInteger();
-    private final List<Step> steps = new ArrayList<>();
+    private final StepLog<StepName> steps = new StepLog<>();
     private final CompletableFuture<VerificationJob> done = new CompletableFuture<>();
     private volatile Status status = Status.QUEUED;
     private volatile Instant startedAt;
@@ -50,7 +49,6 @@ public final class VerificationJob {
     private volatile long storedBytes;
     private volatile int tables;
     private volatile List<TableMismatch> mismatches;
-    private long stepStartNanos;
 
     VerificationJob(String id, String backupId, String database, Level level, Trigger trigger) {
         this.id = id;
@@ -122,8 +120,8 @@ public final class VerificationJob {
     }
 
     /** The step running now, if any. */
-    public synchronized StepName phase() {
-        return steps.stream().filter(s -> s.status() == StepStatus.RUNNING).map(Step::name).findFirst().orElse(null);
+    public StepName phase() {
+        return steps.running();
     }
 
     void started(long size) {
@@ -145,34 +143,21 @@ public final class VerificationJob {
         tables = count;
     }
 
-    synchronized void begin(StepName name, String detail) {
-        stepStartNanos = System.nanoTime();
-        steps.add(new Step(name, StepStatus.RUNNING, Instant.now(), null, null, detail));
+    void begin(StepName name, String detail) {
+        steps.begin(name, detail);
     }
 
-    synchronized void end(StepName name, StepStatus outcome, String detail) {
-        for (int i = steps.size() - 1; i >= 0; i--) {
-            Step s = steps.get(i);
-            if (s.name() == name && s.status() == StepStatus.RUNNING) {
-                double seconds = Math.round((System.nanoTime() - stepStartNanos) / 1e8) / 10.0;
-                steps.set(i, new Step(name, outcome, s.startedAt(), Instant.now(), seconds,
-                        detail == null ? s.detail() : detail));
-                return;
-            }
-        }
+    void end(StepName name, Step.Status outcome, String detail) {
+        steps.end(name, outcome, detail);
     }
 
-    synchronized void skip(StepName name, String why) {
-        steps.add(new Step(name, StepStatus.SKIPPED, null, null, null, why));
+    void skip(StepName name, String why) {
+        steps.skip(name, why);
     }
 
-    /** Marks the running step, if any, as failed with {@code reason}; returns it. */
-    synchronized StepName failRunningStep(String reason) {
-        StepName phase = phase();
-        if (phase != null) {
-            end(phase, StepStatus.FAILED, reason);
-        }
-        return phase;
+    /** Ends the running step, if any, as failed with {@code reason}; returns it. */
+    StepName failRunningStep(String reason) {
+        return steps.failRunning(reason);
     }
 
     void finish(Result verdict, StepName step, String table, String reason, List<TableMismatch> differences) {
@@ -194,17 +179,12 @@ public final class VerificationJob {
     }
 
     /** The job as a record: complete once finished; while running, without verdict. */
-    public synchronized VerificationRecord record() {
+    public VerificationRecord record() {
         double seconds = startedAt == null ? 0
                 : Math.round(Duration.between(startedAt, finishedAt != null ? finishedAt : Instant.now()).toMillis() / 100.0) / 10.0;
         return new VerificationRecord(VerificationRecord.SCHEMA_VERSION, id, backupId, database, level, trigger, result,
                 startedAt, finishedAt, seconds, failedStep, failedTable, error, restoreId, restoreSeconds,
-                level == Level.FULL && (tablesCompared.get() > 0 || phaseReached(StepName.FINGERPRINT))
-                        ? tablesCompared.get() : null,
-                mismatches, List.copyOf(steps));
-    }
-
-    private boolean phaseReached(StepName name) {
-        return steps.stream().anyMatch(s -> s.name() == name);
+                level == Level.FULL && steps.reached(StepName.FINGERPRINT) ? tablesCompared.get() : null,
+                mismatches, steps.list());
     }
 }

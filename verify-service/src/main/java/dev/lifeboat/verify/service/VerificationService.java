@@ -1,6 +1,7 @@
 package dev.lifeboat.verify.service;
 
 import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
@@ -141,7 +142,7 @@ public class VerificationService {
         } catch (Verifier.StepError e) {
             job.finish(Result.ERROR, e.step(), null, e.getMessage(), null);
         } catch (RuntimeException | Error e) {
-            job.finish(Result.ERROR, job.failRunningStep(Verifier.describe(e)), null, Verifier.describe(e), null);
+            job.finish(Result.ERROR, job.failRunningStep(Errors.describe(e)), null, Errors.describe(e), null);
         }
         VerificationRecord record = job.record();
         try {

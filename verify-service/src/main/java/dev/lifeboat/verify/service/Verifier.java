@@ -4,15 +4,16 @@ import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.client.RestoreServiceClient;
 import dev.lifeboat.common.client.RestoreStatus;
 import dev.lifeboat.common.config.EncryptionConfig;
+import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.PeerFailed;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.TableFingerprint;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.StepName;
-import dev.lifeboat.common.model.VerificationRecord.StepStatus;
 import dev.lifeboat.common.model.VerificationRecord.TableMismatch;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgTools;
@@ -159,15 +160,15 @@ public class Verifier {
     private void step(VerificationJob job, StepName name, String startDetail, StepBody body) {
         job.begin(name, startDetail);
         try {
-            job.end(name, StepStatus.DONE, body.run());
+            job.end(name, Step.Status.DONE, body.run());
         } catch (Skip s) {
-            job.end(name, StepStatus.SKIPPED, s.getMessage());
+            job.end(name, Step.Status.SKIPPED, s.getMessage());
         } catch (Defect d) {
-            job.end(name, StepStatus.FAILED, d.getMessage());
+            job.end(name, Step.Status.FAILED, d.getMessage());
             throw d;
         } catch (IOException | RuntimeException e) {
-            String message = describe(e);
-            job.end(name, StepStatus.FAILED, message);
+            String message = Errors.describe(e);
+            job.end(name, Step.Status.FAILED, message);
             throw new StepError(name, message, e);
         }
     }
@@ -223,9 +224,9 @@ public class Verifier {
                 }
             } catch (IOException | RuntimeException e) {
                 if (StoreReads.causedBy(e)) {
-                    throw new StoreUnavailable("Reading " + store.locate(backup.key()) + " failed: " + describe(e), e);
+                    throw new StoreUnavailable("Reading " + store.locate(backup.key()) + " failed: " + Errors.describe(e), e);
                 }
-                decodeProblem = describe(e);
+                decodeProblem = Errors.describe(e);
             }
             measured.transferTo(OutputStream.nullOutputStream()); // bytes after the end of the age/zstd stream count too
         } catch (ObjectStore.ObjectNotFoundException e) {
@@ -310,24 +311,15 @@ public class Verifier {
         job.begin(StepName.DROP_SCRATCH, restore.database());
         try {
             restores.dropDatabase(restore.id());
-            job.end(StepName.DROP_SCRATCH, StepStatus.DONE, "dropped " + restore.database());
+            job.end(StepName.DROP_SCRATCH, Step.Status.DONE, "dropped " + restore.database());
         } catch (RuntimeException e) {
-            job.end(StepName.DROP_SCRATCH, StepStatus.FAILED, "not dropped (" + describe(e) + "); restore-service "
+            job.end(StepName.DROP_SCRATCH, Step.Status.FAILED, "not dropped (" + Errors.describe(e) + "); restore-service "
                     + "drops it after lifeboat.restore.scratch-ttl");
         }
     }
 
     private List<String> identities() {
         return AgeKeys.readIdentities(encryption.identityFiles().orElse(List.of()));
-    }
-
-    static String describe(Throwable e) {
-        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        Throwable cause = e.getCause();
-        if (cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())) {
-            message += " (" + cause.getMessage() + ")";
-        }
-        return message;
     }
 
     private static void sleep(long millis) {
