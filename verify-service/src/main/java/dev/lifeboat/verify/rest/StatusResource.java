@@ -1,7 +1,5 @@
 package dev.lifeboat.verify.rest;
 
-import dev.lifeboat.common.error.Errors.UnknownDatabase;
-import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.security.Roles;
 import dev.lifeboat.verify.service.Databases;
 import dev.lifeboat.verify.service.DrStatus;
@@ -34,12 +32,7 @@ public class StatusResource {
             + "size anomaly, and OK / AT_RISK / BREACHED with the findings behind it.")
     public DrStatus get(@QueryParam("database") String database) {
         if (database != null && !database.isBlank()) {
-            BackupIds.validateLabel(database);
-            if (!databases.labels().contains(database)) {
-                throw new UnknownDatabase("No database labelled '" + database + "' has backups or is configured; known: "
-                        + databases.labels() + ".");
-            }
-            return status.status(Instant.now(), database);
+            return status.status(Instant.now(), databases.require(database));
         }
         return status.status(Instant.now(), null);
     }

@@ -3,7 +3,6 @@ package dev.lifeboat.verify.rest;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
-import dev.lifeboat.common.error.Errors.UnknownDatabase;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.VerificationRecord.Level;
@@ -99,7 +98,7 @@ public class VerificationResource {
             BackupIds.validate(backupId);
             label = BackupIds.labelOf(backupId);
         } else if (database != null && !database.isBlank()) {
-            label = known(database);
+            label = databases.require(database);
         }
         String db = label;
         String backup = backupId == null || backupId.isBlank() ? null : backupId;
@@ -128,22 +127,13 @@ public class VerificationResource {
     /** The database for {@code latest}: the given label, or the only one known. */
     private String label(String database) {
         if (database != null && !database.isBlank()) {
-            return known(database);
+            return databases.require(database);
         }
         Set<String> labels = databases.labels();
         if (labels.size() == 1) {
             return labels.iterator().next();
         }
         throw new InvalidRequest("\"latest\" needs \"database\": one of " + labels + ".");
-    }
-
-    private String known(String database) {
-        BackupIds.validateLabel(database);
-        if (!databases.labels().contains(database)) {
-            throw new UnknownDatabase("No database labelled '" + database + "' has backups or is configured; known: "
-                    + databases.labels() + ".");
-        }
-        return database;
     }
 
     private static String printable(String s) {

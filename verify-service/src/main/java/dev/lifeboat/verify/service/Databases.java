@@ -3,6 +3,7 @@ package dev.lifeboat.verify.service;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.error.Errors.UnknownDatabase;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.store.ObjectStore;
@@ -81,6 +82,17 @@ public class Databases {
             throw new StoreUnavailable("Cannot list the store to find databases: " + e.getMessage(), e);
         }
         return labels;
+    }
+
+    /** {@code label} when it is a valid label of a known database, else 400 or {@link UnknownDatabase} (404). */
+    public String require(String label) {
+        BackupIds.validateLabel(label);
+        Set<String> known = labels();
+        if (!known.contains(label)) {
+            throw new UnknownDatabase("No database labelled '" + label + "' has backups or is configured; known: "
+                    + known + ".");
+        }
+        return label;
     }
 
     /** The recovery point objective of a database. */

@@ -58,10 +58,9 @@ public class RestoredData {
      * FINGERPRINT: the same tables, and for each the same row count and hash as the metadata recorded at backup
      * time. Every difference is collected, so one failure names all the tables that differ.
      */
-    String compareFingerprint(VerificationJob job, BackupMetadata backup, PgConnection scratch) {
+    String compareFingerprint(VerificationJob job, BackupMetadata backup, PgTools.Program psql, PgConnection scratch) {
         List<TableFingerprint> expected = backup.fingerprint() == null ? List.of() : backup.fingerprint();
         job.tables(expected.size());
-        PgTools.Program psql = psqlFor(scratch);
         Duration timeout = config.verify().queryTimeout();
         Set<String> restoredTables = new LinkedHashSet<>(pgTools.psqlQuery(psql, scratch, TABLES_SQL, timeout).lines()
                 .map(String::strip).filter(l -> !l.isEmpty()).toList());
@@ -139,8 +138,7 @@ public class RestoredData {
      * AMCHECK: {@code bt_index_check} on every B-tree index of the restored database (with {@code heapallindexed},
      * every row must be found in each index). Skipped where the extension is not installed or may not be used.
      */
-    String amcheck(PgConnection scratch) {
-        PgTools.Program psql = psqlFor(scratch);
+    String amcheck(PgTools.Program psql, PgConnection scratch) {
         if (!"1".equals(pgTools.psqlQuery(psql, scratch,
                 "SELECT count(*) FROM pg_available_extensions WHERE name = 'amcheck'").strip())) {
             throw new Verifier.Skip("the amcheck extension is not installed on the scratch server (PostgreSQL contrib)");
@@ -166,8 +164,7 @@ public class RestoredData {
     }
 
     /** SQL_CHECKS: each configured query, read-only, must return exactly one row holding true. */
-    String sqlChecks(PgConnection scratch, Map<String, String> checks) {
-        PgTools.Program psql = psqlFor(scratch);
+    String sqlChecks(PgTools.Program psql, PgConnection scratch, Map<String, String> checks) {
         Duration timeout = config.verify().queryTimeout();
         PgConnection readOnly = scratch.withSettings(Map.of("default_transaction_read_only", "on",
                 "statement_timeout", Long.toString(timeout.toMillis())));
@@ -193,9 +190,5 @@ public class RestoredData {
                     + checks.size() + " SQL checks: " + String.join("; ", failures));
         }
         return checks.size() + (checks.size() == 1 ? " check" : " checks") + " passed: " + String.join(", ", checks.keySet());
-    }
-
-    private PgTools.Program psqlFor(PgConnection scratch) {
-        return pgTools.forServer("psql", pgTools.serverVersionNum(scratch) / 10000);
     }
 }

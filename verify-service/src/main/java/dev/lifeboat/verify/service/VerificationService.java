@@ -142,7 +142,8 @@ public class VerificationService {
         } catch (Verifier.StepError e) {
             job.finish(Result.ERROR, e.step(), null, e.getMessage(), null);
         } catch (RuntimeException | Error e) {
-            job.finish(Result.ERROR, job.failRunningStep(Errors.describe(e)), null, Errors.describe(e), null);
+            String reason = Errors.describe(e);
+            job.finish(Result.ERROR, job.failRunningStep(reason), null, reason, null);
         }
         VerificationRecord record = job.record();
         try {

@@ -132,10 +132,14 @@ public class Verifier {
         String database = restore.get().database();
         try {
             PgConnection scratch = databases.scratch(database);
-            step(job, StepName.FINGERPRINT, backup.fingerprint().size() + " tables",
-                    () -> restored.compareFingerprint(job, backup, scratch));
+            // one psql of the scratch server's major (or newer) for every read of the restore, found in the first
+            AtomicReference<PgTools.Program> psql = new AtomicReference<>();
+            step(job, StepName.FINGERPRINT, backup.fingerprint().size() + " tables", () -> {
+                psql.set(pgTools.forServer("psql", pgTools.serverVersionNum(scratch) / 10000));
+                return restored.compareFingerprint(job, backup, psql.get(), scratch);
+            });
             if (config.verify().amcheck().enabled()) {
-                step(job, StepName.AMCHECK, null, () -> restored.amcheck(scratch));
+                step(job, StepName.AMCHECK, null, () -> restored.amcheck(psql.get(), scratch));
             } else {
                 job.skip(StepName.AMCHECK, "lifeboat.verify.amcheck.enabled=false");
             }
@@ -144,7 +148,7 @@ public class Verifier {
                 job.skip(StepName.SQL_CHECKS, "no check configured for database " + backup.database()
                         + " (lifeboat.verify.checks.*)");
             } else {
-                step(job, StepName.SQL_CHECKS, checks.size() + " checks", () -> restored.sqlChecks(scratch, checks));
+                step(job, StepName.SQL_CHECKS, checks.size() + " checks", () -> restored.sqlChecks(psql.get(), scratch, checks));
             }
         } finally {
             dropScratch(job, restore.get());
