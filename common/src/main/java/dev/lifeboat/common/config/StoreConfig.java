@@ -3,6 +3,7 @@ package dev.lifeboat.common.config;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 
 /** Where backups are stored ({@code lifeboat.store.*}, DESIGN §10); shared by every service. */
@@ -18,6 +19,9 @@ public interface StoreConfig {
 
     /** S3 store settings. */
     S3 s3();
+
+    /** Retries of transient store failures (5xx, throttling, broken connections), for both store types. */
+    Retry retry();
 
     enum Type {
         FILESYSTEM, S3
@@ -53,8 +57,35 @@ public interface StoreConfig {
         /** Static secret access key; give it through the environment or a Secret, never in a file in git. */
         Optional<String> secretAccessKey();
 
-        /** Multipart part size in bytes (at least 5 MiB); memory used per running backup is about one part. */
+        /**
+         * Size in bytes of the first multipart parts (5 MiB to 2047 MiB); memory used per running backup is about one
+         * part. Parts double every 900 parts so that a stream of any size S3 allows fits in its 10,000 parts: the
+         * buffer stays at this size up to 900 parts (14 GiB at 16 MiB) and grows to about this size plus 1/900 of
+         * the stream after that.
+         */
         @WithDefault("16777216")
         int partSize();
+    }
+
+    /**
+     * The retry policy: only transient failures are retried (never access denied, not found, archived or a
+     * conflict), with exponential backoff and full jitter, within both limits below.
+     */
+    interface Retry {
+        /** Attempts per store request, the first included; {@code 1} turns retries off. */
+        @WithDefault("5")
+        int maxAttempts();
+
+        /** Bound of the wait before the first retry; it doubles for each further retry (the wait is random below it). */
+        @WithDefault("200ms")
+        Duration initialBackoff();
+
+        /** Largest bound of one wait between attempts. */
+        @WithDefault("10s")
+        Duration maxBackoff();
+
+        /** Longest one store request may take, attempts and waits included; no retry starts that would end later. */
+        @WithDefault("2m")
+        Duration maxTotal();
     }
 }

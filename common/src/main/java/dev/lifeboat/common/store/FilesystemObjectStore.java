@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -18,7 +20,8 @@ import java.util.stream.Stream;
 /**
  * An {@link ObjectStore} in a local folder (local runs, hostPath, NFS). A new object is written to a hidden
  * temporary file in its final folder, fsynced, then hard-linked to its name: the link is atomic and fails if the
- * name exists, so a committed object is complete and never overwritten.
+ * name exists, so a committed object is complete and never overwritten. Failures are classified into the
+ * {@link StoreException} family like the S3 store's ({@link #classify}).
  */
 public final class FilesystemObjectStore implements ObjectStore {
     private static final String TEMP_MARK = ".lifeboat-tmp-";
@@ -36,16 +39,66 @@ public final class FilesystemObjectStore implements ObjectStore {
         return p;
     }
 
+    /**
+     * The store failure behind {@code e}, raised by {@code operation} on {@code key} at {@code path}: access denied
+     * and read-only file systems are {@link StoreException.AccessDenied}, a stale NFS handle or a timeout is
+     * {@link StoreException.Transient}, a missing file {@link ObjectNotFoundException}, the rest
+     * {@link StoreException.Failed}.
+     */
+    static StoreException classify(StoreOperation operation, String key, Path path, IOException e) {
+        if (e instanceof StoreException s) {
+            return s;
+        }
+        String reason = e instanceof FileSystemException f && f.getReason() != null ? f.getReason() : String.valueOf(e.getMessage());
+        String what = verb(operation) + " " + key + " at " + path;
+        if (e instanceof AccessDeniedException) {
+            return new StoreException.AccessDenied(operation, key, "Filesystem access denied to " + what
+                    + ": check that the store folder (lifeboat.store.filesystem.path) and its subfolders are writable "
+                    + "by the service's user (owner, mode, fsGroup) (AccessDeniedException)", e);
+        }
+        if (reason.contains("Read-only file system")) {
+            return new StoreException.AccessDenied(operation, key, "Filesystem access denied to " + what
+                    + ": the store folder is on a read-only file system; mount it read-write", e);
+        }
+        if (e instanceof NoSuchFileException) {
+            return new ObjectNotFoundException(operation, key, "No object at " + key + " (" + path + ")", e);
+        }
+        if (reason.contains("Stale file handle") || reason.contains("Resource temporarily unavailable")
+                || reason.contains("timed out")) {
+            return new StoreException.Transient(operation, key, "Filesystem " + verb(operation) + " of " + key
+                    + " at " + path + " failed with a temporary error: " + reason, e);
+        }
+        if (reason.contains("No space left on device") || reason.contains("Disk quota exceeded")) {
+            return new StoreException.Failed(operation, key, "Filesystem " + verb(operation) + " of " + key
+                    + " at " + path + " failed: the file system is full (" + reason + ")", e);
+        }
+        return new StoreException.Failed(operation, key, "Filesystem " + verb(operation) + " of " + key + " at "
+                + path + " failed: " + e.getClass().getSimpleName() + ": " + reason, e);
+    }
+
+    private static String verb(StoreOperation operation) {
+        return switch (operation) {
+            case UPLOAD_PART, START_UPLOAD -> "write";
+            case OPEN, RESUME -> "read";
+            case CHECK_REACHABLE -> "use the store folder for";
+            default -> operation.words();
+        };
+    }
+
     @Override
     public PendingObject create(String key) throws IOException {
         Path target = path(key);
-        Files.createDirectories(target.getParent());
-        if (Files.exists(target)) {
-            throw new ObjectExistsException(key);
+        try {
+            Files.createDirectories(target.getParent());
+            if (Files.exists(target)) {
+                throw new ObjectExistsException(StoreOperation.CREATE, key, null);
+            }
+            Path temp = target.resolveSibling(TEMP_MARK + target.getFileName() + "-" + UUID.randomUUID());
+            FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            return new FilePending(key, target, temp, channel);
+        } catch (IOException e) {
+            throw classify(StoreOperation.CREATE, key, target, e);
         }
-        Path temp = target.resolveSibling(TEMP_MARK + target.getFileName() + "-" + UUID.randomUUID());
-        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        return new FilePending(key, target, temp, channel);
     }
 
     @Override
@@ -58,6 +111,8 @@ public final class FilesystemObjectStore implements ObjectStore {
             return Files.newInputStream(p);
         } catch (NoSuchFileException e) {
             throw new ObjectNotFoundException(key);
+        } catch (IOException e) {
+            throw classify(StoreOperation.OPEN, key, p, e);
         }
     }
 
@@ -68,11 +123,21 @@ public final class FilesystemObjectStore implements ObjectStore {
             return Files.isRegularFile(p) ? Optional.of(new ObjectInfo(key, Files.size(p))) : Optional.empty();
         } catch (NoSuchFileException e) {
             return Optional.empty();
+        } catch (IOException e) {
+            throw classify(StoreOperation.STAT, key, p, e);
         }
     }
 
     @Override
     public List<ObjectInfo> list(String prefix) throws IOException {
+        try {
+            return listFiles(prefix);
+        } catch (IOException e) {
+            throw classify(StoreOperation.LIST, prefix, root, e);
+        }
+    }
+
+    private List<ObjectInfo> listFiles(String prefix) throws IOException {
         List<ObjectInfo> out = new ArrayList<>();
         if (!Files.isDirectory(root)) {
             return out;
@@ -98,16 +163,25 @@ public final class FilesystemObjectStore implements ObjectStore {
     @Override
     public void delete(String key) throws IOException {
         Path p = path(key);
-        if (!Files.isDirectory(p)) { // a folder holding other keys is not an object: nothing to delete
-            Files.deleteIfExists(p);
+        try {
+            if (!Files.isDirectory(p)) { // a folder holding other keys is not an object: nothing to delete
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw classify(StoreOperation.DELETE, key, p, e);
         }
     }
 
     @Override
     public void checkReachable() throws IOException {
-        Files.createDirectories(root);
+        try {
+            Files.createDirectories(root);
+        } catch (IOException e) {
+            throw classify(StoreOperation.CHECK_REACHABLE, "", root, e);
+        }
         if (!Files.isWritable(root)) {
-            throw new IOException("Store folder is not writable: " + root);
+            throw classify(StoreOperation.CHECK_REACHABLE, "", root, new AccessDeniedException(root.toString(), null,
+                    "Store folder is not writable"));
         }
     }
 
@@ -118,6 +192,14 @@ public final class FilesystemObjectStore implements ObjectStore {
 
     @Override
     public List<String> pending(String prefix) throws IOException {
+        try {
+            return pendingFiles(prefix);
+        } catch (IOException e) {
+            throw classify(StoreOperation.PENDING, prefix, root, e);
+        }
+    }
+
+    private List<String> pendingFiles(String prefix) throws IOException {
         List<String> out = new ArrayList<>();
         if (!Files.isDirectory(root)) {
             return out;
@@ -133,6 +215,14 @@ public final class FilesystemObjectStore implements ObjectStore {
 
     @Override
     public List<String> abortPending(String prefix, java.time.Instant startedBefore) throws IOException {
+        try {
+            return abortPendingFiles(prefix, startedBefore);
+        } catch (IOException e) {
+            throw classify(StoreOperation.ABORT_PENDING, prefix, root, e);
+        }
+    }
+
+    private List<String> abortPendingFiles(String prefix, java.time.Instant startedBefore) throws IOException {
         List<String> removed = new ArrayList<>();
         if (!Files.isDirectory(root)) {
             return removed;
@@ -190,12 +280,16 @@ public final class FilesystemObjectStore implements ObjectStore {
 
         @Override
         public void write(int b) throws IOException {
-            out.write(b);
+            write(new byte[] {(byte) b}, 0, 1);
         }
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
+            try {
+                out.write(b, off, len);
+            } catch (IOException e) {
+                throw classify(StoreOperation.UPLOAD_PART, key, temp, e);
+            }
         }
 
         @Override
@@ -212,8 +306,16 @@ public final class FilesystemObjectStore implements ObjectStore {
                 done = true;
             } catch (FileAlreadyExistsException e) {
                 abort();
-                throw new ObjectExistsException(key);
-            } catch (IOException | RuntimeException e) {
+                throw new ObjectExistsException(StoreOperation.COMMIT, key, e);
+            } catch (NoSuchFileException e) {
+                abort();
+                throw new StoreException.Conflict(StoreOperation.COMMIT, key, "Filesystem commit of " + key + " failed: "
+                        + "its temporary file " + temp + " was removed meanwhile (the clean-up of stale writes); "
+                        + "nothing was stored", e);
+            } catch (IOException e) {
+                abort();
+                throw classify(StoreOperation.COMMIT, key, target, e);
+            } catch (RuntimeException e) {
                 abort();
                 throw e;
             }

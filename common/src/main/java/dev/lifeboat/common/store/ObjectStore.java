@@ -18,7 +18,25 @@ import java.util.Optional;
  *       do not see it; {@link PendingObject#abort()} leaves nothing behind.</li>
  *   <li>An absent key: {@link #stat} returns empty, {@link #open} throws {@link ObjectNotFoundException},
  *       {@link #delete} does nothing.</li>
- *   <li>Failures of the store itself are {@link IOException}s.</li>
+ *   <li>Failures of the store itself are {@link StoreException}s, one of a closed family that says what kind of
+ *       failure it was, names the {@link StoreOperation} and the key, and carries a message a person can act on:
+ *       <ul>
+ *         <li>{@link StoreException.NotFound}: nothing there; {@link ObjectNotFoundException} for an absent key
+ *             (S3 404 NoSuchKey, no such file), the base type also for a missing bucket;</li>
+ *         <li>{@link StoreException.AccessDenied}: credentials or permissions refused (S3 403 AccessDenied,
+ *             InvalidAccessKeyId, SignatureDoesNotMatch, no credentials; a folder the service may not write);</li>
+ *         <li>{@link StoreException.Archived}: an S3 object in GLACIER or DEEP_ARCHIVE (403 InvalidObjectState on
+ *             GET), readable only once restored;</li>
+ *         <li>{@link StoreException.Conflict}: a concurrent change won; {@link ObjectExistsException} when the key
+ *             was taken (S3 409/412 on the conditional commit), also an upload aborted meanwhile;</li>
+ *         <li>{@link StoreException.Transient}: may succeed if tried again (S3 5xx, 429, SlowDown, throttling;
+ *             connection reset or refused, timeouts, a body cut short);</li>
+ *         <li>{@link StoreException.Failed}: anything else (a request the store rejects, a full disk).</li>
+ *       </ul>
+ *       Only {@code Transient} failures are retried, by {@link RetryPolicy}: whole operations by the
+ *       {@link RetryingObjectStore} decorator, part uploads, commits and broken reads (resumed from the byte they
+ *       reached) inside the S3 store. What reaches the caller has already been retried. Misuse (a commit after an
+ *       abort) is a plain {@link IOException}.</li>
  * </ul>
  */
 public interface ObjectStore {
@@ -46,7 +64,7 @@ public interface ObjectStore {
     /** Removes a committed object; absent is not an error. */
     void delete(String key) throws IOException;
 
-    /** Throws when the store cannot be reached or used right now (readiness). */
+    /** Throws when the store cannot be reached or used right now (readiness); never retried, so it answers fast. */
     void checkReachable() throws IOException;
 
     /** Where a key is, for people: {@code s3://bucket/key} or a file path. */
@@ -78,17 +96,25 @@ public interface ObjectStore {
         public abstract void close() throws IOException;
     }
 
-    /** The key of a create already holds an object. */
-    class ObjectExistsException extends IOException {
+    /** The key of a create already holds an object: the {@link StoreException.Conflict} of a taken key. */
+    final class ObjectExistsException extends StoreException.Conflict {
         public ObjectExistsException(String key) {
-            super("Object already exists: " + key);
+            this(StoreOperation.COMMIT, key, null);
+        }
+
+        public ObjectExistsException(StoreOperation operation, String key, Throwable cause) {
+            super(operation, key, "Object already exists: " + key, cause);
         }
     }
 
-    /** No committed object at the key. */
-    class ObjectNotFoundException extends IOException {
+    /** No committed object at the key: the {@link StoreException.NotFound} of an absent key. */
+    final class ObjectNotFoundException extends StoreException.NotFound {
         public ObjectNotFoundException(String key) {
-            super("No object at " + key);
+            this(StoreOperation.OPEN, key, "No object at " + key, null);
+        }
+
+        public ObjectNotFoundException(StoreOperation operation, String key, String message, Throwable cause) {
+            super(operation, key, message, cause);
         }
     }
 

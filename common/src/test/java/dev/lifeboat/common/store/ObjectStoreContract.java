@@ -162,7 +162,30 @@ abstract class ObjectStoreContract {
 
     @Test
     void openOfAbsentKeyThrowsObjectNotFound() {
-        assertThatThrownBy(() -> store.open("db/missing")).isInstanceOf(ObjectNotFoundException.class);
+        assertThatThrownBy(() -> store.open("db/missing")).isInstanceOfSatisfying(ObjectNotFoundException.class, e -> {
+            assertThat(e).isInstanceOf(StoreException.NotFound.class);
+            assertThat(e.outcome()).isEqualTo(StoreException.Outcome.NOT_FOUND);
+            assertThat(e.operation()).isEqualTo(StoreOperation.OPEN);
+            assertThat(e.key()).isEqualTo("db/missing");
+            assertThat(e.getMessage()).contains("db/missing");
+        });
+    }
+
+    @Test
+    void aTakenKeyIsAConflictNamingTheKey() throws IOException {
+        store.putIfAbsent("db/taken", bytes("first"));
+        assertThatThrownBy(() -> store.create("db/taken")).isInstanceOfSatisfying(ObjectExistsException.class, e -> {
+            assertThat(e).isInstanceOf(StoreException.Conflict.class);
+            assertThat(e.outcome()).isEqualTo(StoreException.Outcome.CONFLICT);
+            assertThat(e.key()).isEqualTo("db/taken");
+        });
+        PendingObject late = store.create("db/late");
+        late.write(bytes("late"));
+        store.putIfAbsent("db/late", bytes("early"));
+        assertThatThrownBy(late::commit).isInstanceOfSatisfying(ObjectExistsException.class,
+                e -> assertThat(e.key()).isEqualTo("db/late"));
+        late.close();
+        assertThat(read("db/late")).isEqualTo(bytes("early"));
     }
 
     @Test
@@ -273,7 +296,9 @@ abstract class ObjectStoreContract {
         assertThat(store.abortPending("db/", java.time.Instant.now().plusSeconds(60))).hasSize(1)
                 .allMatch(k -> k.startsWith("db/"));
         assertThat(store.pending("")).isEmpty();
-        assertThatThrownBy(stale::commit).isInstanceOf(IOException.class);
+        // the writer learns that its upload was taken away: a conflict, not a transient failure to retry
+        assertThatThrownBy(stale::commit).isInstanceOfSatisfying(StoreException.Conflict.class,
+                e -> assertThat(e.key()).isEqualTo("db/stale.bin"));
         stale.close();
         assertThat(store.list("")).isEmpty();
     }

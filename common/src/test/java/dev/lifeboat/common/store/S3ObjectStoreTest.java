@@ -3,6 +3,7 @@ package dev.lifeboat.common.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
 import dev.lifeboat.common.store.ObjectStore.PendingObject;
 import dev.lifeboat.common.testing.S3Server;
 import java.io.IOException;
@@ -13,9 +14,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
@@ -23,6 +21,12 @@ import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 class S3ObjectStoreTest extends ObjectStoreContract {
+    /**
+     * Retries as in production, but quick. Without any, a test now and then meets a kept-alive connection the server
+     * has just closed ("Error writing request body to server"), which the SDK used to retry unseen.
+     */
+    static final RetryPolicy QUICK = new RetryPolicy(new RetryPolicy.Settings(5, java.time.Duration.ofMillis(5),
+            java.time.Duration.ofMillis(50), java.time.Duration.ofSeconds(30)), RetryPolicy.Listener.NONE);
     private static S3Server server;
     private static S3Client client;
     private String prefix;
@@ -30,16 +34,13 @@ class S3ObjectStoreTest extends ObjectStoreContract {
     @BeforeAll
     static void startServer() {
         server = S3Server.start();
-        client = S3Client.builder()
-                .httpClientBuilder(UrlConnectionHttpClient.builder())
-                .region(Region.US_EAST_1)
-                .forcePathStyle(true)
-                .endpointOverride(URI.create(server.endpoint()))
-                .credentialsProvider(StaticCredentialsProvider.create(
-                        AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY)))
-                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .build();
+        client = client(S3Server.SECRET_KEY);
+    }
+
+    /** The client the store is built with in production, with these credentials. */
+    static S3Client client(String secret) {
+        return StoreProducer.s3Client(URI.create(server.endpoint()), Region.US_EAST_1, true,
+                StaticCredentialsProvider.create(AwsBasicCredentials.create(S3Server.ACCESS_KEY, secret)));
     }
 
     @AfterAll
@@ -56,7 +57,8 @@ class S3ObjectStoreTest extends ObjectStoreContract {
     @Override
     protected ObjectStore newStore() {
         prefix = "pfx-" + UUID.randomUUID();
-        return new S3ObjectStore(client, S3Server.BUCKET, prefix, S3ObjectStore.MIN_PART_SIZE);
+        return new RetryingObjectStore(new S3ObjectStore(client, S3Server.BUCKET, prefix, S3ObjectStore.MIN_PART_SIZE,
+                QUICK), QUICK);
     }
 
     @Override
@@ -121,5 +123,116 @@ class S3ObjectStoreTest extends ObjectStoreContract {
         }
         assertThat(store.pending("")).isEmpty();
         assertThat(store.list("")).isEmpty();
+    }
+
+    @Test
+    void listingsLongerThanOnePageAreComplete() throws IOException {
+        ObjectStore paged = new S3ObjectStore(client, S3Server.BUCKET, prefix, PartSchedule.s3(S3ObjectStore.MIN_PART_SIZE),
+                QUICK, 2);
+        for (int i = 0; i < 7; i++) {
+            paged.putIfAbsent("db/object-" + i, bytes("content " + i));
+        }
+        // the server honours the page size, so one request would not see them all
+        assertThat(client.listObjectsV2(b -> b.bucket(S3Server.BUCKET).prefix(prefix + "/").maxKeys(2)).isTruncated()).isTrue();
+        assertThat(paged.list("db/")).extracting(ObjectInfo::key).containsExactly("db/object-0", "db/object-1",
+                "db/object-2", "db/object-3", "db/object-4", "db/object-5", "db/object-6");
+
+        for (int i = 0; i < 5; i++) {
+            String key = prefix + "/db/upload-" + (i % 3); // several uploads of one key, too: the upload-id marker
+            client.createMultipartUpload(b -> b.bucket(S3Server.BUCKET).key(key));
+        }
+        assertThat(client.listMultipartUploads(b -> b.bucket(S3Server.BUCKET).prefix(prefix + "/").maxUploads(2))
+                .isTruncated()).isTrue();
+        assertThat(paged.pending("db/")).hasSize(5).containsOnly("db/upload-0", "db/upload-1", "db/upload-2");
+        assertThat(paged.abortPending("db/", java.time.Instant.now().plusSeconds(60))).hasSize(5);
+        assertThat(paged.pending("")).isEmpty();
+        assertThat(store.pending("")).isEmpty();
+    }
+
+    @Test
+    void aStreamLongerThanItsFirstPartsAllowCompletesBecausePartsGrow() throws Exception {
+        // at most 8 parts, 5 MiB doubling every 2: 5+5+10+10+20+20+40+40 MiB; 60 MiB needs 6 parts
+        ObjectStore growing = new S3ObjectStore(client, S3Server.BUCKET, prefix, new PartSchedule(S3ObjectStore.MIN_PART_SIZE, 8, 2),
+                QUICK, S3ObjectStore.DEFAULT_PAGE_SIZE);
+        long size = 60L * 1024 * 1024;
+        String written;
+        try (PendingObject out = growing.create("db/long.bin")) {
+            written = writeRandom(out, size, 11);
+            out.commit();
+        }
+        HeadObjectResponse head = client.headObject(b -> b.bucket(S3Server.BUCKET).key(prefix + "/db/long.bin"));
+        assertThat(head.contentLength()).isEqualTo(size);
+        assertThat(head.eTag().replace("\"", "")).endsWith("-6");
+        assertThat(sha256(growing.open("db/long.bin"))).isEqualTo(written);
+        assertThat(growing.pending("")).isEmpty();
+    }
+
+    @Test
+    void aStreamBeyondTheLastPartFailsAndLeavesNothing() throws Exception {
+        ObjectStore tiny = new S3ObjectStore(client, S3Server.BUCKET, prefix, new PartSchedule(S3ObjectStore.MIN_PART_SIZE, 2, 1),
+                QUICK, S3ObjectStore.DEFAULT_PAGE_SIZE);
+        PendingObject out = tiny.create("db/huge.bin");
+        assertThatThrownBy(() -> writeRandom(out, 16L * 1024 * 1024, 12)) // holds 5 + 10 MiB
+                .isInstanceOfSatisfying(StoreException.Failed.class, e -> assertThat(e.getMessage())
+                        .contains("too large").contains("15728640 bytes").contains("2 parts"));
+        out.close();
+        assertThat(tiny.pending("")).isEmpty();
+        assertThat(tiny.stat("db/huge.bin")).isEmpty();
+    }
+
+    @Test
+    void wrongCredentialsAreAccessDeniedNamingTheRequestAndThePermission() throws IOException {
+        store.putIfAbsent("db/a.sql", bytes("abc"));
+        try (S3Client wrong = client("not-the-secret")) {
+            ObjectStore denied = new S3ObjectStore(wrong, S3Server.BUCKET, prefix, S3ObjectStore.MIN_PART_SIZE, QUICK);
+            assertThatThrownBy(() -> denied.open("db/a.sql")).isInstanceOfSatisfying(StoreException.AccessDenied.class, e -> {
+                assertThat(e.operation()).isEqualTo(StoreOperation.OPEN);
+                assertThat(e.key()).isEqualTo("db/a.sql");
+                assertThat(e.getMessage()).startsWith("S3 access denied for GetObject of s3://" + S3Server.BUCKET + "/"
+                        + prefix + "/db/a.sql: check the credentials").contains("s3:GetObject").contains("(403");
+            });
+            assertThatThrownBy(() -> denied.stat("db/a.sql")).isInstanceOf(StoreException.AccessDenied.class);
+            assertThatThrownBy(() -> denied.list("db/")).isInstanceOfSatisfying(StoreException.AccessDenied.class,
+                    e -> assertThat(e.getMessage()).contains("ListObjectsV2").contains("s3:ListBucket"));
+            assertThatThrownBy(() -> denied.putIfAbsent("db/b.sql", bytes("x"))).isInstanceOf(StoreException.AccessDenied.class);
+            assertThatThrownBy(denied::checkReachable).isInstanceOfSatisfying(StoreException.AccessDenied.class,
+                    e -> assertThat(e.getMessage()).contains("HeadBucket"));
+        }
+    }
+
+    @Test
+    void aMissingBucketIsNotFoundNamingTheBucket() {
+        ObjectStore nowhere = new S3ObjectStore(client, "no-such-bucket", prefix, S3ObjectStore.MIN_PART_SIZE, QUICK);
+        assertThatThrownBy(nowhere::checkReachable).isInstanceOfSatisfying(StoreException.NotFound.class,
+                e -> assertThat(e.getMessage()).contains("bucket no-such-bucket does not exist").contains("lifeboat.store.s3.bucket"));
+        assertThatThrownBy(() -> nowhere.list("db/")).isInstanceOfSatisfying(StoreException.NotFound.class,
+                e -> assertThat(e).isNotInstanceOf(ObjectStore.ObjectNotFoundException.class));
+    }
+
+    /** Writes {@code size} seeded random bytes in odd-sized writes; returns their SHA-256. */
+    static String writeRandom(java.io.OutputStream out, long size, long seed) throws Exception {
+        java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+        java.util.Random random = new java.util.Random(seed);
+        byte[] chunk = new byte[777_777];
+        for (long left = size; left > 0; ) {
+            int n = (int) Math.min(chunk.length, left);
+            random.nextBytes(chunk);
+            out.write(chunk, 0, n);
+            sha.update(chunk, 0, n);
+            left -= n;
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
+    }
+
+    /** SHA-256 of what {@code in} holds; closes it. */
+    static String sha256(java.io.InputStream in) throws Exception {
+        java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+        try (in) {
+            byte[] buffer = new byte[100_003];
+            for (int n; (n = in.read(buffer)) >= 0; ) {
+                sha.update(buffer, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
     }
 }

@@ -1,6 +1,7 @@
 package dev.lifeboat.common.testing;
 
 import java.net.URI;
+import java.util.Map;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.blobstore.BlobStore;
@@ -50,6 +51,21 @@ public final class S3Server implements AutoCloseable {
 
     public String endpoint() {
         return "http://127.0.0.1:" + proxy.getPort();
+    }
+
+    /**
+     * Lifeboat's store configuration ({@code lifeboat.store.*}) for this server's bucket under prefix {@code backups},
+     * reached at {@code endpoint}: {@link #endpoint()}, or an {@link S3FaultProxy} in front of it.
+     */
+    public static Map<String, String> storeProperties(String endpoint) {
+        return Map.of(
+                "lifeboat.store.type", "s3",
+                "lifeboat.store.s3.bucket", BUCKET,
+                "lifeboat.store.s3.prefix", "backups",
+                "lifeboat.store.s3.endpoint", endpoint,
+                "lifeboat.store.s3.path-style", "true",
+                "lifeboat.store.s3.access-key-id", ACCESS_KEY,
+                "lifeboat.store.s3.secret-access-key", SECRET_KEY);
     }
 
     @Override
