@@ -1,0 +1,123 @@
+package dev.lifeboat.restore;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.S3FaultProxy;
+import dev.lifeboat.common.testing.S3FaultProxy.Call;
+import dev.lifeboat.common.testing.S3FaultProxy.Rule;
+import dev.lifeboat.common.testing.TokenResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
+import io.restassured.response.Response;
+import java.io.InputStream;
+import java.net.URL;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * restore-service reading its backups through {@link S3FaultProxy}: a restore whose GETs of the backup meet a 503
+ * before the first byte and connections reset midway still completes, with exactly the backup's data, because the
+ * store retries the open and resumes the read from the byte it reached; an archived backup fails at once, saying so.
+ */
+@QuarkusTest
+@QuarkusTestResource(value = RestoreStoreFaultsTest.Stack.class, restrictToAnnotatedClass = true)
+@WithKubernetesTestServer(crud = true, setup = ShopWorkloads.class)
+class RestoreStoreFaultsTest {
+    /** The data objects of backups of {@code main}, not their metadata. */
+    static final String DATA = "/database/main/main_backup_[^/]*\\.age$";
+
+    /** {@link RestoreStack} with restore-service (this application) reaching the S3 server through a fault proxy. */
+    public static class Stack extends RestoreStack {
+        private static S3FaultProxy proxy;
+
+        @Override
+        public Map<String, String> start() {
+            Map<String, String> config = new java.util.HashMap<>(super.start());
+            proxy = S3FaultProxy.start(config.get("lifeboat.store.s3.endpoint"));
+            config.put("lifeboat.store.s3.endpoint", proxy.endpoint());
+            return config;
+        }
+
+        @Override
+        public void stop() {
+            if (proxy != null) {
+                proxy.close();
+            }
+            super.stop();
+        }
+    }
+
+    @TestHTTPResource(value = "metrics", management = true)
+    URL metrics;
+
+    @Test
+    void aRestoreWhoseReadsMeetTransientFaultsBringsBackExactlyTheBackup() throws Exception {
+        PostgresServer pg = RestoreStack.postgres();
+        try (InputStream sql = RestoreStoreFaultsTest.class.getResourceAsStream("/fixtures/hard-content.sql")) {
+            pg.load("app", sql);
+        }
+        pg.psql("app", "CREATE TABLE noise (id int, a text); INSERT INTO noise "
+                + "SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 60000) g");
+        String backupId = given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("database", "main")).post("/api/v1/backups?wait=true")
+                .then().statusCode(201).extract().path("id");
+        String atBackup = pg.pgDump("app");
+
+        Rule busy = Stack.proxy.on(Call.GET_OBJECT).key(DATA).respond(503, "SlowDown");
+        Rule broken = Stack.proxy.on(Call.GET_OBJECT).key(DATA).skip(1).times(2).resetMidBody(256 * 1024);
+        Response r;
+        try {
+            r = given().auth().oauth2(TokenResource.OPERATOR).contentType("application/json")
+                    .body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores?wait=true");
+        } finally {
+            Stack.proxy.clearRules();
+        }
+        r.then().statusCode(201).body("status", equalTo("COMPLETED"));
+        String database = r.jsonPath().getString("database");
+        assertThat(pg.pgDump(database)).isEqualTo(atBackup);
+        assertThat(busy.fired()).isEqualTo(1);
+        assertThat(broken.fired()).isEqualTo(2);
+
+        String body = given().get(metrics).asString();
+        assertThat(counter(body, "operation=\"open\"")).isGreaterThanOrEqualTo(1);
+        assertThat(counter(body, "operation=\"resume\"")).isGreaterThanOrEqualTo(2);
+
+        given().auth().oauth2(TokenResource.OPERATOR).delete("/api/v1/restores/" + r.jsonPath().getString("id") + "/database")
+                .then().statusCode(204);
+    }
+
+    @Test
+    void aRestoreOfAnArchivedBackupFailsAtOnceSayingHowToGetItBack() {
+        String backupId = given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("database", "main")).post("/api/v1/backups?wait=true")
+                .then().statusCode(201).extract().path("id");
+        Rule archived = Stack.proxy.on(Call.GET_OBJECT).key(DATA).always().respond(403, "InvalidObjectState");
+        Response r;
+        try {
+            r = given().auth().oauth2(TokenResource.OPERATOR).contentType("application/json")
+                    .body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores?wait=true");
+        } finally {
+            Stack.proxy.clearRules();
+        }
+        r.then().statusCode(500).contentType("application/problem+json")
+                .body("detail", org.hamcrest.Matchers.containsString("is archived"))
+                .body("detail", org.hamcrest.Matchers.containsString("RestoreObject"));
+        assertThat(archived.fired()).as("not retried").isEqualTo(1);
+        assertThat(RestoreStack.postgres().psql("postgres",
+                "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat_scratch_%'")).isEqualTo("0");
+    }
+
+    /** {@code lifeboat_store_retries_total} of the series with {@code label}; 0 when absent. */
+    private static double counter(String body, String label) {
+        Matcher m = Pattern.compile("(?m)^lifeboat_store_retries_total\\{[^}]*" + Pattern.quote(label) + "[^}]*} ([0-9.eE+]+)$")
+                .matcher(body);
+        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+    }
+}
