@@ -50,37 +50,35 @@ public final class FilesystemObjectStore implements ObjectStore {
             return s;
         }
         String reason = e instanceof FileSystemException f && f.getReason() != null ? f.getReason() : String.valueOf(e.getMessage());
-        String what = verb(operation) + " " + key + " at " + path;
+        String subject = key.isEmpty() ? path.toString() : key + " at " + path;
         if (e instanceof AccessDeniedException) {
-            return new StoreException.AccessDenied(operation, key, "Filesystem access denied to " + what
-                    + ": check that the store folder (lifeboat.store.filesystem.path) and its subfolders are writable "
-                    + "by the service's user (owner, mode, fsGroup) (AccessDeniedException)", e);
+            return new StoreException.AccessDenied(operation, key, "Filesystem access denied to " + verb(operation) + " "
+                    + subject + ": check that the store folder (lifeboat.store.filesystem.path) and its subfolders are "
+                    + "writable by the service's user (owner, mode, fsGroup) (AccessDeniedException)", e);
         }
         if (reason.contains("Read-only file system")) {
-            return new StoreException.AccessDenied(operation, key, "Filesystem access denied to " + what
-                    + ": the store folder is on a read-only file system; mount it read-write", e);
+            return new StoreException.AccessDenied(operation, key, "Filesystem access denied to " + verb(operation) + " "
+                    + subject + ": the store folder is on a read-only file system; mount it read-write", e);
         }
         if (e instanceof NoSuchFileException) {
-            return new ObjectNotFoundException(operation, key, "No object at " + key + " (" + path + ")", e);
+            return new ObjectNotFoundException(operation, key, "No object at " + subject, e);
         }
+        String failed = "Filesystem " + verb(operation) + " of " + subject + " failed";
         if (reason.contains("Stale file handle") || reason.contains("Resource temporarily unavailable")
                 || reason.contains("timed out")) {
-            return new StoreException.Transient(operation, key, "Filesystem " + verb(operation) + " of " + key
-                    + " at " + path + " failed with a temporary error: " + reason, e);
+            return new StoreException.Transient(operation, key, failed + " with a temporary error: " + reason, e);
         }
         if (reason.contains("No space left on device") || reason.contains("Disk quota exceeded")) {
-            return new StoreException.Failed(operation, key, "Filesystem " + verb(operation) + " of " + key
-                    + " at " + path + " failed: the file system is full (" + reason + ")", e);
+            return new StoreException.Failed(operation, key, failed + ": the file system is full (" + reason + ")", e);
         }
-        return new StoreException.Failed(operation, key, "Filesystem " + verb(operation) + " of " + key + " at "
-                + path + " failed: " + e.getClass().getSimpleName() + ": " + reason, e);
+        return new StoreException.Failed(operation, key, failed + ": " + e.getClass().getSimpleName() + ": " + reason, e);
     }
 
     private static String verb(StoreOperation operation) {
         return switch (operation) {
             case UPLOAD_PART, START_UPLOAD -> "write";
             case OPEN, RESUME -> "read";
-            case CHECK_REACHABLE -> "use the store folder for";
+            case CHECK_REACHABLE -> "use";
             default -> operation.words();
         };
     }

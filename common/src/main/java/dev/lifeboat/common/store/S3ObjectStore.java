@@ -306,7 +306,6 @@ public final class S3ObjectStore implements ObjectStore {
             flushPart();
             int size = parts.size(next);
             if (size != buffer.length) {
-                buffer = null; // let the smaller buffer go before the larger one is allocated
                 buffer = new byte[size];
             }
         }
