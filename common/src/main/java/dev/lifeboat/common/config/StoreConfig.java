@@ -19,6 +19,12 @@ public interface StoreConfig {
     /** S3 store settings. */
     S3 s3();
 
+    /**
+     * File (a mounted Secret) with the keys that sign metadata and verification records (HMAC-SHA-256), one
+     * {@code <key-id>=<secret>} per line, the first signing; unset = records are neither signed nor checked.
+     */
+    Optional<Path> integrityKeyFile();
+
     enum Type {
         FILESYSTEM, S3
     }

@@ -140,4 +140,31 @@ public final class Errors {
             super(500, "invalid-configuration", "Invalid configuration", detail);
         }
     }
+
+    /** A job the caller waited for ({@code ?wait=true}) ended in failure. */
+    public static final class JobFailed extends LifeboatException {
+        private final String location;
+
+        /**
+         * @param kind     {@code backup}, {@code restore}, ...: names the problem type ({@code /problems/backup-failed})
+         * @param location the job's URL path, e.g. {@code /api/v1/backups/<id>}
+         */
+        public JobFailed(String kind, String id, String error, String location) {
+            super(500, kind + "-failed", Character.toUpperCase(kind.charAt(0)) + kind.substring(1) + " failed",
+                    Character.toUpperCase(kind.charAt(0)) + kind.substring(1) + " " + id + " failed: " + error);
+            this.location = location;
+        }
+
+        /** The job's URL path, for the Location header and the problem's instance. */
+        public String location() {
+            return location;
+        }
+    }
+
+    /** A stored record whose integrity tag is missing or wrong: never restored or verified. */
+    public static final class UntrustedBackup extends LifeboatException {
+        public UntrustedBackup(String detail) {
+            super(409, "untrusted-backup", "Untrusted backup", detail);
+        }
+    }
 }
