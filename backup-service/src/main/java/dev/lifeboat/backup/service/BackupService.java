@@ -16,6 +16,7 @@ import dev.lifeboat.common.pg.CopyText;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.pipeline.Codec;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
@@ -185,7 +186,7 @@ public class BackupService {
             try (PendingObject pending = store.create(dataKey);
                  // fixed time zone and bytea format: the COPY text, and so the fingerprint, do not depend on defaults
                  PgProcess dump = PgProcess.start(pgDump.path(), args, connection.withSettings(CopyText.forDump()),
-                         pgTools.connectTimeout())) {
+                         pgTools.connectTimeout(), new TimeLimit(config.backup().timeout(), "lifeboat.backup.timeout"))) {
                 timeout = watchdog.schedule(() -> {
                     timedOut.set(true);
                     dump.close();
@@ -202,7 +203,7 @@ public class BackupService {
                         encoded.write(buffer, 0, n);
                         job.bytesRead.addAndGet(n);
                     }
-                    dump.waitSuccess(config.backup().timeout());
+                    dump.waitSuccess();
                     encoded.close(); // finishes compression and encryption: the last bytes reach the store here
                 } finally {
                     closeQuietly(encoded);

@@ -1,6 +1,7 @@
 package dev.lifeboat.restore.service;
 
 import dev.lifeboat.common.error.Errors.ChecksumMismatch;
+import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.error.LifeboatException;
@@ -8,6 +9,7 @@ import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.AgeStage.DecryptionException;
 import dev.lifeboat.common.pipeline.Codec;
 import dev.lifeboat.common.pipeline.Measure;
@@ -57,7 +59,7 @@ final class DumpLoader {
         Codec codec = Codec.forReading(metadata.id(), identities);
         AtomicBoolean timedOut = new AtomicBoolean();
         PgProcess process = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1"),
-                connection, connectTimeout, true);
+                connection, connectTimeout, new TimeLimit(timeout, "lifeboat.restore.timeout"), true);
         ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
             timedOut.set(true);
             process.kill();
@@ -92,10 +94,10 @@ final class DumpLoader {
             } catch (IOException e) {
                 throw new StoreUnavailable("Reading backup " + metadata.id() + " failed: " + e.getMessage(), e);
             }
-            process.waitSuccess(timeout);
+            process.waitSuccess();
         } catch (RuntimeException e) {
             process.kill();
-            if (timedOut.get()) {
+            if (timedOut.get() || e instanceof PgTimeout) {
                 throw new PgToolFailed("The load did not finish within " + timeout
                         + " (lifeboat.restore.timeout); it was stopped and rolled back");
             }
