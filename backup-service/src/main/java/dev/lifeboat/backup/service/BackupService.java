@@ -20,6 +20,7 @@ import dev.lifeboat.common.pg.CopyText;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.pipeline.Codec;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
@@ -38,9 +39,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -64,8 +62,6 @@ public class BackupService {
     private final VerifyNotifier verifyNotifier;
     private final List<String> recipients;
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("backup-", 1).factory());
-    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("backup-watchdog").daemon().factory());
     /** Running backups, one per database, and the recently finished ones. */
     private final JobRegistry<BackupJob> jobs;
 
@@ -107,7 +103,6 @@ public class BackupService {
 
     void onStop(@Observes ShutdownEvent event) {
         workers.shutdownNow();
-        watchdog.shutdownNow();
     }
 
     /**
@@ -160,8 +155,6 @@ public class BackupService {
     /** The pipeline. Runs on a worker thread; records the outcome on the job, never throws. */
     void run(BackupJob job) {
         String db = job.database();
-        ScheduledFuture<?> timeout = null;
-        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
         try {
             job.log().begin(StepName.DUMP, null);
             PgConnection connection = databases.connection(db);
@@ -178,18 +171,14 @@ public class BackupService {
             try (PendingObject pending = store.create(dataKey);
                  // fixed time zone and bytea format: the COPY text, and so the fingerprint, do not depend on defaults
                  PgProcess dump = PgProcess.start(pgDump.path(), args, connection.withSettings(CopyText.forDump()),
-                         pgTools.connectTimeout())) {
-                timeout = watchdog.schedule(() -> {
-                    timedOut.set(true);
-                    dump.close();
-                }, config.backup().timeout().toMillis(), TimeUnit.MILLISECONDS);
+                         pgTools.connectTimeout(), new TimeLimit(config.backup().timeout(), "lifeboat.backup.timeout"))) {
                 dump.stdin().close();
                 chain = new WriteChain(pending, codec(), format == DumpFormat.PLAIN ? new ContentFingerprint() : null,
                         job.stored);
                 job.chain = chain;
                 try {
                     chain.transferFrom(dump.stdout());
-                    dump.waitSuccess(config.backup().timeout());
+                    dump.waitSuccess();
                     chain.finish();
                 } finally {
                     chain.discard();
@@ -213,17 +202,12 @@ public class BackupService {
                     metadata.rawSizeBytes(), metadata.storedSizeBytes(), metadata.durationSeconds());
             verifyNotifier.backupCompleted(metadata);
         } catch (Exception | Error e) {
-            String reason = timedOut.get()
-                    ? "Timed out after " + config.backup().timeout() + " (lifeboat.backup.timeout); pg_dump was killed"
-                    : Errors.describe(e);
+            String reason = Errors.describe(e);
             job.log().failRunning(reason);
             job.failed(reason);
             metrics.failed(db, job.elapsedSeconds());
             LOG.errorf("Backup %s of %s failed: %s", job.id(), db, reason);
         } finally {
-            if (timeout != null) {
-                timeout.cancel(false);
-            }
             jobs.finish(job);
         }
     }

@@ -74,13 +74,27 @@ public final class Errors {
     }
 
     /** A PostgreSQL client program failed, or none suitable was found. */
-    public static final class PgToolFailed extends LifeboatException {
+    public static class PgToolFailed extends LifeboatException {
         public PgToolFailed(String detail) {
             super(502, "pg-tool-failed", "PostgreSQL program failed", detail);
         }
 
         public PgToolFailed(String detail, Throwable cause) {
             super(502, "pg-tool-failed", "PostgreSQL program failed", detail, cause);
+        }
+
+        protected PgToolFailed(int status, String type, String title, String detail) {
+            super(status, type, title, detail);
+        }
+    }
+
+    /**
+     * A PostgreSQL client program reached its time limit and was killed; the detail names the program, what it
+     * ran and the setting that limits it. A {@link PgToolFailed}, so whoever handles those handles this too.
+     */
+    public static final class PgTimeout extends PgToolFailed {
+        public PgTimeout(String detail) {
+            super(504, "pg-timeout", "PostgreSQL program timed out", detail);
         }
     }
 

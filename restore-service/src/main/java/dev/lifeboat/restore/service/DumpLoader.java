@@ -1,11 +1,13 @@
 package dev.lifeboat.restore.service;
 
+import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.api.RestoreFailure;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.Measure;
 import dev.lifeboat.common.pipeline.ReadChain;
 import dev.lifeboat.common.pipeline.SchemaReset;
@@ -17,11 +19,6 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Loads a stored plain-format backup into a database in ONE transaction (DESIGN §3 step 4), streaming:
@@ -36,8 +33,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class DumpLoader {
     private static final int BUFFER = 1 << 16;
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("restore-watchdog").daemon().factory());
 
     private DumpLoader() {
     }
@@ -50,14 +45,10 @@ final class DumpLoader {
     static void load(ObjectStore store, BackupMetadata metadata, List<String> identities, PgTools.Program psql,
                      PgConnection connection, Duration connectTimeout, String preamble, boolean resetSchemas,
                      Measure measure, Duration timeout) {
-        AtomicBoolean timedOut = new AtomicBoolean();
         // verbose errors carry the SQLSTATE, which tells a statement of the dump failing from the server failing
         PgProcess process = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
-                "-v", "VERBOSITY=verbose"), connection, connectTimeout, true);
-        ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
-            timedOut.set(true);
-            process.kill();
-        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+                "-v", "VERBOSITY=verbose"), connection, connectTimeout, new TimeLimit(timeout, "lifeboat.restore.timeout"),
+                true);
         try {
             OutputStream psqlIn = new BufferedOutputStream(process.stdin(), BUFFER);
             toPsql(process, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
@@ -80,20 +71,21 @@ final class DumpLoader {
                 psqlIn.close();
             });
             try {
-                process.waitSuccess(timeout);
+                process.waitSuccess();
+            } catch (PgTimeout e) {
+                throw e;
             } catch (PgToolFailed e) {
                 throw new RestoreFault(RestoreFault.ofPsqlError(process.stderr()),
                         "A statement of the dump failed; the load was rolled back: " + e.getMessage());
             }
         } catch (RuntimeException e) {
             process.kill();
-            if (timedOut.get()) {
+            if (e instanceof PgTimeout || process.timedOut()) {
                 throw new RestoreFault(RestoreFailure.TIMEOUT, "The load did not finish within " + timeout
                         + " (lifeboat.restore.timeout); it was stopped and rolled back");
             }
             throw e;
         } finally {
-            watchdog.cancel(false);
             process.close();
         }
     }

@@ -3,6 +3,7 @@ package dev.lifeboat.restore.service;
 import dev.lifeboat.common.api.RestoreFailure;
 import dev.lifeboat.common.error.Errors.ChecksumMismatch;
 import dev.lifeboat.common.error.Errors.PeerFailed;
+import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import java.util.regex.Matcher;
@@ -37,9 +38,11 @@ final class RestoreFault extends RuntimeException {
         if (e instanceof PeerFailed || e.getClass().getName().startsWith("io.fabric8.kubernetes")) {
             return RestoreFailure.PEER_ERROR;
         }
-        if (e instanceof PgToolFailed p) {
-            return p.getMessage() != null && p.getMessage().contains("timed out") ? RestoreFailure.TIMEOUT
-                    : RestoreFailure.TARGET_ERROR;
+        if (e instanceof PgTimeout) {
+            return RestoreFailure.TIMEOUT;
+        }
+        if (e instanceof PgToolFailed) {
+            return RestoreFailure.TARGET_ERROR;
         }
         return RestoreFailure.OTHER;
     }

@@ -9,12 +9,12 @@ import dev.lifeboat.common.pg.CopyText;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
 import dev.lifeboat.verify.config.VerifyServiceConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.io.InputStream;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -56,6 +56,10 @@ public class RestoredData {
         this.config = config;
     }
 
+    private TimeLimit queryLimit() {
+        return new TimeLimit(config.verify().queryTimeout(), "lifeboat.verify.query-timeout");
+    }
+
     /**
      * FINGERPRINT: the same tables, and for each the same row count and hash as the metadata recorded at backup
      * time. Every difference is collected, so one failure names all the tables that differ.
@@ -63,7 +67,7 @@ public class RestoredData {
     String compareFingerprint(VerificationJob job, BackupMetadata backup, PgTools.Program psql, PgConnection scratch) {
         List<TableFingerprint> expected = backup.fingerprint() == null ? List.of() : backup.fingerprint();
         job.tables(expected.size());
-        Duration timeout = config.verify().queryTimeout();
+        TimeLimit timeout = queryLimit();
         Set<String> restoredTables = new LinkedHashSet<>(pgTools.psqlQuery(psql, scratch, TABLES_SQL, timeout).lines()
                 .map(String::strip).filter(l -> !l.isEmpty()).toList());
         PgConnection readback = scratch.withSettings(CopyText.forReadback(backup.encoding()));
@@ -120,7 +124,7 @@ public class RestoredData {
         fingerprint.beginTable(table.table(), table.columns());
         String sql = "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT";
         try (PgProcess p = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
-                "-c", sql), connection, pgTools.connectTimeout())) {
+                "-c", sql), connection, pgTools.connectTimeout(), queryLimit())) {
             p.stdin().close();
             try (InputStream in = p.stdout()) {
                 byte[] buffer = new byte[BUFFER];
@@ -128,7 +132,7 @@ public class RestoredData {
                     fingerprint.write(buffer, 0, n);
                 }
             }
-            p.waitSuccess(config.verify().queryTimeout());
+            p.waitSuccess();
         } catch (IOException e) {
             throw new PgToolFailed("Reading " + table.table() + " back failed: " + e.getMessage(), e);
         }
@@ -159,7 +163,7 @@ public class RestoredData {
                     + indexes + " LOOP BEGIN PERFORM bt_index_check(r.idx, " + heap + "); EXCEPTION WHEN "
                     + "index_corrupted OR data_corrupted THEN bad := bad || r.idx::text || ': ' || SQLERRM || '; '; END; "
                     + "END LOOP; IF bad <> '' THEN RAISE EXCEPTION '" + CORRUPT + " %', bad; END IF; END $lifeboat$",
-                    config.verify().queryTimeout());
+                    queryLimit());
             return checked + " B-tree indexes checked" + (heap ? ", every row found in its indexes" : "");
         } catch (PgToolFailed e) {
             if (e.getMessage() != null && e.getMessage().contains(CORRUPT)) {
@@ -176,9 +180,9 @@ public class RestoredData {
 
     /** SQL_CHECKS: each configured query, read-only, must return exactly one row holding true. */
     String sqlChecks(PgTools.Program psql, PgConnection scratch, Map<String, String> checks) {
-        Duration timeout = config.verify().queryTimeout();
+        TimeLimit timeout = queryLimit();
         PgConnection readOnly = scratch.withSettings(Map.of("default_transaction_read_only", "on",
-                "statement_timeout", Long.toString(timeout.toMillis())));
+                "statement_timeout", Long.toString(timeout.duration().toMillis())));
         List<String> failures = new ArrayList<>();
         checks.forEach((name, sql) -> {
             try {
