@@ -45,6 +45,9 @@ class VerificationTest {
     @Inject
     VerificationService service;
 
+    @io.quarkus.test.common.http.TestHTTPResource(value = "metrics", management = true)
+    java.net.URL metricsUrl;
+
     // ---- passing ----
 
     @Test
@@ -144,7 +147,7 @@ class VerificationTest {
         String forged = id.replace(".sql.zst.age", "_9.sql.zst.age");
         BackupMetadata fake = copy(m, forged, catalog.dataKey("main", forged), cut.length, m.sha256(), m.fingerprint());
         overwrite(fake.key(), cut);
-        overwrite(catalog.metadataKey("main", forged), Json.write(fake));
+        catalog.commit(fake); // signed: the forger has the integrity key, only the bytes can give it away
         verify(forged, "checksum").then().statusCode(201).body("result", equalTo("FAILED"))
                 .body("failedStep", equalTo("CHECKSUM")).body("error", containsString("does not decrypt"));
     }
@@ -160,7 +163,8 @@ class VerificationTest {
             altered.add(new TableFingerprint(t.table(), t.columns(), t.rows(), hash));
         }
         assertThat(altered).isNotEqualTo(m.fingerprint());
-        overwrite(catalog.metadataKey("main", id), Json.write(copy(m, id, m.key(), m.storedSizeBytes(), m.sha256(), altered)));
+        store.delete(catalog.metadataKey("main", id));
+        catalog.commit(copy(m, id, m.key(), m.storedSizeBytes(), m.sha256(), altered)); // signed, as by a key holder
 
         // the stored bytes are intact...
         verify(id, "checksum").then().statusCode(201).body("result", equalTo("PASSED"));
@@ -216,6 +220,40 @@ class VerificationTest {
         assertThat(retry.trigger()).isEqualTo(VerificationRecord.Trigger.SWEEP);
         assertThat(service.await(retry).result()).isEqualTo(VerificationRecord.Result.PASSED);
         assertThat(BackupCatalog.provenRestorable(catalog.verificationsOf("main", id))).isTrue();
+    }
+
+    // ---- trust in the store ----
+
+    @Test
+    void aBackupPlantedInTheStoreWithoutTheIntegrityKeyIsListedUntrustedAndNeverVerified() throws Exception {
+        String id = backup("main");
+        BackupMetadata m = catalog.get(id);
+        // a copy of a real backup's data under a future-dated name, with metadata written straight into the store
+        String planted = "main_backup_20990101_000000.sql.zst.age";
+        BackupMetadata fake = copy(m, planted, catalog.dataKey("main", planted), m.storedSizeBytes(), m.sha256(),
+                m.fingerprint());
+        overwrite(fake.key(), read(m.key()));
+        overwrite(catalog.metadataKey("main", planted), Json.write(fake));
+
+        given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                .get("/api/v1/backups?database=main").then().statusCode(200)
+                .body("find { it.id == '" + planted + "' }.trusted", equalTo(false))
+                .body("find { it.id == '" + planted + "' }.error", containsString("UNTRUSTED"));
+        given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                .get("/api/v1/backups/latest?database=main").then().statusCode(200).body("id", not(equalTo(planted)));
+        operator().body(Map.of("backupId", planted, "level", "full")).post("/api/v1/verifications?wait=true")
+                .then().statusCode(409).body("type", equalTo("/problems/untrusted-backup"));
+        given().baseUri(VerifyStack.restoreService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("backupId", planted, "target", "scratch"))
+                .post("/api/v1/restores").then().statusCode(409).body("detail", containsString("UNTRUSTED"));
+        List<VerificationJob> swept = service.sweep(Instant.now());
+        swept.forEach(service::await);
+        assertThat(swept).extracting(VerificationJob::backupId).doesNotContain(planted);
+        assertThat(catalog.verificationsOf("main", planted)).isEmpty();
+        String metrics = given().get(metricsUrl).then().statusCode(200).extract().asString();
+        assertThat(metrics).containsPattern("lifeboat_untrusted_records\\{database=\"main\"[^}]*} [1-9]");
+        store.delete(catalog.metadataKey("main", planted));
+        store.delete(fake.key());
     }
 
     // ---- the daily checksum pass ----

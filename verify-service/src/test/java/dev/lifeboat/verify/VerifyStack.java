@@ -54,7 +54,13 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             Files.createFile(identity, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             Files.writeString(identity, "# public key: " + pair[0] + "\n" + pair[1] + "\n");
 
+            // metadata and verification records are signed and checked, as in production
+            Path integrityKeys = keys.resolve("integrity.txt");
+            Files.createFile(integrityKeys, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(integrityKeys, "test-1=" + java.util.HexFormat.of().formatHex(
+                    java.security.SecureRandom.getSeed(32)) + "\n");
             Map<String, String> store = Map.of(
+                    "lifeboat.store.integrity-key-file", integrityKeys.toString(),
                     "lifeboat.store.type", "s3",
                     "lifeboat.store.s3.bucket", S3Server.BUCKET,
                     "lifeboat.store.s3.prefix", "backups",

@@ -4,50 +4,18 @@ import dev.lifeboat.common.model.Compression;
 import dev.lifeboat.common.model.DumpFormat;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
-import java.util.Optional;
 
 /**
  * backup-service configuration, {@code lifeboat.*} (DESIGN §10). The store, encryption and PostgreSQL program
  * keys are shared with the other services and mapped in common ({@code StoreConfig}, {@code EncryptionConfig},
- * {@code PgConfig}).
+ * {@code PgConfig}); the databases are {@code DatabasesConfig}, the same schema in every service.
  */
 @ConfigMapping(prefix = "lifeboat")
 public interface BackupServiceConfig {
 
-    /** The databases to back up, by label (e.g. {@code main}); the label names the backups. */
-    Map<String, Database> databases();
-
     /** How and when backups are taken. */
     Backup backup();
-
-    interface Database {
-        /** Server host name. */
-        @WithDefault("localhost")
-        String host();
-
-        /** Server port. */
-        @WithDefault("5432")
-        int port();
-
-        /** Database name on the server. */
-        String database();
-
-        /** User pg_dump connects as; needs read access to everything dumped. */
-        @WithDefault("postgres")
-        String user();
-
-        /** Password; prefer {@code password-file} in Kubernetes. Never logged. */
-        Optional<String> password();
-
-        /** File holding the password (a mounted Secret); read at each backup, so rotation needs no restart. */
-        Optional<Path> passwordFile();
-
-        /** Object key prefix of this database's backups; default {@code database/<label>}. */
-        Optional<String> prefix();
-    }
 
     interface Backup {
         /** Quartz cron of scheduled backups (seconds first); {@code off} disables scheduling. */

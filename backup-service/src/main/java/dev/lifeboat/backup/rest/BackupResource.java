@@ -2,10 +2,13 @@ package dev.lifeboat.backup.rest;
 
 import dev.lifeboat.backup.service.BackupJob;
 import dev.lifeboat.backup.service.BackupService;
-import dev.lifeboat.backup.service.Databases;
+import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
+import dev.lifeboat.common.error.Errors.JobFailed;
+import dev.lifeboat.common.api.BackupView;
+import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.VerificationRecord;
@@ -41,10 +44,10 @@ public class BackupResource {
 
     private final BackupService service;
     private final BackupCatalog catalog;
-    private final Databases databases;
+    private final DatabaseRegistry databases;
     private final SecurityIdentity identity;
 
-    public BackupResource(BackupService service, BackupCatalog catalog, Databases databases, SecurityIdentity identity) {
+    public BackupResource(BackupService service, BackupCatalog catalog, DatabaseRegistry databases, SecurityIdentity identity) {
         this.service = service;
         this.catalog = catalog;
         this.databases = databases;
@@ -70,16 +73,13 @@ public class BackupResource {
         BackupJob job = service.start(database, trigger, labels);
         URI location = uri.getBaseUriBuilder().path("api/v1/backups").path(job.id()).build();
         if (!wait) {
-            return Response.accepted(BackupView.of(job)).location(location).build();
+            return Response.accepted(view(job)).location(location).build();
         }
         BackupJob done = service.await(job);
-        if (done.status() == BackupJob.Status.FAILED) {
-            return Response.status(500).type(dev.lifeboat.common.error.Problem.MEDIA_TYPE)
-                    .entity(new dev.lifeboat.common.error.Problem("/problems/backup-failed", "Backup failed", 500,
-                            "Backup " + done.id() + " failed: " + done.error(), "/api/v1/backups/" + done.id()))
-                    .location(location).build();
+        if (done.state() == JobState.FAILED) {
+            throw new JobFailed("backup", done.id(), done.error(), "/api/v1/backups/" + done.id());
         }
-        return Response.created(location).entity(BackupView.of(done)).build();
+        return Response.created(location).entity(view(done)).build();
     }
 
     @GET
@@ -92,7 +92,8 @@ public class BackupResource {
                 : List.of(databases.require(database));
         List<BackupView> out = new ArrayList<>();
         if (verified == null) {
-            service.runningJobs().stream().filter(j -> labels.contains(j.database())).map(BackupView::of).forEach(out::add);
+            service.runningJobs().stream().filter(j -> labels.contains(j.database())).map(BackupResource::view)
+                    .forEach(out::add);
         }
         List<BackupView> completed = new ArrayList<>();
         for (String label : labels) {
@@ -102,6 +103,9 @@ public class BackupResource {
                 if (verified == null || verified == view.verification().verified()) {
                     completed.add(view);
                 }
+            }
+            if (verified == null) {
+                catalog.listUntrusted(label).stream().map(BackupView::untrusted).forEach(completed::add);
             }
         }
         completed.sort((a, b) -> b.startedAt().compareTo(a.startedAt()));
@@ -132,11 +136,21 @@ public class BackupResource {
             + "verification state)")
     public BackupView get(@PathParam("id") String id) {
         BackupIds.validate(id);
-        return service.job(id).filter(j -> j.status() != BackupJob.Status.COMPLETED).map(BackupView::of)
+        return service.job(id).filter(j -> j.state() != JobState.COMPLETED).map(BackupResource::view)
                 .orElseGet(() -> {
                     BackupMetadata m = catalog.get(id);
                     return BackupView.of(m, catalog.verificationsOf(m.database(), id));
                 });
+    }
+
+    /** A backup job as the API shows it: once completed, as its metadata. */
+    static BackupView view(BackupJob job) {
+        if (job.state() == JobState.COMPLETED) {
+            return BackupView.of(job.metadata(), List.of());
+        }
+        return new BackupView(job.id(), job.database(), job.state(), job.trigger(), job.startedAt(), job.finishedAt(),
+                new BackupView.Progress(job.bytesRead(), job.bytesStored(), Math.round(job.elapsedSeconds() * 10) / 10.0),
+                job.error(), null, null, null);
     }
 
     private static Map<String, String> validLabels(Map<String, String> labels) {

@@ -1,7 +1,7 @@
 package dev.lifeboat.backup.schedule;
 
 import dev.lifeboat.backup.service.BackupService;
-import dev.lifeboat.backup.service.Databases;
+import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
 import dev.lifeboat.common.model.Trigger;
 import io.quarkus.scheduler.Scheduled;
@@ -17,9 +17,9 @@ import org.jboss.logging.Logger;
 public class BackupScheduler {
     private static final Logger LOG = Logger.getLogger(BackupScheduler.class);
     private final BackupService service;
-    private final Databases databases;
+    private final DatabaseRegistry databases;
 
-    public BackupScheduler(BackupService service, Databases databases) {
+    public BackupScheduler(BackupService service, DatabaseRegistry databases) {
         this.service = service;
         this.databases = databases;
     }

@@ -1,44 +1,40 @@
 package dev.lifeboat.backup.service;
 
+import dev.lifeboat.common.job.Job;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.pipeline.Measure;
-import java.time.Instant;
+import dev.lifeboat.common.pipeline.WriteChain;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicLong;
 
 /** One backup while it runs and shortly after: its progress counters, its outcome and, once done, its metadata. */
-public final class BackupJob {
-    /** Phase of a backup job. */
-    public enum Status {
-        RUNNING, COMPLETED, FAILED
+public final class BackupJob extends Job<BackupJob.StepName> {
+    /** The steps of a backup (DESIGN §2). */
+    public enum StepName {
+        /** pg_dump → fingerprint → compression → encryption → SHA-256 → the store; the data object committed. */
+        DUMP,
+        /** The metadata written: the commit marker. */
+        COMMIT
     }
 
-    private final String id;
     private final String database;
     private final Trigger trigger;
     private final Map<String, String> labels;
-    private final Instant startedAt = Instant.now();
-    private final long startNanos = System.nanoTime();
-    final AtomicLong bytesRead = new AtomicLong();
+    /**
+     * The write chain while the dump runs; its counters are the progress. Dropped when the job ends: it holds the
+     * stages and the upload's part buffer, which finished jobs kept in the history must not.
+     */
+    volatile WriteChain chain;
+    private volatile long rawBytes;
     /** Size and SHA-256 of the stored bytes, measured as they are written; its count is the stored progress. */
     final Measure stored = new Measure();
-    private final CompletableFuture<BackupJob> done = new CompletableFuture<>();
-    private volatile Status status = Status.RUNNING;
-    private volatile String error;
     private volatile BackupMetadata metadata;
-    private volatile Instant finishedAt;
 
     BackupJob(String id, String database, Trigger trigger, Map<String, String> labels) {
-        this.id = id;
+        super(id, false);
         this.database = database;
         this.trigger = trigger;
         this.labels = Map.copyOf(labels);
-    }
-
-    public String id() {
-        return id;
     }
 
     public String database() {
@@ -53,54 +49,38 @@ public final class BackupJob {
         return labels;
     }
 
-    public Instant startedAt() {
-        return startedAt;
-    }
-
-    public Instant finishedAt() {
-        return finishedAt;
-    }
-
-    public Status status() {
-        return status;
-    }
-
-    public String error() {
-        return error;
-    }
-
     public BackupMetadata metadata() {
         return metadata;
     }
 
     public long bytesRead() {
-        return bytesRead.get();
+        WriteChain c = chain;
+        return c == null ? rawBytes : c.rawBytes();
     }
 
     public long bytesStored() {
         return stored.bytes();
     }
 
-    public double elapsedSeconds() {
-        return (System.nanoTime() - startNanos) / 1e9;
-    }
-
-    /** Completes when the backup has succeeded or failed. */
-    public CompletableFuture<BackupJob> done() {
-        return done;
+    /** Keeps the final counts and lets go of the chain. */
+    private void detach() {
+        WriteChain c = chain;
+        if (c != null) {
+            rawBytes = c.rawBytes();
+            chain = null;
+        }
     }
 
     void succeeded(BackupMetadata result) {
+        detach();
         metadata = result;
-        finishedAt = Instant.now();
-        status = Status.COMPLETED;
-        done.complete(this);
+        end(null);
+        release();
     }
 
     void failed(String reason) {
-        error = reason;
-        finishedAt = Instant.now();
-        status = Status.FAILED;
-        done.complete(this);
+        detach();
+        end(reason);
+        release();
     }
 }

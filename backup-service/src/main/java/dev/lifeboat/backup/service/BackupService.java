@@ -1,25 +1,30 @@
 package dev.lifeboat.backup.service;
 
+import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.config.EncryptionConfig;
 import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
+import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.job.JobRegistry;
+import dev.lifeboat.common.job.KeyLock;
+import dev.lifeboat.common.job.Step;
+import dev.lifeboat.backup.service.BackupJob.StepName;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
-import dev.lifeboat.common.model.Json;
-import dev.lifeboat.common.model.TableFingerprint;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.pg.CopyText;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.pipeline.Codec;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
-import dev.lifeboat.common.pipeline.Measure;
+import dev.lifeboat.common.pipeline.WriteChain;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.PendingObject;
 import io.quarkus.runtime.ShutdownEvent;
@@ -27,20 +32,13 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -56,7 +54,7 @@ public class BackupService {
     private static final int BUFFER = 1 << 16;
 
     private final BackupServiceConfig config;
-    private final Databases databases;
+    private final DatabaseRegistry databases;
     private final BackupCatalog catalog;
     private final ObjectStore store;
     private final PgTools pgTools;
@@ -64,14 +62,10 @@ public class BackupService {
     private final VerifyNotifier verifyNotifier;
     private final List<String> recipients;
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("backup-", 1).factory());
-    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("backup-watchdog").daemon().factory());
-    /** The running backup per database; guarded by {@code this}. */
-    private final Map<String, BackupJob> running = new HashMap<>();
-    /** Recently finished jobs, oldest first, bounded by {@code lifeboat.backup.job-history}. */
-    private final Map<String, BackupJob> finished = new LinkedHashMap<>();
+    /** Running backups, one per database, and the recently finished ones. */
+    private final JobRegistry<BackupJob> jobs;
 
-    public BackupService(BackupServiceConfig config, EncryptionConfig encryption, Databases databases,
+    public BackupService(BackupServiceConfig config, EncryptionConfig encryption, DatabaseRegistry databases,
                          BackupCatalog catalog, ObjectStore store, PgTools pgTools, BackupMetrics metrics,
                          VerifyNotifier verifyNotifier) {
         this.config = config;
@@ -84,6 +78,12 @@ public class BackupService {
         this.recipients = encryption.recipients().orElse(List.of()).stream().map(String::strip)
                 .filter(r -> !r.isEmpty()).toList();
         AgeKeys.checkRecipients(recipients);
+        if (config.backup().timeout().compareTo(config.backup().janitorGrace()) >= 0) {
+            throw new InvalidConfiguration("lifeboat.backup.timeout (" + config.backup().timeout() + ") must be shorter "
+                    + "than lifeboat.backup.janitor-grace (" + config.backup().janitorGrace() + "): the janitor would "
+                    + "remove the upload of a backup that is still allowed to run");
+        }
+        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.backup().jobHistory(), BackupInProgress::new);
     }
 
     void onStart(@Observes StartupEvent event) {
@@ -103,7 +103,6 @@ public class BackupService {
 
     void onStop(@Observes ShutdownEvent event) {
         workers.shutdownNow();
-        watchdog.shutdownNow();
     }
 
     /**
@@ -113,13 +112,8 @@ public class BackupService {
      */
     public BackupJob start(String database, Trigger trigger, Map<String, String> labels) {
         BackupJob job;
-        synchronized (this) {
-            BackupJob current = running.get(database);
-            if (current != null) {
-                throw new BackupInProgress(database, current.id());
-            }
-            job = new BackupJob(reserveId(database), database, trigger, labels);
-            running.put(database, job);
+        synchronized (this) { // the id is reserved and registered at once, so two starts never pick the same
+            job = jobs.register(database, new BackupJob(reserveId(database), database, trigger, labels));
         }
         metrics.started(database);
         LOG.infof("Backup %s of %s started (%s)", job.id(), database, trigger);
@@ -128,18 +122,13 @@ public class BackupService {
     }
 
     /** A running or recently finished job. */
-    public synchronized Optional<BackupJob> job(String id) {
-        for (BackupJob j : running.values()) {
-            if (j.id().equals(id)) {
-                return Optional.of(j);
-            }
-        }
-        return Optional.ofNullable(finished.get(id));
+    public Optional<BackupJob> job(String id) {
+        return jobs.find(id);
     }
 
     /** The running jobs, for listing. */
-    public synchronized List<BackupJob> runningJobs() {
-        return new ArrayList<>(running.values());
+    public List<BackupJob> runningJobs() {
+        return jobs.active();
     }
 
     /** The first free id for a backup starting now: the plain name, else with {@code _2}, {@code _3}, ... */
@@ -149,7 +138,7 @@ public class BackupService {
         try {
             for (int sequence = 1; ; sequence++) {
                 String id = BackupIds.fileName(database, now, sequence, suffix);
-                if (!finished.containsKey(id) && !catalog.taken(database, id)) {
+                if (jobs.find(id).isEmpty() && !catalog.taken(database, id)) {
                     return id;
                 }
             }
@@ -166,118 +155,69 @@ public class BackupService {
     /** The pipeline. Runs on a worker thread; records the outcome on the job, never throws. */
     void run(BackupJob job) {
         String db = job.database();
-        ScheduledFuture<?> timeout = null;
-        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
         try {
+            job.log().begin(StepName.DUMP, null);
             PgConnection connection = databases.connection(db);
             int serverVersion = pgTools.serverVersionNum(connection);
             PgTools.Program pgDump = pgTools.forServer("pg_dump", serverVersion / 10000);
             DumpFormat format = config.backup().format();
-            Codec codec = codec();
-            ContentFingerprint fingerprint = format == DumpFormat.PLAIN ? new ContentFingerprint() : null;
-            Measure stored = job.stored;
             String dataKey = catalog.dataKey(db, job.id());
 
             List<String> args = new ArrayList<>(List.of("--no-password", "--format=" + format.pgDumpFlag()));
             if (format == DumpFormat.CUSTOM) {
                 args.add("--compress=0"); // compression is ours, after the dump
             }
+            WriteChain chain;
             try (PendingObject pending = store.create(dataKey);
                  // fixed time zone and bytea format: the COPY text, and so the fingerprint, do not depend on defaults
                  PgProcess dump = PgProcess.start(pgDump.path(), args, connection.withSettings(CopyText.forDump()),
-                         pgTools.connectTimeout())) {
-                timeout = watchdog.schedule(() -> {
-                    timedOut.set(true);
-                    dump.close();
-                }, config.backup().timeout().toMillis(), TimeUnit.MILLISECONDS);
+                         pgTools.connectTimeout(), new TimeLimit(config.backup().timeout(), "lifeboat.backup.timeout"))) {
                 dump.stdin().close();
-                OutputStream encoded = codec.encode(stored.outputStream(pending, false));
+                chain = new WriteChain(pending, codec(), format == DumpFormat.PLAIN ? new ContentFingerprint() : null,
+                        job.stored);
+                job.chain = chain;
                 try {
-                    byte[] buffer = new byte[BUFFER];
-                    InputStream in = dump.stdout();
-                    for (int n; (n = in.read(buffer)) >= 0; ) {
-                        if (fingerprint != null) {
-                            fingerprint.write(buffer, 0, n);
-                        }
-                        encoded.write(buffer, 0, n);
-                        job.bytesRead.addAndGet(n);
-                    }
-                    dump.waitSuccess(config.backup().timeout());
-                    encoded.close(); // finishes compression and encryption: the last bytes reach the store here
+                    chain.transferFrom(dump.stdout());
+                    dump.waitSuccess();
+                    chain.finish();
                 } finally {
-                    closeQuietly(encoded);
+                    chain.discard();
                 }
                 pending.commit();
             }
+            job.log().end(StepName.DUMP, Step.Status.DONE, chain.rawBytes() + " bytes dumped, " + job.bytesStored()
+                    + " stored");
+            job.log().begin(StepName.COMMIT, null);
             Instant finishedAt = Instant.now();
             BackupMetadata metadata = new BackupMetadata(BackupMetadata.SCHEMA_VERSION, job.id(), db,
                     databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(),
-                    fingerprint == null ? null : fingerprint.encoding(), format,
-                    config.backup().compression(), recipients, job.trigger(), job.labels(), job.startedAt(),
-                    finishedAt, job.elapsedSeconds(), job.bytesRead(), stored.bytes(), stored.sha256Hex(),
-                    fingerprint == null ? List.<TableFingerprint>of() : fingerprint.result());
-            writeMetadata(metadata);
+                    chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
+                    job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
+                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint());
+            catalog.commit(metadata);
+            job.log().end(StepName.COMMIT, Step.Status.DONE, catalog.metadataKey(db, job.id()));
             job.succeeded(metadata);
             metrics.succeeded(metadata);
             LOG.infof("Backup %s of %s completed: %d bytes dumped, %d stored, %.1f s", job.id(), db,
                     metadata.rawSizeBytes(), metadata.storedSizeBytes(), metadata.durationSeconds());
             verifyNotifier.backupCompleted(metadata);
         } catch (Exception | Error e) {
-            String reason = timedOut.get()
-                    ? "Timed out after " + config.backup().timeout() + " (lifeboat.backup.timeout); pg_dump was killed"
-                    : Errors.describe(e);
+            String reason = Errors.describe(e);
+            job.log().failRunning(reason);
             job.failed(reason);
             metrics.failed(db, job.elapsedSeconds());
             LOG.errorf("Backup %s of %s failed: %s", job.id(), db, reason);
         } finally {
-            if (timeout != null) {
-                timeout.cancel(false);
-            }
-            synchronized (this) {
-                running.remove(db);
-                finished.put(job.id(), job);
-                while (finished.size() > config.backup().jobHistory()) {
-                    finished.remove(finished.keySet().iterator().next());
-                }
-            }
-        }
-    }
-
-    /** Writes the commit marker; if that fails the data object is removed, so nothing half-done is left. */
-    private void writeMetadata(BackupMetadata metadata) throws IOException {
-        try {
-            store.putIfAbsent(catalog.metadataKey(metadata.database(), metadata.id()), Json.write(metadata));
-        } catch (IOException | RuntimeException e) {
-            try {
-                store.delete(metadata.key());
-            } catch (IOException cleanup) {
-                e.addSuppressed(cleanup);
-            }
-            throw e;
+            jobs.finish(job);
         }
     }
 
     /** Waits for a job; used by {@code ?wait=true} and the scheduler. */
     public BackupJob await(BackupJob job) {
-        try {
-            return job.done().get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("Interrupted while waiting for backup " + job.id(), e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
+        return jobs.await(job);
     }
 
     private static String formatVersion(int num) {
         return num >= 100000 ? (num / 10000) + "." + (num % 10000) : (num / 10000) + "." + (num / 100 % 100) + "." + (num % 100);
-    }
-
-    private static void closeQuietly(OutputStream out) {
-        try {
-            out.close();
-        } catch (IOException | RuntimeException ignored) {
-            // the failure that got us here is what gets reported
-        }
     }
 }

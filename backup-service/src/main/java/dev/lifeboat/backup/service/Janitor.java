@@ -1,5 +1,6 @@
 package dev.lifeboat.backup.service;
 
+import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.model.BackupIds;
@@ -25,12 +26,12 @@ import org.jboss.logging.Logger;
 public class Janitor {
     private static final Logger LOG = Logger.getLogger(Janitor.class);
     private final ObjectStore store;
-    private final Databases databases;
+    private final DatabaseRegistry databases;
     private final BackupCatalog catalog;
     private final BackupService service;
     private final BackupServiceConfig config;
 
-    public Janitor(ObjectStore store, Databases databases, BackupCatalog catalog, BackupService service,
+    public Janitor(ObjectStore store, DatabaseRegistry databases, BackupCatalog catalog, BackupService service,
                    BackupServiceConfig config) {
         this.store = store;
         this.databases = databases;
@@ -53,7 +54,12 @@ public class Janitor {
         for (String db : databases.labels()) {
             String prefix = catalog.prefix(db) + "/";
             try {
-                removed.addAll(store.abortPending(prefix, cutoff));
+                // a running backup may be older than the grace (a long backup): its upload is never aborted
+                for (String key : new java.util.TreeSet<>(store.pending(prefix))) {
+                    if (!running.contains(key.substring(key.lastIndexOf('/') + 1))) {
+                        removed.addAll(store.abortPending(key, cutoff));
+                    }
+                }
                 Set<String> committed = store.list(prefix + "metadata/").stream().map(ObjectInfo::key)
                         .collect(Collectors.toSet());
                 for (ObjectInfo o : store.list(prefix)) {

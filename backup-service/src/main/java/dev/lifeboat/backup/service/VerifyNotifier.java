@@ -1,5 +1,8 @@
 package dev.lifeboat.backup.service;
 
+import dev.lifeboat.common.api.VerificationView;
+import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.client.VerifyServiceClient;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
@@ -28,10 +31,10 @@ public class VerifyNotifier {
             return;
         }
         // a custom-format dump cannot be restored by restore-service yet, so only its stored bytes can be proven
-        String level = backup.format() == DumpFormat.PLAIN ? "full" : "checksum";
+        Level level = backup.format() == DumpFormat.PLAIN ? Level.FULL : Level.CHECKSUM;
         Thread.ofVirtual().name("notify-verify-service").start(() -> {
             try {
-                VerifyServiceClient.Verification v = verify.request(backup.id(), level, "NEW_BACKUP");
+                VerificationView v = verify.request(backup.id(), level, VerificationRecord.Trigger.NEW_BACKUP);
                 LOG.infof("verify-service queued %s verification %s of backup %s", level, v.id(), backup.id());
             } catch (RuntimeException e) {
                 LOG.warnf("verify-service was not told about backup %s (%s); its sweep will find the backup",

@@ -2,6 +2,7 @@ package dev.lifeboat.common.catalog;
 
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.error.Errors.UntrustedBackup;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Json;
@@ -23,6 +24,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.jboss.logging.Logger;
 
 /**
@@ -40,23 +43,144 @@ public class BackupCatalog {
 
     private final ObjectStore store;
     private final Function<String, String> prefixOf;
-    /** Verification records by key: they are write-once, so each is read from the store once. */
-    private final Map<String, VerificationRecord> records = new ConcurrentHashMap<>();
+    private final Integrity integrity;
+    /** Verification records by key, with their trust: write-once, so each is read from the store once. */
+    private final Map<String, Stored<VerificationRecord>> records = new ConcurrentHashMap<>();
     /** Keys of records that could not be parsed, so each is reported once. */
     private final Set<String> unreadable = ConcurrentHashMap.newKeySet();
+    /** Keys of untrusted metadata and records seen since start-up, by database label. */
+    private final Map<String, Set<String>> untrusted = new ConcurrentHashMap<>();
+    private final MeterRegistry meters;
+    /** Databases whose gauge is registered. */
+    private final Set<String> gauged = ConcurrentHashMap.newKeySet();
+
+    /** A document read from the store and what its integrity tag says. */
+    private record Stored<T>(T value, Integrity.Trust trust) {
+        boolean usable() {
+            return trust != Integrity.Trust.UNTRUSTED;
+        }
+    }
 
     /**
-     * @param prefixOf the key prefix of a database label's backups, without trailing slash
-     *                 ({@code database/<label>} unless configured otherwise)
+     * @param prefixOf  the key prefix of a database label's backups, without trailing slash
+     *                  ({@code database/<label>} unless configured otherwise)
+     * @param integrity signs what this catalog writes and checks what it reads
      */
-    public BackupCatalog(ObjectStore store, Function<String, String> prefixOf) {
+    public BackupCatalog(ObjectStore store, Function<String, String> prefixOf, Integrity integrity) {
+        this(store, prefixOf, integrity, null);
+    }
+
+    /**
+     * @param meters where {@code lifeboat_untrusted_records{database}} is registered, per database as soon as it is
+     *               known (null: no metric)
+     */
+    public BackupCatalog(ObjectStore store, Function<String, String> prefixOf, Integrity integrity,
+                         MeterRegistry meters) {
         this.store = store;
         this.prefixOf = prefixOf;
+        this.integrity = integrity;
+        this.meters = meters;
+    }
+
+    /** A catalog that neither signs nor checks integrity tags. */
+    public BackupCatalog(ObjectStore store, Function<String, String> prefixOf) {
+        this(store, prefixOf, Integrity.none());
+    }
+
+    /** Registers the untrusted-records gauge of a database (once; at start-up for the configured ones). */
+    public void trackUntrusted(String label) {
+        if (meters != null && gauged.add(label)) {
+            Gauge.builder("lifeboat.untrusted.records", this, c -> c.untrustedCount(label))
+                    .description("Metadata objects and verification records of the database without a valid integrity "
+                            + "tag, seen since start-up; they are ignored (never latest, restored or verified)")
+                    .tag("database", label).register(meters);
+        }
+    }
+
+    /** Whether records are signed and checked. */
+    public boolean integrityEnabled() {
+        return integrity.enabled();
+    }
+
+    /**
+     * Commits a backup: writes its metadata (signed), the commit marker of DESIGN §2, after the data object. If that
+     * fails the data object is removed, so nothing half-done is left.
+     */
+    public void commit(BackupMetadata metadata) throws IOException {
+        try {
+            store.putIfAbsent(metadataKey(metadata.database(), metadata.id()), integrity.sign(Json.write(metadata)));
+        } catch (IOException | RuntimeException e) {
+            try {
+                store.delete(metadata.key());
+            } catch (IOException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Stores a finished verification's record (signed) beside its backup, then keeps the newest
+     * {@code historyPerLevel} records per backup and level, and always the newest passed full one (the proof), so
+     * the daily checksum pass does not pile up records without end.
+     */
+    public void recordVerification(VerificationRecord record, int historyPerLevel) throws IOException {
+        String label = record.database();
+        store.putIfAbsent(verificationKey(label, record.backupId(), record.id()), integrity.sign(Json.write(record)));
+        List<VerificationRecord> all = new ArrayList<>(verificationsOf(label, record.backupId()));
+        all.sort(Comparator.comparing(VerificationRecord::finishedAt).reversed());
+        VerificationRecord proof = all.stream().filter(VerificationRecord::provesRestorable).findFirst().orElse(null);
+        Map<VerificationRecord.Level, Integer> kept = new java.util.EnumMap<>(VerificationRecord.Level.class);
+        for (VerificationRecord r : all) {
+            int n = kept.merge(r.level(), 1, Integer::sum);
+            if (n > historyPerLevel && r != proof) {
+                store.delete(verificationKey(label, record.backupId(), r.id()));
+            }
+        }
+    }
+
+    /**
+     * Every key of a backup, in the order a delete must remove them: the metadata first (the backup leaves every
+     * listing at once), then the data, then its verification records and its roles object. An interrupted delete
+     * leaves only objects without metadata, which the janitor removes.
+     */
+    public List<String> deleteOrder(String label, String id) throws IOException {
+        List<String> keys = new ArrayList<>(List.of(metadataKey(label, id), dataKey(label, id)));
+        store.list(verificationsPrefix(label) + BackupIds.validate(id) + "/").forEach(o -> keys.add(o.key()));
+        keys.add(prefix(label) + "/roles/" + id);
+        return keys;
+    }
+
+    /** How many untrusted metadata objects and verification records of a database were seen since start-up. */
+    public int untrustedCount(String label) {
+        return untrusted.getOrDefault(label, Set.of()).size();
     }
 
     /** The default key prefix of a database's backups. */
     public static String defaultPrefix(String label) {
         return "database/" + label;
+    }
+
+    /**
+     * Labels of the databases that have backups under the default layout ({@code database/<label>/metadata/}),
+     * found by listing the store: databases backed up under a custom prefix are known only from configuration.
+     */
+    public Set<String> labelsInStore() {
+        String base = "database/";
+        Set<String> labels = new java.util.TreeSet<>();
+        try {
+            for (ObjectInfo info : store.list(base)) {
+                String[] parts = info.key().substring(base.length()).split("/");
+                // database/<label>/metadata/<label>_backup_....json
+                if (parts.length == 3 && parts[1].equals("metadata") && parts[2].endsWith(".json")
+                        && BackupIds.isLabel(parts[0]) && parts[2].startsWith(parts[0] + "_backup_")) {
+                    labels.add(parts[0]);
+                }
+            }
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot list the store to find databases: " + e.getMessage(), e);
+        }
+        return labels;
     }
 
     /** Key prefix of the database's backups, without trailing slash. */
@@ -143,7 +267,7 @@ public class BackupCatalog {
                 continue;
             }
             listed.add(info.key());
-            VerificationRecord r = records.get(info.key());
+            Stored<VerificationRecord> r = records.get(info.key());
             if (r == null) {
                 r = readRecord(info.key());
                 if (r == null) {
@@ -151,8 +275,14 @@ public class BackupCatalog {
                 }
                 records.put(info.key(), r);
             }
-            if (parts[0].equals(r.backupId()) && r.finishedAt() != null && r.result() != null) {
-                out.computeIfAbsent(parts[0], k -> new ArrayList<>()).add(r);
+            VerificationRecord v = r.value();
+            boolean inPlace = parts[0].equals(v.backupId()) && parts[1].equals(v.id() + ".json");
+            if (!r.usable() || !inPlace) {
+                untrustedSeen(v.database(), info.key());
+                continue;
+            }
+            if (v.finishedAt() != null && v.result() != null) {
+                out.computeIfAbsent(parts[0], k -> new ArrayList<>()).add(v);
             }
         }
         records.keySet().removeIf(k -> k.startsWith(listPrefix) && !listed.contains(k));
@@ -160,9 +290,10 @@ public class BackupCatalog {
         return out;
     }
 
-    private VerificationRecord readRecord(String key) {
+    private Stored<VerificationRecord> readRecord(String key) {
         try (InputStream in = store.open(key)) {
-            return Json.read(in.readAllBytes(), VerificationRecord.class);
+            byte[] bytes = in.readAllBytes();
+            return new Stored<>(Json.read(bytes, VerificationRecord.class), integrity.check(bytes));
         } catch (ObjectStore.ObjectNotFoundException e) {
             return null;
         } catch (com.fasterxml.jackson.core.JacksonException e) {
@@ -175,27 +306,46 @@ public class BackupCatalog {
         }
     }
 
-    /** The completed backups of one database, newest first. */
+    private void untrustedSeen(String label, String key) {
+        if (label != null && untrusted.computeIfAbsent(label, l -> ConcurrentHashMap.newKeySet()).add(key)) {
+            trackUntrusted(label);
+            LOG.warnf("UNTRUSTED: %s has no valid integrity tag (lifeboat.store.integrity-key-file); it is ignored", key);
+        }
+    }
+
+    /** The completed, trusted backups of one database, newest first. */
     public List<BackupMetadata> list(String label) {
+        return scan(label, true);
+    }
+
+    /**
+     * Backups of a database whose metadata is UNTRUSTED (no valid integrity tag, or found under another backup's
+     * name), newest first: listed so people see them, never restored, verified or chosen as latest.
+     */
+    public List<BackupMetadata> listUntrusted(String label) {
+        return scan(label, false);
+    }
+
+    private List<BackupMetadata> scan(String label, boolean usable) {
         List<BackupMetadata> out = new ArrayList<>();
         for (String key : metadataKeys(label)) {
-            read(key).ifPresent(out::add);
+            read(key).filter(m -> m.usable() == usable).ifPresent(m -> out.add(m.value()));
         }
         out.sort(NEWEST_FIRST);
         return out;
     }
 
     /**
-     * The newest completed backup of a database. Ids carry their start time, so only the newest metadata objects
-     * are read, not all of them.
+     * The newest completed, trusted backup of a database. Ids carry their start time, so only the newest metadata
+     * objects are read, not all of them.
      */
     public Optional<BackupMetadata> latest(String label) {
         List<String> keys = metadataKeys(label);
         keys.sort(Comparator.comparing(BackupCatalog::idOrder).reversed());
         for (String key : keys) {
-            Optional<BackupMetadata> m = read(key);
-            if (m.isPresent()) {
-                return m;
+            Optional<Stored<BackupMetadata>> m = read(key);
+            if (m.isPresent() && m.get().usable()) {
+                return Optional.of(m.get().value());
             }
         }
         return Optional.empty();
@@ -225,8 +375,27 @@ public class BackupCatalog {
         return BackupIds.startedAt(id).map(Object::toString).orElse("") + String.format("#%06d", sequence);
     }
 
-    /** A completed backup by id; the id is validated first ({@code InvalidBackupId}). */
+    /** A completed, trusted backup by id; the id is validated first ({@code InvalidBackupId}). */
     public Optional<BackupMetadata> find(String id) {
+        return stored(id).filter(Stored::usable).map(Stored::value);
+    }
+
+    /**
+     * A completed backup by id, else {@link BackupNotFound}; an UNTRUSTED one is refused with
+     * {@link UntrustedBackup}, so it is never restored or verified.
+     */
+    public BackupMetadata get(String id) {
+        Stored<BackupMetadata> m = stored(id).orElseThrow(() -> new BackupNotFound("No completed backup with id '"
+                + id + "'."));
+        if (!m.usable()) {
+            throw new UntrustedBackup("Backup " + id + " is UNTRUSTED: its metadata has no valid integrity tag "
+                    + "(lifeboat.store.integrity-key-file), so it was not written by Lifeboat with the configured key. "
+                    + "It is never restored or verified; inspect and delete it.");
+        }
+        return m.value();
+    }
+
+    private Optional<Stored<BackupMetadata>> stored(String id) {
         String label = BackupIds.labelOf(BackupIds.validate(id));
         if (!BackupIds.isLabel(label)) {
             return Optional.empty();
@@ -234,19 +403,26 @@ public class BackupCatalog {
         return read(metadataKey(label, id));
     }
 
-    /** A completed backup by id, else {@link BackupNotFound}. */
-    public BackupMetadata get(String id) {
-        return find(id).orElseThrow(() -> new BackupNotFound("No completed backup with id '" + id + "'."));
-    }
-
     /** True when a backup id is taken in the store, as data or metadata. */
     public boolean taken(String label, String id) throws IOException {
         return store.stat(dataKey(label, id)).isPresent() || store.stat(metadataKey(label, id)).isPresent();
     }
 
-    private Optional<BackupMetadata> read(String key) {
+    private Optional<Stored<BackupMetadata>> read(String key) {
         try (InputStream in = store.open(key)) {
-            return Optional.of(Json.read(in.readAllBytes(), BackupMetadata.class));
+            byte[] bytes = in.readAllBytes();
+            BackupMetadata m = Json.read(bytes, BackupMetadata.class);
+            Integrity.Trust trust = integrity.check(bytes);
+            // a validly signed document copied under another name (e.g. a future-dated id) is not trusted either
+            if (m.id() == null || m.database() == null || !BackupIds.isLabel(m.database())
+                    || !key.equals(metadataKey(m.database(), m.id())) || !dataKey(m.database(), m.id()).equals(m.key())) {
+                trust = integrity.enabled() ? Integrity.Trust.UNTRUSTED : trust;
+            }
+            if (trust == Integrity.Trust.UNTRUSTED) {
+                untrustedSeen(m.database() != null && BackupIds.isLabel(m.database()) ? m.database()
+                        : labelOfKey(key), key);
+            }
+            return Optional.of(new Stored<>(m, trust));
         } catch (ObjectStore.ObjectNotFoundException e) {
             return Optional.empty();
         } catch (com.fasterxml.jackson.core.JacksonException e) {
@@ -255,5 +431,12 @@ public class BackupCatalog {
         } catch (IOException e) {
             throw new StoreUnavailable("Cannot read " + key + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The label a metadata key's file name starts with. */
+    private static String labelOfKey(String key) {
+        String name = key.substring(key.lastIndexOf('/') + 1);
+        int at = name.indexOf("_backup_");
+        return at > 0 ? name.substring(0, at) : name;
     }
 }

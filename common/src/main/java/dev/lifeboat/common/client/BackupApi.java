@@ -1,5 +1,6 @@
 package dev.lifeboat.common.client;
 
+import dev.lifeboat.common.api.BackupView;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -18,9 +19,9 @@ import org.eclipse.microprofile.rest.client.inject.RegisterRestClient;
 interface BackupApi {
 
     @POST
-    BackupStatus start(@HeaderParam("Authorization") String authorization, BackupServiceClient.StartRequest request);
+    BackupView start(@HeaderParam("Authorization") String authorization, BackupServiceClient.StartRequest request);
 
     @GET
     @Path("{id}")
-    BackupStatus get(@HeaderParam("Authorization") String authorization, @PathParam("id") String id);
+    BackupView get(@HeaderParam("Authorization") String authorization, @PathParam("id") String id);
 }

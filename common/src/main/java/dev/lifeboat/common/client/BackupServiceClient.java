@@ -1,6 +1,8 @@
 package dev.lifeboat.common.client;
 
 import dev.lifeboat.common.config.PeersConfig;
+import dev.lifeboat.common.api.BackupView;
+import dev.lifeboat.common.api.BackupView;
 import dev.lifeboat.common.model.Trigger;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import jakarta.inject.Singleton;
@@ -20,12 +22,12 @@ public class BackupServiceClient extends PeerClient<BackupApi> {
     }
 
     /** Starts a backup of {@code database}; returns the running backup. */
-    public BackupStatus start(String database, Trigger trigger, Map<String, String> labels) {
+    public BackupView start(String database, Trigger trigger, Map<String, String> labels) {
         return call((api, auth) -> api.start(auth, new StartRequest(database, trigger, labels)));
     }
 
     /** A backup by id, running or done. */
-    public BackupStatus get(String id) {
+    public BackupView get(String id) {
         return call((api, auth) -> api.get(auth, id));
     }
 }

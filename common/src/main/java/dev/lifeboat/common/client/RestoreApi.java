@@ -1,5 +1,7 @@
 package dev.lifeboat.common.client;
 
+import dev.lifeboat.common.api.BackupView;
+import dev.lifeboat.common.api.RestoreView;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -19,11 +21,11 @@ import org.eclipse.microprofile.rest.client.inject.RegisterRestClient;
 interface RestoreApi {
 
     @POST
-    RestoreStatus start(@HeaderParam("Authorization") String authorization, RestoreServiceClient.StartRequest request);
+    RestoreView start(@HeaderParam("Authorization") String authorization, RestoreServiceClient.StartRequest request);
 
     @GET
     @Path("{id}")
-    RestoreStatus get(@HeaderParam("Authorization") String authorization, @PathParam("id") String id);
+    RestoreView get(@HeaderParam("Authorization") String authorization, @PathParam("id") String id);
 
     @DELETE
     @Path("{id}/database")

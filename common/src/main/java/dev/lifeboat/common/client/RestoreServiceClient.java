@@ -1,5 +1,7 @@
 package dev.lifeboat.common.client;
 
+import dev.lifeboat.common.api.BackupView;
+import dev.lifeboat.common.api.RestoreView;
 import dev.lifeboat.common.config.PeersConfig;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import jakarta.inject.Singleton;
@@ -18,12 +20,12 @@ public class RestoreServiceClient extends PeerClient<RestoreApi> {
     }
 
     /** Starts restoring {@code backupId} into {@code target}; returns the running restore. */
-    public RestoreStatus start(String backupId, String target) {
+    public RestoreView start(String backupId, String target) {
         return call((api, auth) -> api.start(auth, new StartRequest(backupId, target)));
     }
 
     /** A restore by id, running or done. */
-    public RestoreStatus get(String id) {
+    public RestoreView get(String id) {
         return call((api, auth) -> api.get(auth, id));
     }
 

@@ -1,5 +1,7 @@
 package dev.lifeboat.common.client;
 
+import dev.lifeboat.common.api.VerificationRequest;
+import dev.lifeboat.common.api.VerificationView;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
@@ -16,6 +18,5 @@ import org.eclipse.microprofile.rest.client.inject.RegisterRestClient;
 interface VerifyApi {
 
     @POST
-    VerifyServiceClient.Verification request(@HeaderParam("Authorization") String authorization,
-                                             VerifyServiceClient.Request request);
+    VerificationView request(@HeaderParam("Authorization") String authorization, VerificationRequest request);
 }

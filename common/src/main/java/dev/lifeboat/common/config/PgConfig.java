@@ -19,4 +19,14 @@ public interface PgConfig {
     /** How long to wait for a connection to a server ({@code PGCONNECT_TIMEOUT}). */
     @WithDefault("10s")
     Duration connectTimeout();
+
+    /**
+     * How long a quick query (the server's version, listing or dropping databases, the checks around a restore)
+     * may take from the program's start to its end, connecting and reading the answer included; past it psql is
+     * killed and the server stops the statement too ({@code statement_timeout}). Work that has its own limit
+     * ({@code lifeboat.backup.timeout}, {@code lifeboat.restore.timeout}, {@code lifeboat.verify.query-timeout})
+     * is not bound by this one.
+     */
+    @WithDefault("30s")
+    Duration queryTimeout();
 }

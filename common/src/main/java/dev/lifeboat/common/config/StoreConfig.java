@@ -23,6 +23,12 @@ public interface StoreConfig {
     /** Retries of transient store failures (5xx, throttling, broken connections), for both store types. */
     Retry retry();
 
+    /**
+     * File (a mounted Secret) with the keys that sign metadata and verification records (HMAC-SHA-256), one
+     * {@code <key-id>=<secret>} per line, the first signing; unset = records are neither signed nor checked.
+     */
+    Optional<Path> integrityKeyFile();
+
     enum Type {
         FILESYSTEM, S3
     }

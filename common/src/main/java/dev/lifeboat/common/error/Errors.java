@@ -74,13 +74,27 @@ public final class Errors {
     }
 
     /** A PostgreSQL client program failed, or none suitable was found. */
-    public static final class PgToolFailed extends LifeboatException {
+    public static class PgToolFailed extends LifeboatException {
         public PgToolFailed(String detail) {
             super(502, "pg-tool-failed", "PostgreSQL program failed", detail);
         }
 
         public PgToolFailed(String detail, Throwable cause) {
             super(502, "pg-tool-failed", "PostgreSQL program failed", detail, cause);
+        }
+
+        protected PgToolFailed(int status, String type, String title, String detail) {
+            super(status, type, title, detail);
+        }
+    }
+
+    /**
+     * A PostgreSQL client program reached its time limit and was killed; the detail names the program, what it
+     * ran and the setting that limits it. A {@link PgToolFailed}, so whoever handles those handles this too.
+     */
+    public static final class PgTimeout extends PgToolFailed {
+        public PgTimeout(String detail) {
+            super(504, "pg-timeout", "PostgreSQL program timed out", detail);
         }
     }
 
@@ -138,6 +152,33 @@ public final class Errors {
     public static final class InvalidConfiguration extends LifeboatException {
         public InvalidConfiguration(String detail) {
             super(500, "invalid-configuration", "Invalid configuration", detail);
+        }
+    }
+
+    /** A job the caller waited for ({@code ?wait=true}) ended in failure. */
+    public static final class JobFailed extends LifeboatException {
+        private final String location;
+
+        /**
+         * @param kind     {@code backup}, {@code restore}, ...: names the problem type ({@code /problems/backup-failed})
+         * @param location the job's URL path, e.g. {@code /api/v1/backups/<id>}
+         */
+        public JobFailed(String kind, String id, String error, String location) {
+            super(500, kind + "-failed", Character.toUpperCase(kind.charAt(0)) + kind.substring(1) + " failed",
+                    Character.toUpperCase(kind.charAt(0)) + kind.substring(1) + " " + id + " failed: " + error);
+            this.location = location;
+        }
+
+        /** The job's URL path, for the Location header and the problem's instance. */
+        public String location() {
+            return location;
+        }
+    }
+
+    /** A stored record whose integrity tag is missing or wrong: never restored or verified. */
+    public static final class UntrustedBackup extends LifeboatException {
+        public UntrustedBackup(String detail) {
+            super(409, "untrusted-backup", "Untrusted backup", detail);
         }
     }
 }

@@ -18,6 +18,11 @@ public class ProblemMapper {
 
     @ServerExceptionMapper
     public Response domain(LifeboatException e, UriInfo uri) {
+        if (e instanceof Errors.JobFailed failed) {
+            // the job's own URL is the instance, and where to read it again
+            return Response.fromResponse(response(new Problem(e.type(), e.title(), e.status(), e.getMessage(),
+                    failed.location()))).location(java.net.URI.create(failed.location())).build();
+        }
         if (e.status() >= 500) {
             LOG.warnf("%s: %s", e.title(), e.getMessage());
         }

@@ -4,13 +4,12 @@ import dev.lifeboat.common.config.PgConfig;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -20,27 +19,37 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Finds PostgreSQL client programs and the server's version. pg_dump refuses servers newer than itself and a
- * dump from an older pg_dump may miss features, so for a server of major N the {@code pg_dump} of major N is
- * used, else the oldest newer one; only older ones → refused with a clear error.
+ * Finds PostgreSQL client programs and the server's version, and runs quick queries with psql. pg_dump refuses
+ * servers newer than itself and a dump from an older pg_dump may miss features, so for a server of major N the
+ * {@code pg_dump} of major N is used, else the oldest newer one; only older ones → refused with a clear error.
+ * Every query runs under a {@link TimeLimit} (by default {@code lifeboat.pg.query-timeout}) and its answer is
+ * read with a size cap, so neither a stalled server nor a huge answer can hold or exhaust the caller.
  */
 @ApplicationScoped
 public class PgTools {
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
-    private static final Duration QUICK = Duration.ofSeconds(30);
+    /** The configuration key of {@link #queryLimit()}. */
+    public static final String QUERY_TIMEOUT = "lifeboat.pg.query-timeout";
+    /** The largest answer {@link #psqlQuery} reads: a list of every table of a large database fits. */
+    static final int MAX_ANSWER = 16 << 20;
+    private static final int MAX_VERSION_OUTPUT = 64 << 10;
+    /** The server-side limit outlasts the client's by this, so the client's kill and its message come first. */
+    private static final Duration STATEMENT_MARGIN = Duration.ofSeconds(1);
     private final List<Path> searchDirs;
     private final Duration connectTimeout;
+    private final TimeLimit queryLimit;
     /** {@code --version} output per program path, asked once. */
     private final Map<Path, Optional<String>> versions = new ConcurrentHashMap<>();
 
     @jakarta.inject.Inject
     public PgTools(PgConfig config) {
-        this(config.binDirs().orElseGet(PgTools::defaultDirs), config.connectTimeout());
+        this(config.binDirs().orElseGet(PgTools::defaultDirs), config.connectTimeout(), config.queryTimeout());
     }
 
-    public PgTools(List<Path> searchDirs, Duration connectTimeout) {
+    public PgTools(List<Path> searchDirs, Duration connectTimeout, Duration queryTimeout) {
         this.searchDirs = List.copyOf(searchDirs);
         this.connectTimeout = connectTimeout;
+        this.queryLimit = new TimeLimit(queryTimeout, QUERY_TIMEOUT);
     }
 
     /** Every {@code /usr/lib/postgresql/<major>/bin}, newest first, then the folders of {@code PATH}. */
@@ -77,6 +86,11 @@ public class PgTools {
 
     public Duration connectTimeout() {
         return connectTimeout;
+    }
+
+    /** The time limit of quick queries ({@code lifeboat.pg.query-timeout}). */
+    public TimeLimit queryLimit() {
+        return queryLimit;
     }
 
     /** A found program and its major version. */
@@ -137,39 +151,48 @@ public class PgTools {
         }
     }
 
-    /** Runs one query with psql and returns its unaligned, tuples-only output; for quick queries (30 s). */
+    /** Runs one quick query with psql and returns its unaligned, tuples-only output ({@code lifeboat.pg.query-timeout}). */
     public String psqlQuery(Program psql, PgConnection connection, String sql) {
-        return psqlQuery(psql, connection, sql, QUICK);
+        return psqlQuery(psql, connection, sql, queryLimit);
     }
 
-    /** Runs one query with psql, allowing it {@code timeout}, and returns its unaligned, tuples-only output. */
-    public String psqlQuery(Program psql, PgConnection connection, String sql, Duration timeout) {
+    /**
+     * Runs one query with psql within {@code limit}, connecting and reading included, and returns its unaligned,
+     * tuples-only output (at most 16 MiB). The server is told too ({@code statement_timeout}, unless the
+     * connection sets one), so a statement does not keep running there after psql was killed.
+     */
+    public String psqlQuery(Program psql, PgConnection connection, String sql, TimeLimit limit) {
         try (PgProcess p = PgProcess.start(psql.path(),
-                List.of("-X", "--no-password", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql), connection, connectTimeout)) {
+                List.of("-X", "--no-password", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql),
+                withStatementTimeout(connection, limit), connectTimeout, limit)) {
             p.stdin().close();
-            String out;
-            try (InputStream in = p.stdout()) {
-                out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            }
-            p.waitSuccess(timeout);
+            String out = p.readStdout(MAX_ANSWER);
+            p.waitSuccess();
             return out;
         } catch (IOException e) {
             throw new PgToolFailed("psql failed: " + e.getMessage(), e);
         }
     }
 
-    private Optional<String> versionOf(Path program) {
-        return versions.computeIfAbsent(program, PgTools::runVersion);
+    private static PgConnection withStatementTimeout(PgConnection connection, TimeLimit limit) {
+        if (connection.settings().containsKey("statement_timeout")) {
+            return connection;
+        }
+        long millis = Math.min(Integer.MAX_VALUE, limit.duration().plus(STATEMENT_MARGIN).toMillis());
+        Map<String, String> settings = new LinkedHashMap<>(connection.settings());
+        settings.put("statement_timeout", Long.toString(millis));
+        return connection.withSettings(settings);
     }
 
-    private static Optional<String> runVersion(Path program) {
-        try (PgProcess p = PgProcess.start(program, List.of("--version"), null, Duration.ofSeconds(5))) {
+    private Optional<String> versionOf(Path program) {
+        return versions.computeIfAbsent(program, this::runVersion);
+    }
+
+    private Optional<String> runVersion(Path program) {
+        try (PgProcess p = PgProcess.start(program, List.of("--version"), null, connectTimeout, queryLimit)) {
             p.stdin().close();
-            String out;
-            try (InputStream in = p.stdout()) {
-                out = new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
-            }
-            p.waitSuccess(Duration.ofSeconds(10));
+            String out = p.readStdout(MAX_VERSION_OUTPUT).strip();
+            p.waitSuccess();
             return parseMajor(out).isPresent() ? Optional.of(out) : Optional.empty();
         } catch (IOException | RuntimeException e) {
             return Optional.empty();

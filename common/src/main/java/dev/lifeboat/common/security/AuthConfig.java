@@ -10,9 +10,16 @@ import java.util.Optional;
 /** API authentication (DESIGN §7): static bearer tokens, each with roles ({@code lifeboat.auth.*}). */
 @ConfigMapping(prefix = "lifeboat.auth")
 public interface AuthConfig {
-    /** Off only for a closed test bench; with it on and no token configured, the service refuses to start. */
+    /**
+     * Off only for a closed test bench; with it on and no token configured, the service refuses to start. Turning it
+     * off outside dev and test mode also needs {@code allow-disabled=true}.
+     */
     @WithDefault("true")
     boolean enabled();
+
+    /** Confirms {@code enabled=false} in a production run (a deliberate, closed test bench); ignored otherwise. */
+    @WithDefault("false")
+    boolean allowDisabled();
 
     /** The API clients, by name (e.g. {@code ops}, {@code restore-service}). */
     Map<String, Client> tokens();

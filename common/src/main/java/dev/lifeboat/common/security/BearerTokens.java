@@ -35,6 +35,7 @@ public class BearerTokens implements IdentityProvider<TokenAuthenticationRequest
     static final int MIN_LENGTH = 32;
 
     private final boolean enabled;
+    private final boolean allowDisabled;
     private final List<Client> clients;
 
     record Client(String name, byte[] token, Set<String> roles) {
@@ -42,6 +43,7 @@ public class BearerTokens implements IdentityProvider<TokenAuthenticationRequest
 
     public BearerTokens(AuthConfig config) {
         this.enabled = config.enabled();
+        this.allowDisabled = config.allowDisabled();
         List<Client> list = new ArrayList<>();
         for (Map.Entry<String, AuthConfig.Client> e : config.tokens().entrySet()) {
             String token = read(e.getKey(), e.getValue());
@@ -69,6 +71,11 @@ public class BearerTokens implements IdentityProvider<TokenAuthenticationRequest
 
     void onStart(@Observes StartupEvent event) {
         if (!enabled) {
+            if (LaunchMode.current() == LaunchMode.NORMAL && !allowDisabled) {
+                throw new InvalidConfiguration("lifeboat.auth.enabled=false would let anyone who reaches the API take, "
+                        + "restore and delete backups; outside dev and test mode it also needs "
+                        + "lifeboat.auth.allow-disabled=true (a closed test bench only)");
+            }
             LOG.warn("lifeboat.auth.enabled=false: the API accepts every request without a token");
         } else if (clients.isEmpty()) {
             if (LaunchMode.current() == LaunchMode.NORMAL) {

@@ -3,6 +3,7 @@ package dev.lifeboat.common.pg;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.pg.PgTools.Program;
 import dev.lifeboat.common.testing.PostgresServer;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class PgToolsTest {
+    private static final TimeLimit LIMIT = new TimeLimit(Duration.ofSeconds(30), "test.limit");
     private static PostgresServer server;
 
     @TempDir
@@ -96,7 +98,7 @@ class PgToolsTest {
     @Test
     void findReportsEveryCopyWithItsMajor() throws IOException {
         Path fake = script("fake", "pg_dump", "echo 'pg_dump (PostgreSQL) 13.4'").getParent();
-        PgTools tools = new PgTools(List.of(fake, server.bin()), Duration.ofSeconds(5));
+        PgTools tools = new PgTools(List.of(fake, server.bin()), Duration.ofSeconds(5), Duration.ofSeconds(30));
 
         List<Program> found = tools.find("pg_dump");
         assertThat(found).extracting(Program::major).containsExactly(13, 15);
@@ -118,7 +120,7 @@ class PgToolsTest {
         Path failing = script("failing", "pg_dump", "echo 'pg_dump (PostgreSQL) 14.1'; exit 2").getParent();
         Path plain = Files.createDirectories(dir.resolve("plain"));
         Files.writeString(plain.resolve("pg_dump"), "echo 'pg_dump (PostgreSQL) 12.1'\n");
-        PgTools tools = new PgTools(List.of(liar, failing, plain, dir.resolve("missing"), server.bin()), Duration.ofSeconds(5));
+        PgTools tools = new PgTools(List.of(liar, failing, plain, dir.resolve("missing"), server.bin()), Duration.ofSeconds(5), Duration.ofSeconds(30));
         assertThat(tools.find("pg_dump")).extracting(Program::major).containsExactly(15);
         assertThatThrownBy(() -> tools.newest("no_such_program")).isInstanceOf(PgToolFailed.class);
     }
@@ -127,14 +129,14 @@ class PgToolsTest {
 
     @Test
     void serverVersionNumIsReadWithThePasswordFromTheEnvironment() {
-        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5));
+        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5), Duration.ofSeconds(30));
         int version = tools.serverVersionNum(connection(Optional.of(PostgresServer.PASSWORD)));
         assertThat(version).isBetween(150000, 159999);
     }
 
     @Test
     void missingOrWrongPasswordFailsWithThePsqlError() {
-        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5));
+        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5), Duration.ofSeconds(30));
         assertThatThrownBy(() -> tools.serverVersionNum(connection(Optional.empty())))
                 .isInstanceOf(PgToolFailed.class).hasMessageContaining("password");
         assertThatThrownBy(() -> tools.serverVersionNum(connection(Optional.of("wrong"))))
@@ -143,7 +145,7 @@ class PgToolsTest {
 
     @Test
     void psqlQueryReturnsUnalignedTuples() {
-        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5));
+        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5), Duration.ofSeconds(30));
         String out = tools.psqlQuery(tools.newest("psql"), connection(Optional.of(PostgresServer.PASSWORD)),
                 "SELECT 'a|b', 2 UNION ALL SELECT 'c', 3");
         assertThat(out.strip()).isEqualTo("a|b|2\nc|3");
@@ -151,7 +153,7 @@ class PgToolsTest {
 
     @Test
     void sessionSettingsReachTheServerThroughPgOptionsWithSpacesEscaped() {
-        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5));
+        PgTools tools = new PgTools(List.of(server.bin()), Duration.ofSeconds(5), Duration.ofSeconds(30));
         PgConnection c = connection(Optional.of(PostgresServer.PASSWORD)).withSettings(java.util.Map.of(
                 "TimeZone", "Pacific/Chatham", "lifeboat.note", "two words\\x"));
         String out = tools.psqlQuery(tools.newest("psql"), c,
@@ -166,8 +168,8 @@ class PgToolsTest {
     @Test
     void failingProgramReportsItsStderr() {
         PgProcess p = PgProcess.start(Path.of("/bin/sh"),
-                List.of("-c", "echo 'pg_dump: error: connection to server failed: boom' >&2; exit 1"), null, Duration.ofSeconds(5));
-        assertThatThrownBy(() -> p.waitSuccess(Duration.ofSeconds(10)))
+                List.of("-c", "echo 'pg_dump: error: connection to server failed: boom' >&2; exit 1"), null, Duration.ofSeconds(5), LIMIT);
+        assertThatThrownBy(p::waitSuccess)
                 .isInstanceOf(PgToolFailed.class)
                 .hasMessageContaining("exited with code 1")
                 .hasMessageContaining("pg_dump: error: connection to server failed: boom");
@@ -178,26 +180,28 @@ class PgToolsTest {
     void connectionGoesIntoTheChildEnvironmentOnly() throws IOException {
         PgConnection c = new PgConnection("db.example", 6543, "appdb", "backup", Optional.of("s3cr3t"));
         assertThat(c.toString()).doesNotContain("s3cr3t");
-        try (PgProcess p = PgProcess.start(Path.of("/usr/bin/env"), List.of(), c, Duration.ofSeconds(7))) {
+        try (PgProcess p = PgProcess.start(Path.of("/usr/bin/env"), List.of(), c, Duration.ofSeconds(7), LIMIT)) {
             String env;
             try (InputStream in = p.stdout()) {
                 env = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             }
-            p.waitSuccess(Duration.ofSeconds(10));
+            p.waitSuccess();
             assertThat(env.lines()).contains("PGHOST=db.example", "PGPORT=6543", "PGDATABASE=appdb", "PGUSER=backup",
-                    "PGPASSWORD=s3cr3t", "PGCONNECT_TIMEOUT=7");
+                    "PGPASSWORD=s3cr3t", "PGCONNECT_TIMEOUT=7", "LC_MESSAGES=C");
+            assertThat(env.lines()).noneMatch(l -> l.startsWith("LC_ALL="));
         }
     }
 
     @Test
     void chattyStderrDoesNotBlockAndFailureQuotesItsTail() {
         PgProcess p = PgProcess.start(Path.of("/bin/sh"), List.of("-c",
-                "i=0; while [ $i -lt 5000 ]; do echo \"noise line $i ..........................\" >&2; i=$((i+1)); done;"
-                        + " echo 'the last words' >&2; exit 3"), null, Duration.ofSeconds(5));
-        assertThatThrownBy(() -> p.waitSuccess(Duration.ofSeconds(30)))
+                "i=0; while [ $i -lt 5000 ]; do echo \"pg_dump: warning: noise line $i ..........\" >&2; i=$((i+1)); done;"
+                        + " echo 'pg_dump: error: the last words' >&2; exit 3"), null, Duration.ofSeconds(5), LIMIT);
+        assertThatThrownBy(p::waitSuccess)
                 .isInstanceOf(PgToolFailed.class)
                 .hasMessageContaining("exited with code 3")
                 .hasMessageContaining("the last words")
+                .hasMessageContaining("(earlier output left out)")
                 .hasMessageNotContaining("noise line 0 ");
         assertThat(p.stderr().length()).isLessThanOrEqualTo(32 * 1024);
         p.close();
@@ -205,17 +209,21 @@ class PgToolsTest {
 
     @Test
     void programRunningPastTheTimeoutIsKilled() {
-        PgProcess p = PgProcess.start(Path.of("/bin/sleep"), List.of("30"), null, Duration.ofSeconds(5));
         long start = System.nanoTime();
-        assertThatThrownBy(() -> p.waitSuccess(Duration.ofMillis(300)))
-                .isInstanceOf(PgToolFailed.class).hasMessageContaining("did not finish");
-        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        PgProcess p = PgProcess.start(Path.of("/bin/sleep"), List.of("30"), null, Duration.ofSeconds(5),
+                new TimeLimit(Duration.ofMillis(300), "test.sleep-limit"));
+        assertThatThrownBy(p::waitSuccess)
+                .isInstanceOf(PgTimeout.class)
+                .hasMessage("sleep timed out after 0.3s (test.sleep-limit); it was killed");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(300), Duration.ofSeconds(10));
+        assertThat(p.isAlive()).isFalse();
+        assertThat(p.timedOut()).isTrue();
         p.close();
     }
 
     @Test
     void missingProgramFailsToStart() {
-        assertThatThrownBy(() -> PgProcess.start(dir.resolve("nope"), List.of(), null, Duration.ofSeconds(5)))
+        assertThatThrownBy(() -> PgProcess.start(dir.resolve("nope"), List.of(), null, Duration.ofSeconds(5), LIMIT))
                 .isInstanceOf(PgToolFailed.class).hasMessageContaining("Cannot start");
     }
 }

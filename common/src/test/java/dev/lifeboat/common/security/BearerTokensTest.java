@@ -27,6 +27,11 @@ class BearerTokensTest {
             }
 
             @Override
+            public boolean allowDisabled() {
+                return false;
+            }
+
+            @Override
             public Map<String, Client> tokens() {
                 return clients;
             }

@@ -1,6 +1,6 @@
 package dev.lifeboat.restore.config;
 
-import dev.lifeboat.restore.service.RestoreMode;
+import dev.lifeboat.common.api.RestoreMode;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
@@ -21,12 +21,6 @@ public interface RestoreServiceConfig {
 
     /** How restores run. */
     Restore restore();
-
-    /**
-     * Key prefixes of the backed-up databases, by label, when backup-service was configured with a non-default
-     * {@code lifeboat.databases.<label>.prefix}; unset = {@code database/<label>}.
-     */
-    Map<String, Source> databases();
 
     interface Target {
         /** Server host name. */
@@ -123,10 +117,5 @@ public interface RestoreServiceConfig {
         /** How many finished restore jobs are kept in memory for {@code GET /restores}. */
         @WithDefault("100")
         int jobHistory();
-    }
-
-    interface Source {
-        /** Object key prefix of the label's backups, as configured in backup-service. */
-        Optional<String> prefix();
     }
 }

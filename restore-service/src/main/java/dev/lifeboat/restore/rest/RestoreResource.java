@@ -1,13 +1,15 @@
 package dev.lifeboat.restore.rest;
 
+import dev.lifeboat.common.api.RestoreView;
+import dev.lifeboat.common.error.Errors.JobFailed;
+import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.error.Errors.RestoreNotFound;
-import dev.lifeboat.common.error.Problem;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.security.Roles;
 import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
 import dev.lifeboat.restore.service.RestoreJob;
-import dev.lifeboat.restore.service.RestoreMode;
+import dev.lifeboat.common.api.RestoreMode;
 import dev.lifeboat.restore.service.RestoreRequestSpec;
 import dev.lifeboat.restore.service.RestoreService;
 import dev.lifeboat.restore.service.Targets;
@@ -87,16 +89,13 @@ public class RestoreResource {
                 new RestoreRequestSpec(backup, request.database(), mode, safety, scaleDown));
         URI location = uri.getBaseUriBuilder().path("api/v1/restores").path(job.id()).build();
         if (!wait) {
-            return Response.accepted(RestoreView.of(job)).location(location).build();
+            return Response.accepted(view(job)).location(location).build();
         }
         RestoreJob done = service.await(job);
-        if (done.status() == RestoreJob.Status.FAILED) {
-            return Response.status(500).type(Problem.MEDIA_TYPE)
-                    .entity(new Problem("/problems/restore-failed", "Restore failed", 500,
-                            "Restore " + done.id() + " failed: " + done.error(), "/api/v1/restores/" + done.id()))
-                    .location(location).build();
+        if (done.state() == JobState.FAILED) {
+            throw new JobFailed("restore", done.id(), done.error(), "/api/v1/restores/" + done.id());
         }
-        return Response.created(location).entity(RestoreView.of(done)).build();
+        return Response.created(location).entity(view(done)).build();
     }
 
     @GET
@@ -108,7 +107,7 @@ public class RestoreResource {
             targets.require(target);
         }
         return service.jobs().stream().filter(j -> target == null || target.isBlank() || j.target().equals(target))
-                .map(RestoreView::of).toList();
+                .map(RestoreResource::view).toList();
     }
 
     @GET
@@ -117,7 +116,7 @@ public class RestoreResource {
     @Operation(summary = "One restore: phase, steps with timings, progress, error")
     public RestoreView get(@PathParam("id") String id) {
         RestoreService.validateId(id);
-        return service.job(id).map(RestoreView::of)
+        return service.job(id).map(RestoreResource::view)
                 .orElseThrow(() -> new RestoreNotFound("No restore with id '" + id + "' is known (finished restores are "
                         + "kept in memory until a restart or lifeboat.restore.job-history is exceeded)."));
     }
@@ -130,5 +129,15 @@ public class RestoreResource {
         RestoreService.validateId(id);
         service.dropScratch(id);
         return Response.noContent().build();
+    }
+
+    /** A restore job as the API shows it. */
+    static RestoreView view(RestoreJob job) {
+        long total = job.totalBytes();
+        double percent = total <= 0 ? 0 : Math.min(100.0, Math.round(job.bytesRestored() * 1000.0 / total) / 10.0);
+        return new RestoreView(job.id(), job.target(), job.backupId(), job.spec().mode(), job.state(), job.phase(),
+                job.database(), job.databaseDropped() ? Boolean.TRUE : null, job.safetyBackupId(), job.startedAt(),
+                job.finishedAt(), new RestoreView.Progress(job.bytesRestored(), total, percent,
+                Math.round(job.elapsedSeconds() * 10) / 10.0), job.steps(), job.error(), job.failure());
     }
 }

@@ -1,31 +1,24 @@
 package dev.lifeboat.restore.service;
 
-import dev.lifeboat.common.error.Errors.ChecksumMismatch;
+import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
-import dev.lifeboat.common.error.Errors.StoreUnavailable;
-import dev.lifeboat.common.error.LifeboatException;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
-import dev.lifeboat.common.pipeline.AgeStage.DecryptionException;
-import dev.lifeboat.common.pipeline.Codec;
+import dev.lifeboat.common.api.RestoreFailure;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.Measure;
+import dev.lifeboat.common.pipeline.ReadChain;
 import dev.lifeboat.common.pipeline.SchemaReset;
 import dev.lifeboat.common.store.ObjectStore;
 import java.io.BufferedOutputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Loads a stored plain-format backup into a database in ONE transaction (DESIGN §3 step 4), streaming:
@@ -40,8 +33,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class DumpLoader {
     private static final int BUFFER = 1 << 16;
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("restore-watchdog").daemon().factory());
 
     private DumpLoader() {
     }
@@ -54,102 +45,53 @@ final class DumpLoader {
     static void load(ObjectStore store, BackupMetadata metadata, List<String> identities, PgTools.Program psql,
                      PgConnection connection, Duration connectTimeout, String preamble, boolean resetSchemas,
                      Measure measure, Duration timeout) {
-        Codec codec = Codec.forReading(metadata.id(), identities);
-        AtomicBoolean timedOut = new AtomicBoolean();
-        PgProcess process = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1"),
-                connection, connectTimeout, true);
-        ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
-            timedOut.set(true);
-            process.kill();
-        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-        boolean committed = false;
+        // verbose errors carry the SQLSTATE, which tells a statement of the dump failing from the server failing
+        PgProcess process = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
+                "-v", "VERBOSITY=verbose"), connection, connectTimeout, new TimeLimit(timeout, "lifeboat.restore.timeout"),
+                true);
         try {
             OutputStream psqlIn = new BufferedOutputStream(process.stdin(), BUFFER);
-            try (InputStream raw = open(store, metadata)) {
-                InputStream measured = measure.inputStream(raw);
-                toPsql(process, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
-                OutputStream sink = resetSchemas ? new SchemaReset(keepOpen(psqlIn)) : psqlIn;
-                InputStream dump = fromStore(metadata, () -> codec.decode(measured));
-                byte[] buffer = new byte[BUFFER];
-                while (true) {
-                    int n = fromStore(metadata, () -> dump.read(buffer));
-                    if (n < 0) {
-                        break;
-                    }
-                    toPsql(process, () -> sink.write(buffer, 0, n));
-                }
-                // bytes after the end of the compressed/encrypted stream are still part of the object: read them too
-                fromStore(metadata, () -> measured.transferTo(OutputStream.nullOutputStream()));
-                check(metadata, measure);
-                // a dump ends with a newline; one more completes a last line that did not, so nothing is held back
-                toPsql(process, () -> {
-                    sink.write('\n');
-                    sink.flush();
-                    write(psqlIn, "COMMIT;\n");
-                    psqlIn.close();
-                });
-                committed = true;
-            } catch (IOException e) {
-                throw new StoreUnavailable("Reading backup " + metadata.id() + " failed: " + e.getMessage(), e);
+            toPsql(process, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
+            OutputStream sink = resetSchemas ? new SchemaReset(keepOpen(psqlIn)) : psqlIn;
+            ReadChain.Result read;
+            try {
+                read = ReadChain.read(store, metadata, identities, measure, sink::write);
+            } catch (ReadChain.SinkFailed e) {
+                throw psqlStopped(process, e.getCause());
             }
-            process.waitSuccess(timeout);
+            if (!read.ok()) {
+                throw new RestoreFault(read.outcome() == ReadChain.Outcome.STORE_ERROR ? RestoreFailure.STORE_ERROR
+                        : RestoreFailure.BACKUP_DAMAGED, read.detail() + " Nothing was committed; the target is unchanged.");
+            }
+            // a dump ends with a newline; one more completes a last line that did not, so nothing is held back
+            toPsql(process, () -> {
+                sink.write('\n');
+                sink.flush();
+                write(psqlIn, "COMMIT;\n");
+                psqlIn.close();
+            });
+            try {
+                process.waitSuccess();
+            } catch (PgTimeout e) {
+                throw e;
+            } catch (PgToolFailed e) {
+                throw new RestoreFault(RestoreFault.ofPsqlError(process.stderr()),
+                        "A statement of the dump failed; the load was rolled back: " + e.getMessage());
+            }
         } catch (RuntimeException e) {
             process.kill();
-            if (timedOut.get()) {
-                throw new PgToolFailed("The load did not finish within " + timeout
+            if (e instanceof PgTimeout || process.timedOut()) {
+                throw new RestoreFault(RestoreFailure.TIMEOUT, "The load did not finish within " + timeout
                         + " (lifeboat.restore.timeout); it was stopped and rolled back");
-            }
-            if (committed && e instanceof PgToolFailed p) {
-                throw new PgToolFailed("A statement of the dump failed; the load was rolled back: " + p.getMessage());
             }
             throw e;
         } finally {
-            watchdog.cancel(false);
             process.close();
         }
     }
 
-    private interface IoAction<T> {
-        T run() throws IOException;
-    }
-
     private interface IoStep {
         void run() throws IOException;
-    }
-
-    private static InputStream open(ObjectStore store, BackupMetadata metadata) {
-        try {
-            return store.open(metadata.key());
-        } catch (ObjectStore.ObjectNotFoundException e) {
-            throw new ChecksumMismatch("The data object of backup " + metadata.id() + " is missing ("
-                    + metadata.key() + "). The target is unchanged.");
-        } catch (IOException e) {
-            throw new StoreUnavailable("Cannot open backup " + metadata.id() + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Reading the stored object failed: it is damaged, cannot be decrypted, or the store failed. */
-    private static <T> T fromStore(BackupMetadata metadata, IoAction<T> action) {
-        try {
-            return action.run();
-        } catch (DecryptionException e) {
-            throw new ChecksumMismatch("Backup " + metadata.id() + " cannot be decrypted: " + e.getMessage()
-                    + ". Nothing was committed; the target is unchanged.");
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof LifeboatException l) {
-                throw l;
-            }
-            String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            boolean damaged = e.getClass().getName().startsWith("com.github.luben.zstd")
-                    || e instanceof java.util.zip.ZipException || e instanceof java.io.EOFException
-                    || e instanceof RuntimeException;
-            if (damaged) {
-                throw new ChecksumMismatch("Backup " + metadata.id() + " is damaged (" + message
-                        + "). Nothing was committed; the target is unchanged.");
-            }
-            throw new StoreUnavailable("Reading backup " + metadata.id() + " failed: " + message
-                    + ". Nothing was committed; the target is unchanged.", e);
-        }
     }
 
     /** Writing to psql failed: it ended, almost always because a statement failed; quote what it said. */
@@ -157,25 +99,15 @@ final class DumpLoader {
         try {
             step.run();
         } catch (IOException e) {
-            process.awaitExit(Duration.ofSeconds(5));
-            String said = process.stderr();
-            throw new PgToolFailed("psql stopped reading the dump; the load was rolled back"
-                    + (said.isBlank() ? " (" + e.getMessage() + ")" : ": " + said));
+            throw psqlStopped(process, e);
         }
     }
 
-    /** The stored bytes must be exactly those the backup wrote; otherwise nothing is committed. */
-    private static void check(BackupMetadata metadata, Measure measure) {
-        long size = measure.bytes();
-        String sha = measure.sha256Hex();
-        if (size != metadata.storedSizeBytes()) {
-            throw new ChecksumMismatch("Backup " + metadata.id() + " has " + size + " stored bytes; its metadata records "
-                    + metadata.storedSizeBytes() + ". Nothing was committed; the target is unchanged.");
-        }
-        if (!sha.equalsIgnoreCase(metadata.sha256())) {
-            throw new ChecksumMismatch("Backup " + metadata.id() + ": SHA-256 of the stored bytes is " + sha
-                    + ", its metadata records " + metadata.sha256() + ". Nothing was committed; the target is unchanged.");
-        }
+    private static RestoreFault psqlStopped(PgProcess process, IOException e) {
+        process.awaitExit(Duration.ofSeconds(5));
+        String said = process.stderr();
+        return new RestoreFault(RestoreFault.ofPsqlError(said), "psql stopped reading the dump; the load was rolled back"
+                + (said.isBlank() ? " (" + e.getMessage() + ")" : ": " + said));
     }
 
     private static void write(OutputStream out, String text) throws IOException {

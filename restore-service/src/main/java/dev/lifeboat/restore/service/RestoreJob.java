@@ -1,63 +1,27 @@
 package dev.lifeboat.restore.service;
 
-import dev.lifeboat.common.job.Step;
-import dev.lifeboat.common.job.StepLog;
+import dev.lifeboat.common.api.RestoreFailure;
+import dev.lifeboat.common.api.RestoreStep;
+import dev.lifeboat.common.job.Job;
 import dev.lifeboat.common.pipeline.Measure;
-import java.time.Instant;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 /** One restore while it runs and after: its steps with their timings, its progress and its outcome. */
-public final class RestoreJob {
-    /** Outcome of a restore job. */
-    public enum Status {
-        RUNNING, COMPLETED, FAILED
-    }
-
-    /** The steps of DESIGN §3, in the order they run. */
-    public enum StepName {
-        /** Metadata present, object present with the recorded size, a key that can decrypt it. */
-        RESOLVE,
-        /** Workloads scaled to 0 (replica counts saved in an annotation), their pods gone. */
-        SCALE_DOWN,
-        /** A PRE_RESTORE backup of the target through backup-service, taken once the applications stopped writing. */
-        SAFETY_BACKUP,
-        /** A fresh database for the load (scratch targets, recreate-database). */
-        CREATE_DATABASE,
-        /** The drop and the load in one transaction, committed only when the whole object checked out. */
-        LOAD,
-        /** recreate-database: the loaded database renamed into the target's place, the old one dropped. */
-        SWAP,
-        /** Workloads scaled back to their saved replica counts, also after a failure. */
-        SCALE_UP
-    }
-
-    private final String id;
+public final class RestoreJob extends Job<RestoreStep> {
     private final String target;
     private final RestoreRequestSpec spec;
-    private final Instant startedAt = Instant.now();
-    private final long startNanos = System.nanoTime();
     /** Size and SHA-256 of the stored bytes read so far; its count is the progress. */
     final Measure stored = new Measure();
-    private final StepLog<StepName> steps = new StepLog<>();
-    private final CompletableFuture<RestoreJob> done = new CompletableFuture<>();
-    private volatile Status status = Status.RUNNING;
     private volatile String backupId;
     private volatile long totalBytes;
     private volatile String database;
     private volatile String safetyBackupId;
-    private volatile String error;
-    private volatile Instant finishedAt;
+    private volatile RestoreFailure failure;
     private volatile boolean databaseDropped;
 
     RestoreJob(String id, String target, RestoreRequestSpec spec) {
-        this.id = id;
+        super(id, false);
         this.target = target;
         this.spec = spec;
-    }
-
-    public String id() {
-        return id;
     }
 
     public String target() {
@@ -66,10 +30,6 @@ public final class RestoreJob {
 
     public RestoreRequestSpec spec() {
         return spec;
-    }
-
-    public Status status() {
-        return status;
     }
 
     /** The backup being restored, once resolved ({@code latest} becomes an id). */
@@ -94,37 +54,13 @@ public final class RestoreJob {
         return safetyBackupId;
     }
 
-    public String error() {
-        return error;
-    }
-
-    public Instant startedAt() {
-        return startedAt;
-    }
-
-    public Instant finishedAt() {
-        return finishedAt;
+    /** Why it failed, as a closed set; null unless failed. */
+    public RestoreFailure failure() {
+        return failure;
     }
 
     public boolean databaseDropped() {
         return databaseDropped;
-    }
-
-    public double elapsedSeconds() {
-        return (System.nanoTime() - startNanos) / 1e9;
-    }
-
-    /** The step running now, if any. */
-    public StepName phase() {
-        return steps.running();
-    }
-
-    public List<Step<StepName>> steps() {
-        return steps.list();
-    }
-
-    public CompletableFuture<RestoreJob> done() {
-        return done;
     }
 
     void resolved(String id, long size) {
@@ -144,33 +80,14 @@ public final class RestoreJob {
         databaseDropped = true;
     }
 
-    void begin(StepName name, String detail) {
-        steps.begin(name, detail);
-    }
-
-    void end(StepName name, Step.Status outcome, String detail) {
-        steps.end(name, outcome, detail);
-    }
-
-    void skip(StepName name, String why) {
-        steps.skip(name, why);
-    }
-
-    /** Ends the running step, if any, as failed. */
-    void failRunningStep(String reason) {
-        steps.failRunning(reason);
-    }
-
     void succeeded() {
-        finishedAt = Instant.now();
-        status = Status.COMPLETED;
-        done.complete(this);
+        end(null);
+        release();
     }
 
-    void failed(String reason) {
-        error = reason;
-        finishedAt = Instant.now();
-        status = Status.FAILED;
-        done.complete(this);
+    void failed(String reason, RestoreFailure kind) {
+        failure = kind;
+        end(reason);
+        release();
     }
 }

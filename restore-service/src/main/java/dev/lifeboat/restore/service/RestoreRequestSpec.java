@@ -1,5 +1,7 @@
 package dev.lifeboat.restore.service;
 
+import dev.lifeboat.common.api.RestoreMode;
+
 /**
  * A validated restore request: what to restore ({@code backup} is an id, {@code latest} or
  * {@code latest-verified}), how, and which of the optional steps run.

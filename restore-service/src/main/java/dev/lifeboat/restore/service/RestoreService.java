@@ -1,8 +1,11 @@
 package dev.lifeboat.restore.service;
 
+import dev.lifeboat.common.api.RestoreMode;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.client.BackupServiceClient;
-import dev.lifeboat.common.client.BackupStatus;
+import dev.lifeboat.common.api.BackupView;
+import dev.lifeboat.common.api.RestoreFailure;
+import dev.lifeboat.common.api.RestoreStep;
 import dev.lifeboat.common.config.EncryptionConfig;
 import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
@@ -12,6 +15,10 @@ import dev.lifeboat.common.error.Errors.PeerFailed;
 import dev.lifeboat.common.error.Errors.RestoreInProgress;
 import dev.lifeboat.common.error.Errors.RestoreNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.job.JobIds;
+import dev.lifeboat.common.job.JobRegistry;
+import dev.lifeboat.common.job.JobState;
+import dev.lifeboat.common.job.KeyLock;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
@@ -23,27 +30,17 @@ import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.restore.config.RestoreServiceConfig;
 import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
-import dev.lifeboat.restore.service.RestoreJob.StepName;
 import dev.lifeboat.restore.service.WorkloadScaler.Workload;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
-import java.security.SecureRandom;
-import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
@@ -55,11 +52,9 @@ import org.jboss.logging.Logger;
 @ApplicationScoped
 public class RestoreService {
     private static final Logger LOG = Logger.getLogger(RestoreService.class);
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss").withZone(ZoneOffset.UTC);
     /** Restore ids: {@code restore_<UTC time>_<6 hex>}; the scratch database is named after it. */
-    private static final Pattern ID = Pattern.compile("restore_\\d{8}_\\d{6}_[0-9a-f]{6}");
+    static final JobIds IDS = new JobIds("restore");
     static final String SCRATCH_PREFIX = "lifeboat_scratch_";
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final RestoreServiceConfig config;
     private final Targets targets;
@@ -71,10 +66,8 @@ public class RestoreService {
     private final BackupServiceClient backups;
     private final RestoreMetrics metrics;
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("restore-", 1).factory());
-    /** The running restore per target; guarded by {@code this}. */
-    private final Map<String, RestoreJob> running = new HashMap<>();
-    /** Recently finished jobs, oldest first, bounded by {@code lifeboat.restore.job-history}. */
-    private final Map<String, RestoreJob> finished = new LinkedHashMap<>();
+    /** Running restores, one per target, and the recently finished ones. */
+    private final JobRegistry<RestoreJob> jobs;
 
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
@@ -88,6 +81,7 @@ public class RestoreService {
         this.scaler = scaler;
         this.backups = backups;
         this.metrics = metrics;
+        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.restore().jobHistory(), RestoreInProgress::new);
     }
 
     void onStop(@Observes ShutdownEvent event) {
@@ -96,11 +90,7 @@ public class RestoreService {
 
     /** Validates a restore id (it names a scratch database); throws {@link InvalidRequest}. */
     public static String validateId(String id) {
-        if (id == null || id.length() > 64 || !ID.matcher(id).matches()) {
-            throw new InvalidRequest("A restore id looks like restore_20260101_020000_a1b2c3; got '"
-                    + (id == null ? "" : id.length() > 60 ? id.substring(0, 60) + "..." : id).replaceAll("\\p{Cntrl}", "?") + "'.");
-        }
-        return id;
+        return IDS.validate(id);
     }
 
     /** The scratch database a restore created. */
@@ -124,25 +114,15 @@ public class RestoreService {
         }
         RestoreRequestSpec spec = new RestoreRequestSpec(request.backup(), request.database(), mode, safety,
                 inPlace && request.scaleDown());
-        RestoreJob job;
-        synchronized (this) {
-            RestoreJob current = running.get(targetName);
-            if (current != null) {
-                throw new RestoreInProgress(targetName, current.id());
-            }
-            job = new RestoreJob(newId(), targetName, spec);
-            running.put(targetName, job);
-        }
+        RestoreJob job = jobs.register(targetName, new RestoreJob(IDS.next(), targetName, spec));
         BackupMetadata backup;
         try {
-            job.begin(StepName.RESOLVE, "backup " + request.backup());
+            job.log().begin(RestoreStep.RESOLVE, "backup " + request.backup());
             backup = resolve(targetName, target, spec);
             job.resolved(backup.id(), backup.storedSizeBytes());
-            job.end(StepName.RESOLVE, Step.Status.DONE, backup.id() + ", " + backup.storedSizeBytes() + " bytes stored");
+            job.log().end(RestoreStep.RESOLVE, Step.Status.DONE, backup.id() + ", " + backup.storedSizeBytes() + " bytes stored");
         } catch (RuntimeException e) {
-            synchronized (this) {
-                running.remove(targetName);
-            }
+            jobs.finish(job);
             throw e;
         }
         LOG.infof("Restore %s of %s into target %s started (%s)", job.id(), backup.id(), targetName,
@@ -237,24 +217,25 @@ public class RestoreService {
         List<Workload> scaled = List.of();
         List<String> scaleBackProblems = List.of();
         String failure = null;
+        RestoreFailure kind = null;
         try {
             // Workloads first, then the safety backup: it then holds every write the applications made.
             if (spec.scaleDown() && WorkloadScaler.configured(target)) {
-                job.begin(StepName.SCALE_DOWN, null);
+                job.log().begin(RestoreStep.SCALE_DOWN, null);
                 scaled = scaler.scaleDown(targetName, target, job.id());
                 scaler.awaitPodsGone(scaled, config.restore().podsGoneTimeout());
-                job.end(StepName.SCALE_DOWN, Step.Status.DONE, scaled.isEmpty() ? "no workload found"
+                job.log().end(RestoreStep.SCALE_DOWN, Step.Status.DONE, scaled.isEmpty() ? "no workload found"
                         : "scaled to 0: " + scaled);
             } else if (!target.scratch()) {
-                job.skip(StepName.SCALE_DOWN, WorkloadScaler.configured(target) ? "scaleDown=false in the request"
+                job.log().skip(RestoreStep.SCALE_DOWN, WorkloadScaler.configured(target) ? "scaleDown=false in the request"
                         : "no workloads configured for the target");
             }
             if (spec.safetyBackup()) {
-                job.begin(StepName.SAFETY_BACKUP, null);
+                job.log().begin(RestoreStep.SAFETY_BACKUP, null);
                 String id = safetyBackup(job, target.databaseLabel().orElseThrow());
-                job.end(StepName.SAFETY_BACKUP, Step.Status.DONE, id);
+                job.log().end(RestoreStep.SAFETY_BACKUP, Step.Status.DONE, id);
             } else if (!target.scratch()) {
-                job.skip(StepName.SAFETY_BACKUP, "safetyBackup=false");
+                job.log().skip(RestoreStep.SAFETY_BACKUP, "safetyBackup=false");
             }
             if (target.scratch()) {
                 restoreIntoNewDatabase(job, target, backup, scratchDatabase(job.id()), false);
@@ -266,33 +247,29 @@ public class RestoreService {
             }
         } catch (RuntimeException | Error e) {
             failure = Errors.describe(e);
-            job.failRunningStep(failure);
+            kind = RestoreFault.classify(e);
+            job.log().failRunning(failure);
         } finally {
             if (!scaled.isEmpty()) {
-                job.begin(StepName.SCALE_UP, null);
+                job.log().begin(RestoreStep.SCALE_UP, null);
                 scaleBackProblems = scaler.scaleBack(scaled);
-                job.end(StepName.SCALE_UP, scaleBackProblems.isEmpty() ? Step.Status.DONE : Step.Status.FAILED,
+                job.log().end(RestoreStep.SCALE_UP, scaleBackProblems.isEmpty() ? Step.Status.DONE : Step.Status.FAILED,
                         scaleBackProblems.isEmpty() ? "scaled back: " + scaled : "NOT scaled back: " + scaleBackProblems);
             }
             if (failure == null && !scaleBackProblems.isEmpty()) {
                 failure = "The data was restored, but workloads could not be scaled back: " + scaleBackProblems;
+                kind = RestoreFailure.PEER_ERROR;
             }
             if (failure == null) {
                 job.succeeded();
                 LOG.infof("Restore %s of %s into %s completed: %d bytes in %.1f s", job.id(), backup.id(), targetName,
                         job.bytesRestored(), job.elapsedSeconds());
             } else {
-                job.failed(failure);
+                job.failed(failure, kind);
                 LOG.errorf("Restore %s of %s into %s failed: %s", job.id(), backup.id(), targetName, failure);
             }
             metrics.finished(targetName, failure == null, job.elapsedSeconds());
-            synchronized (this) {
-                running.remove(targetName);
-                finished.put(job.id(), job);
-                while (finished.size() > config.restore().jobHistory()) {
-                    finished.remove(finished.keySet().iterator().next());
-                }
-            }
+            jobs.finish(job);
         }
     }
 
@@ -300,7 +277,7 @@ public class RestoreService {
     private void restoreIntoNewDatabase(RestoreJob job, Target target, BackupMetadata backup, String database, boolean swap) {
         String targetName = job.target();
         PgConnection maintenance = targets.connection(targetName, target.maintenanceDatabase());
-        job.begin(StepName.CREATE_DATABASE, database);
+        job.log().begin(RestoreStep.CREATE_DATABASE, database);
         String createOptions = "";
         if (swap) {
             // the replacement looks like the database it replaces: same owner, encoding and locale
@@ -316,14 +293,14 @@ public class RestoreService {
         pgTools.psqlQuery(pgTools.newest("psql"), maintenance,
                 "CREATE DATABASE " + Sql.identifier(database) + " TEMPLATE template0" + createOptions);
         job.database(swap ? target.database() : database);
-        job.end(StepName.CREATE_DATABASE, Step.Status.DONE, database);
+        job.log().end(RestoreStep.CREATE_DATABASE, Step.Status.DONE, database);
         boolean keep = false;
         try {
             load(job, target, backup, database, false);
             if (swap) {
-                job.begin(StepName.SWAP, null);
+                job.log().begin(RestoreStep.SWAP, null);
                 swap(job, target, maintenance, database);
-                job.end(StepName.SWAP, Step.Status.DONE, null);
+                job.log().end(RestoreStep.SWAP, Step.Status.DONE, null);
             }
             keep = true;
         } finally {
@@ -369,19 +346,19 @@ public class RestoreService {
         PgConnection connection = targets.connection(job.target(), database);
         int serverVersion = pgTools.serverVersionNum(connection);
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
-        job.begin(StepName.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
+        job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
                 clean ? Sql.resetPublicSchema(serverVersion) : "", clean, job.stored, config.restore().timeout());
-        job.end(StepName.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
+        job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
     }
 
     /** Takes the safety backup through backup-service and waits for it; its failure stops the restore. */
     private String safetyBackup(RestoreJob job, String label) {
-        BackupStatus started = backups.start(label, Trigger.PRE_RESTORE, Map.of("restore", job.id()));
+        BackupView started = backups.start(label, Trigger.PRE_RESTORE, Map.of("restore", job.id()));
         job.safetyBackup(started.id());
         long deadline = System.nanoTime() + config.restore().safetyBackupTimeout().toNanos();
-        BackupStatus status = started;
-        for (long wait = 100; !status.done(); wait = Math.min(2000, wait * 2)) {
+        BackupView status = started;
+        for (long wait = 100; !status.status().done(); wait = Math.min(2000, wait * 2)) {
             if (System.nanoTime() > deadline) {
                 throw new PeerFailed("Safety backup " + started.id() + " did not finish within "
                         + config.restore().safetyBackupTimeout() + " (lifeboat.restore.safety-backup-timeout)");
@@ -389,7 +366,7 @@ public class RestoreService {
             sleep(wait);
             status = backups.get(started.id());
         }
-        if (!BackupStatus.COMPLETED.equals(status.status())) {
+        if (status.status() != JobState.COMPLETED) {
             throw new PeerFailed("Safety backup " + started.id() + " failed: " + status.error());
         }
         return started.id();
@@ -399,7 +376,7 @@ public class RestoreService {
     public RestoreJob dropScratch(String id) {
         validateId(id);
         RestoreJob job = job(id).orElse(null);
-        if (job != null && job.status() == RestoreJob.Status.RUNNING) {
+        if (job != null && job.state() == JobState.RUNNING) {
             throw new RestoreInProgress(job.target(), id);
         }
         String database = scratchDatabase(id);
@@ -426,33 +403,24 @@ public class RestoreService {
     }
 
     /** A running or recently finished job. */
-    public synchronized Optional<RestoreJob> job(String id) {
-        for (RestoreJob j : running.values()) {
-            if (j.id().equals(id)) {
-                return Optional.of(j);
-            }
-        }
-        return Optional.ofNullable(finished.get(id));
+    public Optional<RestoreJob> job(String id) {
+        return jobs.find(id);
     }
 
     /** Running jobs first, then finished ones, newest first. */
-    public synchronized List<RestoreJob> jobs() {
-        List<RestoreJob> out = new ArrayList<>(running.values());
-        List<RestoreJob> done = new ArrayList<>(finished.values());
-        java.util.Collections.reverse(done);
-        out.addAll(done);
-        return out;
+    public List<RestoreJob> jobs() {
+        return jobs.all();
     }
 
     /** Whether any restore runs now (start-up recovery and the janitor wait for none). */
-    public synchronized boolean idle() {
-        return running.isEmpty();
+    public boolean idle() {
+        return jobs.idle();
     }
 
     /** Names of databases in use by running restores, which the janitor must not drop. */
-    public synchronized List<String> databasesInUse() {
+    public List<String> databasesInUse() {
         List<String> out = new ArrayList<>();
-        for (RestoreJob j : running.values()) {
+        for (RestoreJob j : jobs.active()) {
             String suffix = j.id().substring("restore_".length());
             out.add(SCRATCH_PREFIX + suffix);
             out.add("lifeboat_new_" + suffix);
@@ -463,14 +431,7 @@ public class RestoreService {
 
     /** Waits for a job; used by {@code ?wait=true}. */
     public RestoreJob await(RestoreJob job) {
-        try {
-            return job.done().get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("Interrupted while waiting for restore " + job.id(), e);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
+        return jobs.await(job);
     }
 
     private List<String> identities() {
@@ -483,12 +444,6 @@ public class RestoreService {
         } catch (RuntimeException e) {
             LOG.warnf("Could not drop %s after a failed restore (%s); the janitor drops it later", database, e.getMessage());
         }
-    }
-
-    private static String newId() {
-        byte[] random = new byte[3];
-        RANDOM.nextBytes(random);
-        return "restore_" + STAMP.format(Instant.now()) + "_" + HexFormat.of().formatHex(random);
     }
 
     private static void sleep(long millis) {

@@ -1,5 +1,7 @@
 package dev.lifeboat.restore.service;
 
+import dev.lifeboat.common.job.JobIds;
+import dev.lifeboat.common.api.RestoreMode;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.restore.config.RestoreServiceConfig;
@@ -7,8 +9,6 @@ import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +27,6 @@ import org.jboss.logging.Logger;
 public class ScratchJanitor {
     private static final Logger LOG = Logger.getLogger(ScratchJanitor.class);
     private static final Pattern OURS = Pattern.compile("lifeboat_(scratch|new|old)_(\\d{8}_\\d{6})_[0-9a-f]{6}");
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss").withZone(ZoneOffset.UTC);
 
     private final RestoreServiceConfig config;
     private final Targets targets;
@@ -68,7 +67,7 @@ public class ScratchJanitor {
                     }
                     Instant created;
                     try {
-                        created = Instant.from(STAMP.parse(m.group(2)));
+                        created = Instant.from(JobIds.STAMP.parse(m.group(2)));
                     } catch (DateTimeParseException e) {
                         continue;
                     }

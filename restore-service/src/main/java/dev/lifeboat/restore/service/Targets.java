@@ -1,21 +1,14 @@
 package dev.lifeboat.restore.service;
 
-import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.api.RestoreMode;
+import dev.lifeboat.common.config.Secrets;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.UnknownTarget;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.pg.PgConnection;
-import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.restore.config.RestoreServiceConfig;
-import dev.lifeboat.restore.config.RestoreServiceConfig.Source;
 import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.inject.Produces;
-import jakarta.inject.Singleton;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -67,23 +60,8 @@ public class Targets {
     /** Connection to {@code database} on the target's server; the password file is read now (rotation). */
     public PgConnection connection(String name, String database) {
         Target t = require(name);
-        Optional<String> password = t.password();
-        if (t.passwordFile().isPresent()) {
-            try {
-                password = Optional.of(Files.readString(t.passwordFile().get(), StandardCharsets.UTF_8).strip());
-            } catch (IOException e) {
-                throw new InvalidConfiguration("Cannot read lifeboat.targets." + name + ".password-file: " + e.getMessage());
-            }
-        }
-        return new PgConnection(t.host(), t.port(), database, t.user(), password);
-    }
-
-    /** The backups, with the key prefixes backup-service writes them under. */
-    @Produces
-    @Singleton
-    BackupCatalog catalog(ObjectStore store) {
-        return new BackupCatalog(store, label -> Optional.ofNullable(config.databases().get(label))
-                .flatMap(Source::prefix).orElse(BackupCatalog.defaultPrefix(label)));
+        return new PgConnection(t.host(), t.port(), database, t.user(),
+                Secrets.read(t.password(), t.passwordFile(), "lifeboat.targets." + name + ".password-file"));
     }
 
     private static String printable(String s) {

@@ -10,7 +10,8 @@ import java.util.Optional;
 
 /**
  * verify-service configuration, {@code lifeboat.*} (DESIGN §10). The store, encryption (identity files), peers,
- * PostgreSQL program and authentication keys are shared with the other services and mapped in common.
+ * PostgreSQL program, authentication and database keys are shared with the other services and mapped in common
+ * ({@code lifeboat.databases.<label>.rpo|rto} override the objectives per database).
  */
 @ConfigMapping(prefix = "lifeboat")
 public interface VerifyServiceConfig {
@@ -21,13 +22,6 @@ public interface VerifyServiceConfig {
     /** How backups are verified. */
     Verify verify();
 
-    /**
-     * The databases whose status is reported, by label (as in backup-service). Databases with backups in the store
-     * are found without being listed; list one here to have a missing first backup reported, to override its
-     * objectives, or when backup-service uses a non-default prefix for it.
-     */
-    Map<String, Database> databases();
-
     interface Objectives {
         /** Recovery point objective: how old the newest good backup may be (measured from when it started). */
         @WithDefault("24h")
@@ -36,17 +30,6 @@ public interface VerifyServiceConfig {
         /** Recovery time objective: how long a restore may take (measured by the last full verification). */
         @WithDefault("30m")
         Duration rto();
-    }
-
-    interface Database {
-        /** Object key prefix of the label's backups, as configured in backup-service; default {@code database/<label>}. */
-        Optional<String> prefix();
-
-        /** This database's RPO; default {@code lifeboat.objectives.rpo}. */
-        Optional<Duration> rpo();
-
-        /** This database's RTO; default {@code lifeboat.objectives.rto}. */
-        Optional<Duration> rto();
     }
 
     interface Verify {

@@ -1,5 +1,8 @@
 package dev.lifeboat.verify.rest;
 
+import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.api.VerificationRequest;
+import dev.lifeboat.common.api.VerificationView;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
@@ -77,9 +80,9 @@ public class VerificationResource {
         VerificationJob job = service.submit(backup, level, trigger);
         URI location = uri.getBaseUriBuilder().path("api/v1/verifications").path(job.id()).build();
         if (!wait) {
-            return Response.accepted(VerificationView.of(job)).location(location).build();
+            return Response.accepted(view(job)).location(location).build();
         }
-        return Response.created(location).entity(VerificationView.of(service.await(job))).build();
+        return Response.created(location).entity(view(service.await(job))).build();
     }
 
     @GET
@@ -106,7 +109,7 @@ public class VerificationResource {
         List<VerificationJob> active = new ArrayList<>(service.activeJobs());
         java.util.Collections.reverse(active);
         active.stream().filter(j -> (backup == null || j.backupId().equals(backup)) && (db == null || j.database().equals(db)))
-                .map(VerificationView::of).forEach(out::add);
+                .map(VerificationResource::view).forEach(out::add);
         service.records(backup, db).stream().map(VerificationView::of).forEach(out::add);
         return out.size() > max ? out.subList(0, max) : out;
     }
@@ -118,7 +121,7 @@ public class VerificationResource {
             + "timings, the failed step and table, the measured restore time")
     public VerificationView get(@PathParam("id") String id) {
         VerificationService.validateId(id);
-        return service.job(id).map(VerificationView::of)
+        return service.job(id).map(VerificationResource::view)
                 .or(() -> service.record(id).map(VerificationView::of))
                 .orElseThrow(() -> new dev.lifeboat.common.error.Errors.VerificationNotFound(
                         "No verification with id '" + id + "' is queued, running or stored."));
@@ -139,5 +142,19 @@ public class VerificationResource {
     private static String printable(String s) {
         String cut = s.length() > 60 ? s.substring(0, 60) + "..." : s;
         return cut.replaceAll("\\p{Cntrl}", "?");
+    }
+
+    /** A verification job as the API shows it: once finished, as its record. */
+    static VerificationView view(VerificationJob job) {
+        VerificationRecord r = job.record();
+        if (job.status() == VerificationView.Status.FINISHED) {
+            return VerificationView.of(r);
+        }
+        VerificationView.Progress progress = job.status() == VerificationView.Status.RUNNING
+                ? new VerificationView.Progress(job.bytesChecked(), job.storedBytes(), job.restorePercent(),
+                job.tablesCompared(), job.tables()) : null;
+        return new VerificationView(r.id(), r.backupId(), r.database(), r.level(), r.trigger(), job.status(), null,
+                job.phase(), r.startedAt(), null, null, progress, null, null, null, job.restoreId(), null, null, null,
+                r.steps());
     }
 }

@@ -1,7 +1,8 @@
 package dev.lifeboat.verify.service;
 
-import dev.lifeboat.common.job.Step;
-import dev.lifeboat.common.job.StepLog;
+import dev.lifeboat.common.job.Job;
+import dev.lifeboat.common.job.JobState;
+import dev.lifeboat.common.api.VerificationView;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
@@ -12,54 +13,40 @@ import dev.lifeboat.common.pipeline.Measure;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One verification while it is queued, runs and after: its steps with their timings, its progress and its verdict.
- * {@link #record()} is what gets stored once it finished.
+ * {@link #record()} is what gets stored once it finished. The job COMPLETES with any verdict (PASSED, FAILED or
+ * ERROR are results, not job failures).
  */
-public final class VerificationJob {
-    /** Where a verification is. */
-    public enum Status {
-        QUEUED, RUNNING, FINISHED
-    }
-
-    private final String id;
+public final class VerificationJob extends Job<StepName> {
     private final String backupId;
     private final String database;
     private final Level level;
     private final Trigger trigger;
-    private final Instant queuedAt = Instant.now();
     /** Size and SHA-256 of the stored bytes read; its count is the checksum step's progress. */
     final Measure stored = new Measure();
     final AtomicInteger tablesCompared = new AtomicInteger();
-    private final StepLog<StepName> steps = new StepLog<>();
-    private final CompletableFuture<VerificationJob> done = new CompletableFuture<>();
-    private volatile Status status = Status.QUEUED;
-    private volatile Instant startedAt;
-    private volatile Instant finishedAt;
     private volatile Result result;
     private volatile StepName failedStep;
     private volatile String failedTable;
-    private volatile String error;
     private volatile String restoreId;
     private volatile Double restoreSeconds;
     private volatile double restorePercent;
     private volatile long storedBytes;
     private volatile int tables;
     private volatile List<TableMismatch> mismatches;
+    private volatile String reason;
+    /** When the verdict was reached; the job shows as finished only once its record is stored ({@link #released}). */
+    private volatile Instant verdictAt;
 
     VerificationJob(String id, String backupId, String database, Level level, Trigger trigger) {
-        this.id = id;
+        super(id, true);
         this.backupId = backupId;
         this.database = database;
         this.level = level;
         this.trigger = trigger;
-    }
-
-    public String id() {
-        return id;
     }
 
     public String backupId() {
@@ -78,20 +65,17 @@ public final class VerificationJob {
         return trigger;
     }
 
-    public Status status() {
-        return status;
-    }
-
-    public Instant queuedAt() {
-        return queuedAt;
+    /** Where the verification is, as the API shows it. */
+    public VerificationView.Status status() {
+        return switch (state()) {
+            case QUEUED -> VerificationView.Status.QUEUED;
+            case RUNNING -> VerificationView.Status.RUNNING;
+            case COMPLETED, FAILED -> VerificationView.Status.FINISHED;
+        };
     }
 
     public Result result() {
         return result;
-    }
-
-    public CompletableFuture<VerificationJob> done() {
-        return done;
     }
 
     /** Stored bytes checked so far, of the backup's stored size. */
@@ -119,15 +103,9 @@ public final class VerificationJob {
         return restoreId;
     }
 
-    /** The step running now, if any. */
-    public StepName phase() {
-        return steps.running();
-    }
-
     void started(long size) {
         storedBytes = size;
-        startedAt = Instant.now();
-        status = Status.RUNNING;
+        markRunning();
     }
 
     void restore(String id, double percent) {
@@ -143,48 +121,36 @@ public final class VerificationJob {
         tables = count;
     }
 
-    void begin(StepName name, String detail) {
-        steps.begin(name, detail);
-    }
-
-    void end(StepName name, Step.Status outcome, String detail) {
-        steps.end(name, outcome, detail);
-    }
-
-    void skip(StepName name, String why) {
-        steps.skip(name, why);
-    }
-
-    /** Ends the running step, if any, as failed with {@code reason}; returns it. */
-    StepName failRunningStep(String reason) {
-        return steps.failRunning(reason);
-    }
-
     void finish(Result verdict, StepName step, String table, String reason, List<TableMismatch> differences) {
         result = verdict;
         failedStep = step;
         failedTable = table;
-        error = reason;
         mismatches = differences == null || differences.isEmpty() ? null : List.copyOf(differences);
-        finishedAt = Instant.now();
-        if (startedAt == null) {
-            startedAt = finishedAt;
+        this.reason = reason;
+        if (startedAt() == null) {
+            markRunning();
         }
-        status = Status.FINISHED;
+        verdictAt = Instant.now();
     }
 
-    /** Completes waiters; called once the record is stored (or storing it failed). */
+    /**
+     * The job ends (the API shows it FINISHED) and waiters are released; called once the record is stored (or
+     * storing it failed) and the status refreshed, so nobody sees a verdict the store and the status do not have yet.
+     */
     void released() {
-        done.complete(this);
+        end(JobState.COMPLETED, reason);
+        release();
     }
 
     /** The job as a record: complete once finished; while running, without verdict. */
     public VerificationRecord record() {
+        Instant startedAt = startedAt();
+        Instant finishedAt = verdictAt;
         double seconds = startedAt == null ? 0
                 : Math.round(Duration.between(startedAt, finishedAt != null ? finishedAt : Instant.now()).toMillis() / 100.0) / 10.0;
-        return new VerificationRecord(VerificationRecord.SCHEMA_VERSION, id, backupId, database, level, trigger, result,
-                startedAt, finishedAt, seconds, failedStep, failedTable, error, restoreId, restoreSeconds,
-                level == Level.FULL && steps.reached(StepName.FINGERPRINT) ? tablesCompared.get() : null,
-                mismatches, steps.list());
+        return new VerificationRecord(VerificationRecord.SCHEMA_VERSION, id(), backupId, database, level, trigger, result,
+                startedAt, finishedAt, seconds, failedStep, failedTable, reason, restoreId, restoreSeconds,
+                level == Level.FULL && log().reached(StepName.FINGERPRINT) ? tablesCompared.get() : null,
+                mismatches, steps());
     }
 }

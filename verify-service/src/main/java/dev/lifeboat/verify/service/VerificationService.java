@@ -3,9 +3,11 @@ package dev.lifeboat.verify.service;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
+import dev.lifeboat.common.job.JobIds;
+import dev.lifeboat.common.job.JobRegistry;
+import dev.lifeboat.common.job.KeyLock;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
-import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
@@ -19,22 +21,15 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
@@ -48,10 +43,8 @@ import org.jboss.logging.Logger;
 @ApplicationScoped
 public class VerificationService {
     private static final Logger LOG = Logger.getLogger(VerificationService.class);
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss").withZone(ZoneOffset.UTC);
-    private static final Pattern ID = Pattern.compile("verify_\\d{8}_\\d{6}_[0-9a-f]{6}");
+    private static final JobIds IDS = new JobIds("verify");
     private static final Duration MAX_RETRY_DELAY = Duration.ofHours(6);
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final VerifyServiceConfig config;
     private final BackupCatalog catalog;
@@ -62,10 +55,8 @@ public class VerificationService {
     private final StatusService status;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("verify-worker").factory());
-    /** Queued and running jobs by id, oldest first; guarded by {@code this}. */
-    private final Map<String, VerificationJob> active = new LinkedHashMap<>();
-    /** Recently finished jobs, oldest first, bounded by {@code lifeboat.verify.job-history}; guarded by {@code this}. */
-    private final Map<String, VerificationJob> finished = new LinkedHashMap<>();
+    /** Queued, running and recently finished jobs; verifications hold no key (one worker runs them in turn). */
+    private final JobRegistry<VerificationJob> jobs;
 
     public VerificationService(VerifyServiceConfig config, BackupCatalog catalog, ObjectStore store, Databases databases,
                                Verifier verifier, VerifyMetrics metrics, StatusService status) {
@@ -76,6 +67,8 @@ public class VerificationService {
         this.verifier = verifier;
         this.metrics = metrics;
         this.status = status;
+        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.verify().jobHistory(), (key, holder) ->
+                new IllegalStateException("verifications hold no key"));
     }
 
     void onStart(@Observes StartupEvent event, RestoreServiceClient restores) {
@@ -94,12 +87,7 @@ public class VerificationService {
 
     /** Validates a verification id; throws {@link InvalidRequest}. */
     public static String validateId(String id) {
-        if (id == null || id.length() > 64 || !ID.matcher(id).matches()) {
-            throw new InvalidRequest("A verification id looks like verify_20260101_020000_a1b2c3; got '"
-                    + (id == null ? "" : id.length() > 60 ? id.substring(0, 60) + "..." : id).replaceAll("\\p{Cntrl}", "?")
-                    + "'.");
-        }
-        return id;
+        return IDS.validate(id);
     }
 
     /**
@@ -111,13 +99,12 @@ public class VerificationService {
             throw new InvalidRequest("Backup " + backup.id() + " is in the custom format, which restore-service cannot "
                     + "restore yet; verify it at level checksum.");
         }
-        for (VerificationJob j : active.values()) {
-            if (j.backupId().equals(backup.id()) && j.level() == level) {
-                return j;
-            }
+        Optional<VerificationJob> same = jobs.findActive(j -> j.backupId().equals(backup.id()) && j.level() == level);
+        if (same.isPresent()) {
+            return same.get();
         }
-        VerificationJob job = new VerificationJob(newId(), backup.id(), backup.database(), level, trigger);
-        active.put(job.id(), job);
+        VerificationJob job = jobs.register(null, new VerificationJob(IDS.next(), backup.id(), backup.database(),
+                level, trigger));
         LOG.infof("Verification %s (%s) of %s queued (%s)", job.id(), level, backup.id(), trigger);
         worker.execute(() -> run(job));
         return job;
@@ -143,12 +130,11 @@ public class VerificationService {
             job.finish(Result.ERROR, e.step(), null, e.getMessage(), null);
         } catch (RuntimeException | Error e) {
             String reason = Errors.describe(e);
-            job.finish(Result.ERROR, job.failRunningStep(reason), null, reason, null);
+            job.finish(Result.ERROR, job.log().failRunning(reason), null, reason, null);
         }
         VerificationRecord record = job.record();
         try {
-            store.putIfAbsent(catalog.verificationKey(job.database(), job.backupId(), job.id()), Json.write(record));
-            prune(job.database(), job.backupId());
+            catalog.recordVerification(record, config.verify().historyPerBackup());
         } catch (IOException | RuntimeException e) {
             LOG.errorf("Verification %s: the record could not be stored (%s); its result is only in memory and the log",
                     job.id(), e.getMessage());
@@ -161,32 +147,10 @@ public class VerificationService {
                     record.failedStep(), record.error());
         }
         metrics.finished(record);
-        synchronized (this) {
-            active.remove(job.id());
-            finished.put(job.id(), job);
-            while (finished.size() > config.verify().jobHistory()) {
-                finished.remove(finished.keySet().iterator().next());
-            }
-        }
-        job.released();
+        jobs.finish(job);
+        // the status reflects the verdict before anyone waiting for the job is told it ended
         status.refresh();
-    }
-
-    /**
-     * Keeps the newest {@code lifeboat.verify.history-per-backup} records per backup and level, and always the newest
-     * passed full one (the proof), so the daily checksum pass does not pile up records without end.
-     */
-    private void prune(String label, String backupId) throws IOException {
-        List<VerificationRecord> records = new ArrayList<>(catalog.verificationsOf(label, backupId));
-        records.sort(Comparator.comparing(VerificationRecord::finishedAt).reversed());
-        VerificationRecord proof = records.stream().filter(VerificationRecord::provesRestorable).findFirst().orElse(null);
-        Map<Level, Integer> kept = new java.util.EnumMap<>(Level.class);
-        for (VerificationRecord r : records) {
-            int n = kept.merge(r.level(), 1, Integer::sum);
-            if (n > config.verify().historyPerBackup() && r != proof) {
-                store.delete(catalog.verificationKey(label, backupId, r.id()));
-            }
-        }
+        job.released();
     }
 
     /**
@@ -242,13 +206,13 @@ public class VerificationService {
     }
 
     /** A queued, running or recently finished job. */
-    public synchronized Optional<VerificationJob> job(String id) {
-        return Optional.ofNullable(active.get(id)).or(() -> Optional.ofNullable(finished.get(id)));
+    public Optional<VerificationJob> job(String id) {
+        return jobs.find(id);
     }
 
     /** Queued and running jobs, oldest first. */
-    public synchronized List<VerificationJob> activeJobs() {
-        return new ArrayList<>(active.values());
+    public List<VerificationJob> activeJobs() {
+        return jobs.active();
     }
 
     /** A stored record by verification id, searched in every database's records. */
@@ -281,19 +245,6 @@ public class VerificationService {
 
     /** Waits for a job; used by {@code ?wait=true}. */
     public VerificationJob await(VerificationJob job) {
-        try {
-            return job.done().get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("Interrupted while waiting for verification " + job.id(), e);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
-    }
-
-    private static String newId() {
-        byte[] random = new byte[3];
-        RANDOM.nextBytes(random);
-        return "verify_" + STAMP.format(Instant.now()) + "_" + HexFormat.of().formatHex(random);
+        return jobs.await(job);
     }
 }

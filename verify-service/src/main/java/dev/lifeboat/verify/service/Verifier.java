@@ -2,7 +2,9 @@ package dev.lifeboat.verify.service;
 
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.client.RestoreServiceClient;
-import dev.lifeboat.common.client.RestoreStatus;
+import dev.lifeboat.common.api.RestoreFailure;
+import dev.lifeboat.common.api.RestoreView;
+import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.config.EncryptionConfig;
 import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
@@ -18,16 +20,12 @@ import dev.lifeboat.common.model.VerificationRecord.TableMismatch;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.pipeline.AgeKeys;
-import dev.lifeboat.common.pipeline.Codec;
+import dev.lifeboat.common.pipeline.ReadChain;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.verify.config.VerifyServiceConfig;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.io.FilterInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -127,7 +125,7 @@ public class Verifier {
         if (job.level() != Level.FULL) {
             return;
         }
-        AtomicReference<RestoreStatus> restore = new AtomicReference<>();
+        AtomicReference<RestoreView> restore = new AtomicReference<>();
         step(job, StepName.RESTORE, "into target " + config.verify().target(), () -> restore(job, backup, restore));
         String database = restore.get().database();
         try {
@@ -141,11 +139,11 @@ public class Verifier {
             if (config.verify().amcheck().enabled()) {
                 step(job, StepName.AMCHECK, null, () -> restored.amcheck(psql.get(), scratch));
             } else {
-                job.skip(StepName.AMCHECK, "lifeboat.verify.amcheck.enabled=false");
+                job.log().skip(StepName.AMCHECK, "lifeboat.verify.amcheck.enabled=false");
             }
             Map<String, String> checks = databases.checks(backup.database());
             if (checks.isEmpty()) {
-                job.skip(StepName.SQL_CHECKS, "no check configured for database " + backup.database()
+                job.log().skip(StepName.SQL_CHECKS, "no check configured for database " + backup.database()
                         + " (lifeboat.verify.checks.*)");
             } else {
                 step(job, StepName.SQL_CHECKS, checks.size() + " checks", () -> restored.sqlChecks(psql.get(), scratch, checks));
@@ -162,17 +160,17 @@ public class Verifier {
 
     /** Runs one step with its timing; a failure ends the step FAILED and becomes a {@link Defect} or {@link StepError}. */
     private void step(VerificationJob job, StepName name, String startDetail, StepBody body) {
-        job.begin(name, startDetail);
+        job.log().begin(name, startDetail);
         try {
-            job.end(name, Step.Status.DONE, body.run());
+            job.log().end(name, Step.Status.DONE, body.run());
         } catch (Skip s) {
-            job.end(name, Step.Status.SKIPPED, s.getMessage());
+            job.log().end(name, Step.Status.SKIPPED, s.getMessage());
         } catch (Defect d) {
-            job.end(name, Step.Status.FAILED, d.getMessage());
+            job.log().end(name, Step.Status.FAILED, d.getMessage());
             throw d;
         } catch (IOException | RuntimeException e) {
             String message = Errors.describe(e);
-            job.end(name, Step.Status.FAILED, message);
+            job.log().end(name, Step.Status.FAILED, message);
             throw new StepError(name, message, e);
         }
     }
@@ -210,51 +208,24 @@ public class Verifier {
     }
 
     /**
-     * CHECKSUM: the whole object read once, through SHA-256 and size, age decryption (authenticating every chunk and
-     * the end) and decompression (zstd frames carry their own checksum) to the end of the dump. When decoding
-     * fails, the rest is still read, so the report says whether the stored bytes changed too.
+     * CHECKSUM: the whole object read once through the read chain: SHA-256 and size, age decryption (authenticating
+     * every chunk and the end) and decompression (zstd frames carry their own checksum) to the end of the dump. Only
+     * proof about the bytes is a defect; the store failing, or no configured key opening intact bytes, is an error.
      */
-    private String checksum(VerificationJob job, BackupMetadata backup) throws IOException {
-        Codec codec = Codec.forReading(backup.id(), identities());
-        long dumpBytes = 0;
-        String decodeProblem = null;
-        try (InputStream raw = new StoreReads(store.open(backup.key()))) {
-            InputStream measured = job.stored.inputStream(raw);
-            try {
-                InputStream dump = codec.decode(measured);
-                byte[] buffer = new byte[BUFFER];
-                for (int n; (n = dump.read(buffer)) >= 0; ) {
-                    dumpBytes += n;
+    private String checksum(VerificationJob job, BackupMetadata backup) {
+        ReadChain.Result read = ReadChain.read(store, backup, identities(), job.stored, (b, off, len) -> { });
+        return switch (read.outcome()) {
+            case OK -> read.detail();
+            case STORE_ERROR -> throw new StoreUnavailable(read.detail(), null);
+            case UNDECODABLE -> {
+                if (read.keyProblem()) {
+                    throw new InvalidConfiguration(read.detail() + " The stored bytes are intact: no configured age "
+                            + "identity opens them (lifeboat.encryption.identity-files).");
                 }
-            } catch (IOException | RuntimeException e) {
-                if (StoreReads.causedBy(e)) {
-                    throw new StoreUnavailable("Reading " + store.locate(backup.key()) + " failed: " + Errors.describe(e), e);
-                }
-                decodeProblem = Errors.describe(e);
+                throw new Defect(StepName.CHECKSUM, read.detail());
             }
-            measured.transferTo(OutputStream.nullOutputStream()); // bytes after the end of the age/zstd stream count too
-        } catch (ObjectStore.ObjectNotFoundException e) {
-            throw new Defect(StepName.CHECKSUM, "The data object of " + backup.id() + " disappeared while it was read.");
-        }
-        List<String> problems = new ArrayList<>();
-        long size = job.stored.bytes();
-        String sha = job.stored.sha256Hex();
-        if (size != backup.storedSizeBytes()) {
-            problems.add(size + " stored bytes read; the metadata records " + backup.storedSizeBytes());
-        }
-        if (!sha.equalsIgnoreCase(backup.sha256())) {
-            problems.add("SHA-256 of the stored bytes is " + sha + "; the metadata records " + backup.sha256());
-        }
-        if (decodeProblem != null) {
-            problems.add("it does not decrypt and decompress to the end: " + decodeProblem);
-        } else if (dumpBytes != backup.rawSizeBytes()) {
-            problems.add("it decompresses to " + dumpBytes + " bytes of dump; the metadata records " + backup.rawSizeBytes());
-        }
-        if (!problems.isEmpty()) {
-            throw new Defect(StepName.CHECKSUM, "Backup " + backup.id() + " is damaged: " + String.join("; ", problems) + ".");
-        }
-        return size + " stored bytes, SHA-256 matches; " + (backup.encrypted() ? "decrypted and " : "")
-                + "decoded to " + dumpBytes + " bytes of dump";
+            case MISSING, SIZE_INVALID, CHECKSUM_MISMATCH -> throw new Defect(StepName.CHECKSUM, read.detail());
+        };
     }
 
     /**
@@ -262,10 +233,10 @@ public class Verifier {
      * for; a backup that does not load is a defect; anything else (restore-service down, a scratch server that
      * cannot be reached) is an error, retried later.
      */
-    private String restore(VerificationJob job, BackupMetadata backup, AtomicReference<RestoreStatus> out) {
+    private String restore(VerificationJob job, BackupMetadata backup, AtomicReference<RestoreView> out) {
         String target = config.verify().target();
         long deadline = System.nanoTime() + config.verify().restoreTimeout().toNanos();
-        RestoreStatus status;
+        RestoreView status;
         while (true) {
             try {
                 status = restores.start(backup.id(), target);
@@ -282,7 +253,7 @@ public class Verifier {
             }
         }
         job.restore(status.id(), 0);
-        for (long wait = 200; !status.done(); wait = Math.min(2_000, wait * 2)) {
+        for (long wait = 200; !status.status().done(); wait = Math.min(2_000, wait * 2)) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("Restore " + status.id() + " did not finish within "
                         + config.verify().restoreTimeout() + " (lifeboat.verify.restore-timeout)");
@@ -291,12 +262,14 @@ public class Verifier {
             status = restores.get(status.id());
             job.restore(status.id(), status.progress() == null ? 0 : status.progress().percent());
         }
-        if (RestoreStatus.FAILED.equals(status.status())) {
-            if ("LOAD".equals(status.failedStep())) {
-                throw new Defect(StepName.RESTORE, "The backup does not restore (restore " + status.id() + "): "
-                        + status.error());
+        if (status.status() == JobState.FAILED) {
+            // only proof about the backup is a verdict; the store, a timeout or the scratch server failing is not
+            if (status.failure() == RestoreFailure.BACKUP_DAMAGED || status.failure() == RestoreFailure.DUMP_REJECTED) {
+                throw new Defect(StepName.RESTORE, "The backup does not restore (restore " + status.id() + ", "
+                        + status.failure() + "): " + status.error());
             }
-            throw new PeerFailed("Restore " + status.id() + " failed at " + status.failedStep() + ": " + status.error());
+            throw new PeerFailed("Restore " + status.id() + " failed at " + status.failedStep() + " ("
+                    + status.failure() + "): " + status.error());
         }
         if (status.database() == null || !status.database().startsWith(SCRATCH_PREFIX)) {
             throw new InvalidConfiguration("Target '" + target + "' restored into '" + status.database()
@@ -311,13 +284,13 @@ public class Verifier {
     }
 
     /** DROP_SCRATCH: also after a failure; restore-service's janitor drops whatever this leaves. */
-    private void dropScratch(VerificationJob job, RestoreStatus restore) {
-        job.begin(StepName.DROP_SCRATCH, restore.database());
+    private void dropScratch(VerificationJob job, RestoreView restore) {
+        job.log().begin(StepName.DROP_SCRATCH, restore.database());
         try {
             restores.dropDatabase(restore.id());
-            job.end(StepName.DROP_SCRATCH, Step.Status.DONE, "dropped " + restore.database());
+            job.log().end(StepName.DROP_SCRATCH, Step.Status.DONE, "dropped " + restore.database());
         } catch (RuntimeException e) {
-            job.end(StepName.DROP_SCRATCH, Step.Status.FAILED, "not dropped (" + Errors.describe(e) + "); restore-service "
+            job.log().end(StepName.DROP_SCRATCH, Step.Status.FAILED, "not dropped (" + Errors.describe(e) + "); restore-service "
                     + "drops it after lifeboat.restore.scratch-ttl");
         }
     }
@@ -332,46 +305,6 @@ public class Verifier {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("Interrupted (the service is stopping)", e);
-        }
-    }
-
-    /** Tags failures of the store's own stream, so they are told apart from the backup failing to decode. */
-    private static final class StoreReads extends FilterInputStream {
-        StoreReads(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read() throws IOException {
-            try {
-                return super.read();
-            } catch (IOException e) {
-                throw new StoreReadFailed(e);
-            }
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            try {
-                return super.read(b, off, len);
-            } catch (IOException e) {
-                throw new StoreReadFailed(e);
-            }
-        }
-
-        static boolean causedBy(Throwable e) {
-            for (Throwable t = e; t != null; t = t.getCause()) {
-                if (t instanceof StoreReadFailed) {
-                    return true;
-                }
-            }
-            return false;
-        }
-    }
-
-    private static final class StoreReadFailed extends IOException {
-        StoreReadFailed(IOException cause) {
-            super(cause.getMessage(), cause);
         }
     }
 

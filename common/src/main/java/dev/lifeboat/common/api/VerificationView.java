@@ -1,5 +1,6 @@
-package dev.lifeboat.verify.rest;
+package dev.lifeboat.common.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.VerificationRecord;
@@ -8,43 +9,39 @@ import dev.lifeboat.common.model.VerificationRecord.Result;
 import dev.lifeboat.common.model.VerificationRecord.StepName;
 import dev.lifeboat.common.model.VerificationRecord.TableMismatch;
 import dev.lifeboat.common.model.VerificationRecord.Trigger;
-import dev.lifeboat.verify.service.VerificationJob;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import java.time.Instant;
 import java.util.List;
 
 /**
- * A verification as the API shows it: queued, running (phase, steps so far, progress) or finished (the stored
+ * A verification as verify-service's API shows it and its clients read it: queued, running (phase, steps so
+ * far, progress) or finished (the stored
  * record: result, the failed step and table, every step with its timing, the measured restore time).
  */
 @RegisterForReflection
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record VerificationView(String id, String backupId, String database, Level level, Trigger trigger,
-                               VerificationJob.Status status, Result result, StepName phase, Instant startedAt,
+                               Status status, Result result, StepName phase, Instant startedAt,
                                Instant finishedAt, Double durationSeconds, Progress progress, StepName failedStep,
                                String failedTable, String error, String restoreId, Double restoreSeconds,
                                Integer tablesCompared, List<TableMismatch> mismatches, List<Step<StepName>> steps) {
 
     /** While running: stored bytes checked, the scratch restore's progress, tables compared. */
     @RegisterForReflection
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public record Progress(long bytesChecked, long storedBytes, double restorePercent, int tablesCompared, int tables) {
     }
 
-    static VerificationView of(VerificationJob job) {
-        if (job.status() == VerificationJob.Status.FINISHED) {
-            return of(job.record());
-        }
-        VerificationRecord r = job.record();
-        Progress progress = job.status() == VerificationJob.Status.RUNNING ? new Progress(job.bytesChecked(),
-                job.storedBytes(), job.restorePercent(), job.tablesCompared(), job.tables()) : null;
-        return new VerificationView(r.id(), r.backupId(), r.database(), r.level(), r.trigger(), job.status(), null,
-                job.phase(), r.startedAt(), null, null, progress, null, null, null, job.restoreId(), null, null, null,
-                r.steps());
+    /** Where a verification is: waiting for the worker, running, or finished with a result. */
+    public enum Status {
+        QUEUED, RUNNING, FINISHED
     }
 
-    static VerificationView of(VerificationRecord r) {
+    /** A finished verification, from its record. */
+    public static VerificationView of(VerificationRecord r) {
         return new VerificationView(r.id(), r.backupId(), r.database(), r.level(), r.trigger(),
-                VerificationJob.Status.FINISHED, r.result(), null, r.startedAt(), r.finishedAt(), r.durationSeconds(),
+                Status.FINISHED, r.result(), null, r.startedAt(), r.finishedAt(), r.durationSeconds(),
                 null, r.failedStep(), r.failedTable(), r.error(), r.restoreId(), r.restoreSeconds(),
                 r.tablesCompared(), r.mismatches(), r.steps());
     }

@@ -1,4 +1,4 @@
-package dev.lifeboat.restore.service;
+package dev.lifeboat.common.api;
 
 /** How an in-place restore replaces the target's contents (DESIGN §3, §6). */
 public enum RestoreMode {

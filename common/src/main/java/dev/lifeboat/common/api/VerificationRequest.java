@@ -1,4 +1,4 @@
-package dev.lifeboat.verify.rest;
+package dev.lifeboat.common.api;
 
 import io.quarkus.runtime.annotations.RegisterForReflection;
 

@@ -1,0 +1,63 @@
+package dev.lifeboat.common.api;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.job.JobState;
+import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.model.VerificationRecord;
+import io.quarkus.runtime.annotations.RegisterForReflection;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * A backup as backup-service's API shows it and its clients read it: running (with progress), failed (with the
+ * reason), completed (with what verify-service proved of it, and its metadata) or, when its metadata has no valid
+ * integrity tag, {@code trusted=false}.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
+@RegisterForReflection
+public record BackupView(String id, String database, JobState status, Trigger trigger, Instant startedAt,
+                         Instant finishedAt, Progress progress, String error, Verification verification,
+                         Boolean trusted, BackupMetadata metadata) {
+
+    /** Bytes read from pg_dump, bytes written to the store so far, and seconds since the start. */
+    @RegisterForReflection
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Progress(long bytesRead, long bytesStored, double elapsedSeconds) {
+    }
+
+    /**
+     * What the verification records say: {@code verified} = proven restorable (a passed full verification and no
+     * failed one since), and the newest verification.
+     */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Verification(boolean verified, String lastId, VerificationRecord.Level lastLevel,
+                               VerificationRecord.Result lastResult, Instant lastFinishedAt) {
+
+        static Verification of(List<VerificationRecord> records) {
+            VerificationRecord last = records.isEmpty() ? null : records.get(records.size() - 1);
+            return new Verification(BackupCatalog.provenRestorable(records), last == null ? null : last.id(),
+                    last == null ? null : last.level(), last == null ? null : last.result(),
+                    last == null ? null : last.finishedAt());
+        }
+    }
+
+    /** A completed backup; {@code records}: its verification records, oldest first. */
+    public static BackupView of(BackupMetadata m, List<VerificationRecord> records) {
+        return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
+                new Progress(m.rawSizeBytes(), m.storedSizeBytes(), m.durationSeconds()), null,
+                Verification.of(records), null, m);
+    }
+
+    /** A backup whose metadata is untrusted: shown, never acted on. */
+    public static BackupView untrusted(BackupMetadata m) {
+        return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
+                null, "UNTRUSTED: the metadata has no valid integrity tag; never restored, verified or chosen as latest",
+                null, Boolean.FALSE, m);
+    }
+}

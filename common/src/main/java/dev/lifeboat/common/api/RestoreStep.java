@@ -1,0 +1,19 @@
+package dev.lifeboat.common.api;
+
+/** The steps of a restore (DESIGN §3), in the order they run. */
+public enum RestoreStep {
+    /** Metadata present, object present with the recorded size, a key that can decrypt it. */
+    RESOLVE,
+    /** Workloads scaled to 0 (replica counts saved in an annotation), their pods gone. */
+    SCALE_DOWN,
+    /** A PRE_RESTORE backup of the target through backup-service, taken once the applications stopped writing. */
+    SAFETY_BACKUP,
+    /** A fresh database for the load (scratch targets, recreate-database). */
+    CREATE_DATABASE,
+    /** The drop and the load in one transaction, committed only when the whole object checked out. */
+    LOAD,
+    /** recreate-database: the loaded database renamed into the target's place, the old one dropped. */
+    SWAP,
+    /** Workloads scaled back to their saved replica counts, also after a failure. */
+    SCALE_UP
+}

@@ -1,0 +1,52 @@
+package dev.lifeboat.common.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The databases Lifeboat backs up, verifies and reports on ({@code lifeboat.databases.<label>.*}, DESIGN §10): ONE
+ * schema read by every service, so the same block of settings can be given to all three. backup-service uses the
+ * connection, every service the key prefix, verify-service the objectives.
+ */
+@ConfigMapping(prefix = "lifeboat")
+public interface DatabasesConfig {
+
+    /** The databases by label (e.g. {@code main}); the label names the backups. */
+    Map<String, Database> databases();
+
+    interface Database {
+        /** Server host name. */
+        @WithDefault("localhost")
+        String host();
+
+        /** Server port. */
+        @WithDefault("5432")
+        int port();
+
+        /** Database name on the server; default: the label. */
+        Optional<String> database();
+
+        /** User pg_dump connects as; needs read access to everything dumped. */
+        @WithDefault("postgres")
+        String user();
+
+        /** Password; prefer {@code password-file} in Kubernetes. Never logged. */
+        Optional<String> password();
+
+        /** File holding the password (a mounted Secret); read at each use, so rotation needs no restart. */
+        Optional<Path> passwordFile();
+
+        /** Object key prefix of this database's backups; default {@code database/<label>}. */
+        Optional<String> prefix();
+
+        /** This database's recovery point objective; default {@code lifeboat.objectives.rpo} (verify-service). */
+        Optional<Duration> rpo();
+
+        /** This database's recovery time objective; default {@code lifeboat.objectives.rto} (verify-service). */
+        Optional<Duration> rto();
+    }
+}

@@ -1,0 +1,113 @@
+package dev.lifeboat.common.job;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.function.BiFunction;
+import java.util.function.Predicate;
+
+/**
+ * The jobs of one kind in a service: the active ones (queued or running), each optionally holding a key exclusively
+ * through a {@link KeyLock} (one backup per database, one restore per target), and a bounded history of finished
+ * ones for {@code GET}s. Thread-safe.
+ *
+ * @param <J> the kind of job
+ */
+public final class JobRegistry<J extends Job<?>> {
+    private final KeyLock lock;
+    private final int history;
+    private final BiFunction<String, String, ? extends RuntimeException> busy;
+    /** Active jobs by id, oldest first, with the key each holds (null for none); guarded by {@code this}. */
+    private final Map<String, Entry<J>> active = new LinkedHashMap<>();
+    /** Finished jobs by id, oldest first, at most {@code history}; guarded by {@code this}. */
+    private final Map<String, J> finished = new LinkedHashMap<>();
+
+    private record Entry<J>(J job, String key) {
+    }
+
+    /**
+     * @param history how many finished jobs are kept
+     * @param busy    the error for a key already held: (key, id of the job holding it) → exception
+     */
+    public JobRegistry(KeyLock lock, int history, BiFunction<String, String, ? extends RuntimeException> busy) {
+        this.lock = lock;
+        this.history = history;
+        this.busy = busy;
+    }
+
+    /** Registers {@code job}, holding {@code key} (null: none) for it; throws the busy error if the key is held. */
+    public synchronized J register(String key, J job) {
+        if (key != null) {
+            Optional<String> holder = lock.tryAcquire(key, job.id());
+            if (holder.isPresent()) {
+                throw busy.apply(key, holder.get());
+            }
+        }
+        active.put(job.id(), new Entry<>(job, key));
+        return job;
+    }
+
+    /** The job ended: its key is released and it moves to the history. Call once, after recording its result. */
+    public synchronized void finish(J job) {
+        Entry<J> entry = active.remove(job.id());
+        if (entry != null && entry.key() != null) {
+            lock.release(entry.key(), job.id());
+        }
+        finished.put(job.id(), job);
+        while (finished.size() > history) {
+            finished.remove(finished.keySet().iterator().next());
+        }
+    }
+
+    /** An active or recently finished job. */
+    public synchronized Optional<J> find(String id) {
+        Entry<J> entry = active.get(id);
+        return entry != null ? Optional.of(entry.job()) : Optional.ofNullable(finished.get(id));
+    }
+
+    /** The first active job matching {@code filter}, oldest first. */
+    public synchronized Optional<J> findActive(Predicate<J> filter) {
+        return active.values().stream().map(Entry::job).filter(filter).findFirst();
+    }
+
+    /** The active jobs, oldest first. */
+    public synchronized List<J> active() {
+        return active.values().stream().map(Entry::job).toList();
+    }
+
+    /** The finished jobs kept, newest first. */
+    public synchronized List<J> finished() {
+        List<J> out = new ArrayList<>(finished.values());
+        Collections.reverse(out);
+        return out;
+    }
+
+    /** Active jobs first (oldest first), then finished ones, newest first. */
+    public synchronized List<J> all() {
+        List<J> out = new ArrayList<>(active());
+        out.addAll(finished());
+        return out;
+    }
+
+    /** Whether no job is active. */
+    public synchronized boolean idle() {
+        return active.isEmpty();
+    }
+
+    /** Waits until {@code job} has ended and its result is recorded; returns it. */
+    public J await(J job) {
+        try {
+            job.done().get();
+            return job;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while waiting for job " + job.id(), e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+}
