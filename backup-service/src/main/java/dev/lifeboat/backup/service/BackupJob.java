@@ -29,6 +29,8 @@ public final class BackupJob {
     private volatile String error;
     private volatile BackupMetadata metadata;
     private volatile Instant finishedAt;
+    /** Nanoseconds from start to end once the job ended (-1 while it runs), so a finished job's time stays put. */
+    private volatile long elapsedNanos = -1;
 
     BackupJob(String id, String database, Trigger trigger, Map<String, String> labels) {
         this.id = id;
@@ -82,7 +84,8 @@ public final class BackupJob {
     }
 
     public double elapsedSeconds() {
-        return (System.nanoTime() - startNanos) / 1e9;
+        long elapsed = elapsedNanos;
+        return (elapsed >= 0 ? elapsed : System.nanoTime() - startNanos) / 1e9;
     }
 
     /** Completes when the backup has succeeded or failed. */
@@ -92,6 +95,7 @@ public final class BackupJob {
 
     void succeeded(BackupMetadata result) {
         metadata = result;
+        elapsedNanos = System.nanoTime() - startNanos;
         finishedAt = Instant.now();
         status = Status.COMPLETED;
         done.complete(this);
@@ -99,6 +103,7 @@ public final class BackupJob {
 
     void failed(String reason) {
         error = reason;
+        elapsedNanos = System.nanoTime() - startNanos;
         finishedAt = Instant.now();
         status = Status.FAILED;
         done.complete(this);

@@ -48,6 +48,8 @@ public final class RestoreJob {
     private volatile String safetyBackupId;
     private volatile String error;
     private volatile Instant finishedAt;
+    /** Nanoseconds from start to end once the job ended (-1 while it runs), so a finished job's time stays put. */
+    private volatile long elapsedNanos = -1;
     private volatile boolean databaseDropped;
 
     RestoreJob(String id, String target, RestoreRequestSpec spec) {
@@ -111,7 +113,8 @@ public final class RestoreJob {
     }
 
     public double elapsedSeconds() {
-        return (System.nanoTime() - startNanos) / 1e9;
+        long elapsed = elapsedNanos;
+        return (elapsed >= 0 ? elapsed : System.nanoTime() - startNanos) / 1e9;
     }
 
     /** The step running now, if any. */
@@ -162,6 +165,7 @@ public final class RestoreJob {
     }
 
     void succeeded() {
+        elapsedNanos = System.nanoTime() - startNanos;
         finishedAt = Instant.now();
         status = Status.COMPLETED;
         done.complete(this);
@@ -169,6 +173,7 @@ public final class RestoreJob {
 
     void failed(String reason) {
         error = reason;
+        elapsedNanos = System.nanoTime() - startNanos;
         finishedAt = Instant.now();
         status = Status.FAILED;
         done.complete(this);
