@@ -15,7 +15,7 @@
 #   LIFEBOAT_TOKEN_FILE=.lifeboat-local/secrets/api-token deploy/scripts/backup-database.sh
 #   deploy/scripts/backup-database.sh --database main --label reason=before-upgrade-17
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 database=""
@@ -51,6 +51,7 @@ if lb_job "$LB_BACKUP_URL" /api/v1/backups "$body" \
           "Backup \(.id) started (\(.status)); follow it with: GET /api/v1/backups/\(.id)"
         end'
 else
+    # shellcheck disable=SC2119  # no filter: a failed backup has nothing to show but its error
     lb_failed_job
     lb_die "backup $(lb_jq .id) FAILED: $(lb_jq '.error // "no reason given"')"
 fi

@@ -1,4 +1,5 @@
 # deploy/scripts/common.sh — what the operator scripts share; sourced by them, not run by itself.
+# shellcheck shell=bash disable=SC2016,SC2034  # jq programs in single quotes are literal; the scripts read the globals
 #
 # The scripts are thin clients of the three services' HTTP APIs: curl for the calls, jq for the JSON. This file
 # holds the connection options, the token handling (the token goes to curl in a 0600 header file, never on a

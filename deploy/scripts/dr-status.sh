@@ -15,7 +15,7 @@
 #   deploy/scripts/dr-status.sh
 #   deploy/scripts/dr-status.sh --database main --no-fail --json
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 database=""

@@ -14,7 +14,7 @@
 #   deploy/scripts/list-backups.sh --database main --limit 10
 #   deploy/scripts/list-backups.sh --verified --json | jq -r '.[0].id'
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 database=""

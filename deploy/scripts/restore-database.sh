@@ -26,7 +26,7 @@
 #   deploy/scripts/restore-database.sh latest-verified --target scratch
 #   deploy/scripts/restore-database.sh main_backup_20261122_020000.sql.zst.age --target primary
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 LB_MAX_POSITIONAL=1

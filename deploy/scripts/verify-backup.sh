@@ -18,7 +18,7 @@
 #   deploy/scripts/verify-backup.sh                       # the newest backup, full
 #   deploy/scripts/verify-backup.sh main_backup_20261122_020000.sql.zst.age --level checksum
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 LB_MAX_POSITIONAL=1
