@@ -160,6 +160,7 @@ public final class VerificationJob {
         return steps.failRunning(reason);
     }
 
+    /** Records the verdict; the job shows as FINISHED only once {@link #released()}, after its record is stored. */
     void finish(Result verdict, StepName step, String table, String reason, List<TableMismatch> differences) {
         result = verdict;
         failedStep = step;
@@ -170,11 +171,14 @@ public final class VerificationJob {
         if (startedAt == null) {
             startedAt = finishedAt;
         }
-        status = Status.FINISHED;
     }
 
-    /** Completes waiters; called once the record is stored (or storing it failed). */
+    /**
+     * Marks the job FINISHED and completes waiters; called once the record is stored (or storing it failed), so a
+     * client that sees FINISHED finds the record in the store too (backup-service's ?verified=true, the status).
+     */
     void released() {
+        status = Status.FINISHED;
         done.complete(this);
     }
 
