@@ -86,7 +86,7 @@ body=$(jq -nc --arg backupId "$backup" --arg target "$target" --arg database "$d
     + (if $scaleDown != null then {scaleDown: $scaleDown} else {} end)')
 
 if lb_job "$LB_RESTORE_URL" /api/v1/restores "$body" \
-    '"\(.status) \(.phase // "-"): \(.progress.percent)% of \(.progress.totalBytes | size) restored, \(.progress.elapsedSeconds | dur)"' \
+    '"\(.status)\(if .phase then " \(.phase)" else "" end): \(.progress.percent)% of \(.progress.totalBytes | size) restored, \(.progress.elapsedSeconds | dur)"' \
     job_state; then
     lb_output '
         if .status == "COMPLETED" then

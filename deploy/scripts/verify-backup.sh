@@ -43,7 +43,11 @@ body=$(jq -nc --arg backupId "$backup" --arg level "$level" --arg database "$dat
 
 if lb_job "$LB_VERIFY_URL" /api/v1/verifications "$body" \
     '"\(.status) \(.level) \(.backupId)" + (if .phase then ": \(.phase)" else "" end)
-     + (if .progress then ", \(.progress.bytesChecked | size) of \(.progress.storedBytes | size) checked, restore \(.progress.restorePercent)%, \(.progress.tablesCompared)/\(.progress.tables) tables compared" else "" end)
+     + (if .progress == null then ""
+        elif .phase == "RESTORE" then ", \(.progress.restorePercent)% restored"
+        elif .phase == "FINGERPRINT" then ", \(.progress.tablesCompared) of \(.progress.tables) tables compared"
+        elif .phase == "CHECKSUM" then ", \(.progress.bytesChecked | size) of \(.progress.storedBytes | size) checked"
+        else "" end)
      + (if .result then " -> \(.result)" else "" end)' \
     'if .status != "FINISHED" then "running" elif .result == "PASSED" then "ok" else "failed" end'; then
     lb_output '
