@@ -307,7 +307,9 @@ class RestoreTest {
         String id = r.jsonPath().getString("id");
         operator().delete("/api/v1/restores/" + id + "/database").then().statusCode(204);
         assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '" + database + "'")).isEqualTo("0");
-        viewer().get("/api/v1/restores/" + id).then().body("databaseDropped", equalTo(true));
+        // a finished restore's time stays what it took, however much later it is read
+        viewer().get("/api/v1/restores/" + id).then().body("databaseDropped", equalTo(true))
+                .body("progress.elapsedSeconds", equalTo(r.jsonPath().getFloat("progress.elapsedSeconds")));
         operator().delete("/api/v1/restores/" + id + "/database").then().statusCode(404)
                 .contentType("application/problem+json");
     }
@@ -375,6 +377,21 @@ class RestoreTest {
         operator().body(Map.of("backupId", backupId, "target", "primary")).post("/api/v1/restores").then().statusCode(403)
                 .contentType("application/problem+json");
         viewer().get("/api/v1/restores").then().statusCode(200);
+    }
+
+    @Test
+    void targetsTellInPlaceFromScratchWithoutShowingServersOrCredentials() {
+        Response r = viewer().get("/api/v1/targets");
+        r.then().statusCode(200).body("name", equalTo(List.of("primary", "scratch", "stuck")))
+                .body("scratch", equalTo(List.of(false, true, false)))
+                .body("[0].database", equalTo("app")).body("[0].databaseLabel", equalTo("main"))
+                .body("[0].modes", equalTo(List.of("clean-schema", "recreate-database")))
+                .body("[0].safetyBackup", equalTo(true))
+                .body("[2].modes", equalTo(List.of("clean-schema"))).body("[2].safetyBackup", equalTo(false));
+        assertThat(r.jsonPath().getMap("[1]")).containsOnlyKeys("name", "scratch");
+        assertThat(r.asString()).doesNotContain("127.0.0.1").doesNotContain(PostgresServer.PASSWORD)
+                .doesNotContain("postgres");
+        given().get("/api/v1/targets").then().statusCode(401);
     }
 
     @Test
