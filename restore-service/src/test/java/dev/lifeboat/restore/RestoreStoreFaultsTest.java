@@ -114,6 +114,33 @@ class RestoreStoreFaultsTest {
                 "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat_scratch_%'")).isEqualTo("0");
     }
 
+    @Test
+    void aRestoreWhoseReadsMeetOnlyFaultsFailsAsAStoreErrorAndLeavesTheTargetUnchanged() {
+        PostgresServer pg = RestoreStack.postgres();
+        String backupId = given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("database", "main")).post("/api/v1/backups?wait=true")
+                .then().statusCode(201).extract().path("id");
+        pg.psql("app", "CREATE TABLE IF NOT EXISTS after_backup (x int); INSERT INTO after_backup VALUES (1)");
+        String before = pg.pgDump("app");
+        Rule down = Stack.proxy.on(Call.GET_OBJECT).key(DATA).always().respond(503, "SlowDown");
+        Response r;
+        try {
+            r = given().auth().oauth2(TokenResource.RESTORER).contentType("application/json")
+                    .body(Map.of("backupId", backupId, "target", "primary", "safetyBackup", false))
+                    .post("/api/v1/restores?wait=true");
+        } finally {
+            Stack.proxy.clearRules();
+        }
+        r.then().statusCode(500).contentType("application/problem+json")
+                .body("detail", org.hamcrest.Matchers.containsString("Nothing was committed"));
+        assertThat(down.fired()).as("retried, then given up").isGreaterThan(1);
+        String id = r.header("Location").replaceAll(".*/", "");
+        given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/restores/" + id).then().statusCode(200)
+                .body("status", equalTo("FAILED")).body("failure", equalTo("STORE_ERROR"));
+        assertThat(pg.pgDump("app")).isEqualTo(before);
+        pg.psql("app", "DROP TABLE after_backup");
+    }
+
     /** {@code lifeboat_store_retries_total} of the series with {@code label}; 0 when absent. */
     private static double counter(String body, String label) {
         Matcher m = Pattern.compile("(?m)^lifeboat_store_retries_total\\{[^}]*" + Pattern.quote(label) + "[^}]*} ([0-9.eE+]+)$")

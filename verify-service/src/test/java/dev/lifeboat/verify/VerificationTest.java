@@ -12,6 +12,7 @@ import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.TableFingerprint;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.testing.S3FaultProxy;
 import dev.lifeboat.common.testing.TokenResource;
 import dev.lifeboat.verify.service.VerificationJob;
 import dev.lifeboat.verify.service.VerificationService;
@@ -220,6 +221,42 @@ class VerificationTest {
         assertThat(retry.trigger()).isEqualTo(VerificationRecord.Trigger.SWEEP);
         assertThat(service.await(retry).result()).isEqualTo(VerificationRecord.Result.PASSED);
         assertThat(BackupCatalog.provenRestorable(catalog.verificationsOf("main", id))).isTrue();
+    }
+
+    @Test
+    void aChecksumWhoseReadsMeetTransientFaultsPasses() {
+        String id = backup("main");
+        S3FaultProxy.Rule busy = VerifyStack.faults().on(S3FaultProxy.Call.GET_OBJECT).key(".*/" + id + "$")
+                .respond(503, "SlowDown");
+        S3FaultProxy.Rule broken = VerifyStack.faults().on(S3FaultProxy.Call.GET_OBJECT).key(".*/" + id + "$")
+                .skip(1).times(1).resetMidBody(4096);
+        try {
+            verify(id, "checksum").then().statusCode(201).body("result", equalTo("PASSED"));
+        } finally {
+            VerifyStack.faults().clearRules();
+        }
+        assertThat(busy.fired()).isEqualTo(1);
+        assertThat(broken.fired()).isEqualTo(1);
+    }
+
+    @Test
+    void aVerificationWhoseReadsMeetOnlyFaultsEndsInErrorNeverFailed() {
+        String id = backup("main");
+        S3FaultProxy.Rule down = VerifyStack.faults().on(S3FaultProxy.Call.GET_OBJECT).key(".*/" + id + "$").always()
+                .respond(503, "SlowDown");
+        Response r;
+        try {
+            r = verify(id, "full");
+        } finally {
+            VerifyStack.faults().clearRules();
+        }
+        r.then().statusCode(201).body("result", equalTo("ERROR")).body("failedStep", equalTo("CHECKSUM"))
+                .body("error", containsString("SlowDown"));
+        assertThat(down.fired()).as("retried before giving up").isGreaterThan(1);
+        List<VerificationRecord> records = catalog.verificationsOf("main", id);
+        assertThat(BackupCatalog.provenBad(records)).isFalse();
+        // once the store answers again the same backup passes: it was never bad
+        verify(id, "checksum").then().statusCode(201).body("result", equalTo("PASSED"));
     }
 
     // ---- trust in the store ----

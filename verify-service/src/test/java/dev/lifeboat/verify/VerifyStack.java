@@ -2,6 +2,7 @@ package dev.lifeboat.verify;
 
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.S3FaultProxy;
 import dev.lifeboat.common.testing.S3Server;
 import dev.lifeboat.common.testing.ServiceProcess;
 import dev.lifeboat.common.testing.TempDirs;
@@ -29,6 +30,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
     private static ServiceProcess backupService;
     private static ServiceProcess restoreService;
     private static Path keys;
+    private static S3FaultProxy faults;
 
     @Override
     public Map<String, String> start() {
@@ -106,6 +108,9 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             verify.put("lifeboat.verify.checks.legacy-clean.sql", "SELECT NOT EXISTS (SELECT 1 FROM keep WHERE v = 'bad')");
             verify.put("lifeboat.verify.checks.legacy-clean.databases", "legacy");
             verify.put("lifeboat.databases.empty.rpo", "1h"); // configured, never backed up
+            // verify-service (in-process) reads the store through a fault proxy, so tests can make its reads fail
+            faults = S3FaultProxy.start(s3.endpoint());
+            verify.put("lifeboat.store.s3.endpoint", faults.endpoint());
             return verify;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -114,6 +119,11 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
 
     static PostgresServer postgres() {
         return postgres;
+    }
+
+    /** The fault proxy between the in-process verify-service and the S3 server. */
+    static S3FaultProxy faults() {
+        return faults;
     }
 
     static ServiceProcess backupService() {
@@ -130,6 +140,9 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             if (p != null) {
                 p.close();
             }
+        }
+        if (faults != null) {
+            faults.close();
         }
         if (s3 != null) {
             s3.close();
