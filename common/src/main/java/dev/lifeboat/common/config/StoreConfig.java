@@ -53,6 +53,15 @@ public interface StoreConfig {
         /** Static secret access key; give it through the environment or a Secret, never in a file in git. */
         Optional<String> secretAccessKey();
 
+        /**
+         * File holding the access key id (a mounted Secret), instead of {@code access-key-id}; read whenever the
+         * client signs a request, so a rotated Secret needs no restart.
+         */
+        Optional<Path> accessKeyIdFile();
+
+        /** File holding the secret access key (a mounted Secret), instead of {@code secret-access-key}; read likewise. */
+        Optional<Path> secretAccessKeyFile();
+
         /** Multipart part size in bytes (at least 5 MiB); memory used per running backup is about one part. */
         @WithDefault("16777216")
         int partSize();
