@@ -14,13 +14,16 @@ import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.testing.TokenResource;
 import dev.lifeboat.verify.service.VerificationJob;
+import dev.lifeboat.verify.service.StatusService;
 import dev.lifeboat.verify.service.VerificationService;
 import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
 import java.io.InputStream;
+import java.net.URL;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,6 +47,12 @@ class VerificationTest {
 
     @Inject
     VerificationService service;
+
+    @Inject
+    StatusService statusService;
+
+    @TestHTTPResource(value = "metrics", management = true)
+    URL metrics;
 
     // ---- passing ----
 
@@ -128,6 +137,13 @@ class VerificationTest {
         full.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("CHECKSUM"));
         assertThat(full.jsonPath().getList("steps.name", String.class)).doesNotContain("RESTORE");
         assertThat(BackupCatalog.provenBad(catalog.verificationsOf("main", id))).isTrue();
+
+        statusService.refresh();
+        List<String> failed = statusService.status(Instant.now(), "main").databases().get(0).failedBackups();
+        assertThat(failed).contains(id);
+        String metricsText = given().get(metrics).then().statusCode(200).extract().asString();
+        assertThat(metricsText).contains("# HELP lifeboat_verification_failed_backups Retained backups proven bad")
+                .contains("lifeboat_verification_failed_backups{database=\"main\"} " + (double) failed.size());
     }
 
     @Test
