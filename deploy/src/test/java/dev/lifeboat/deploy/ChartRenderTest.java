@@ -585,7 +585,7 @@ class ChartRenderTest {
                 .contains("http://127.0.0.1:8083/api/v1/status")
                 .doesNotContain("UNENCRYPTED");
         assertThat(Chart.notes()).contains("none yet (set global.databases)").contains("UNENCRYPTED")
-                .contains("jsonpath='{.data.ops}'");
+                .contains("add a client with the operator role to global.auth.clients");
     }
 
     @Test

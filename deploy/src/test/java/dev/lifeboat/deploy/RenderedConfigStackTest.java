@@ -136,6 +136,7 @@ class RenderedConfigStackTest {
                     existingSecret: lifeboat-age
                   auth:
                     clients:
+                      ops: {roles: [viewer, operator]}
                       oncall: {roles: [viewer, restorer]}
                 """.formatted(postgres.host(), pg, S3Server.BUCKET, s3.endpoint(), age[0])));
 
