@@ -5,11 +5,14 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.InstallCommand;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
+import dev.lifeboat.common.testing.TempDirs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The Lifeboat Helm chart (deploy/charts/lifeboat) driven through helm-java, as `helm lint --strict` and
@@ -50,23 +53,15 @@ final class Chart {
 
     /** The release notes (NOTES.txt) an install with {@code values} prints, from a client-only dry run. */
     static String notes(String... values) {
-        Path tmp = null;
-        try {
-            tmp = Files.createTempDirectory("lifeboat-chart-values-");
+        return withValuesFiles(values, files -> {
             InstallCommand install = new Helm(dir()).install().withName(RELEASE).withNamespace(NAMESPACE)
                     .withKubeVersion(KUBE_VERSION).withDryRunOption(DryRun.CLIENT).clientOnly();
-            for (int i = 0; i < values.length; i++) {
-                Path file = tmp.resolve("values-" + i + ".yaml");
-                Files.writeString(file, values[i]);
+            for (Path file : files) {
                 install = install.withValuesFile(file);
             }
             String output = install.call().getOutput();
             return output.substring(output.indexOf("NOTES:"));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            dev.lifeboat.common.testing.TempDirs.delete(tmp);
-        }
+        });
     }
 
     /** The rendered manifests (multi-document YAML); throws with Helm's message when rendering fails. */
@@ -75,21 +70,30 @@ final class Chart {
     }
 
     static String renderRelease(String release, String... values) {
-        Path tmp = null;
-        try {
-            tmp = Files.createTempDirectory("lifeboat-chart-values-");
+        return withValuesFiles(values, files -> {
             TemplateCommand template = new Helm(dir()).template().withName(release).withNamespace(NAMESPACE)
                     .withKubeVersion(KUBE_VERSION);
-            for (int i = 0; i < values.length; i++) {
-                Path file = tmp.resolve("values-" + i + ".yaml");
-                Files.writeString(file, values[i]);
+            for (Path file : files) {
                 template = template.withValuesFile(file);
             }
             return template.call();
+        });
+    }
+
+    /** Runs {@code helm} with {@code values} written to temporary values files (in order), deleted afterwards. */
+    private static String withValuesFiles(String[] values, Function<List<Path>, String> helm) {
+        Path tmp = null;
+        try {
+            tmp = Files.createTempDirectory("lifeboat-chart-values-");
+            List<Path> files = new ArrayList<>();
+            for (int i = 0; i < values.length; i++) {
+                files.add(Files.writeString(tmp.resolve("values-" + i + ".yaml"), values[i]));
+            }
+            return helm.apply(files);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
-            dev.lifeboat.common.testing.TempDirs.delete(tmp);
+            TempDirs.delete(tmp);
         }
     }
 }
