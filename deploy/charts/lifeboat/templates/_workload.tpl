@@ -108,10 +108,11 @@ spec:
       priorityClassName: {{ . }}
       {{- end }}
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+      # uid 1001 as in the images; the primary group stays the image's (its files are group-owned by it), and
+      # fsGroup 1001 makes the mounted Secret files (0440) readable
       securityContext:
         runAsNonRoot: true
         runAsUser: 1001
-        runAsGroup: 1001
         fsGroup: 1001
         seccompProfile:
           type: RuntimeDefault
@@ -124,7 +125,6 @@ spec:
           securityContext:
             runAsNonRoot: true
             runAsUser: 1001
-            runAsGroup: 1001
             allowPrivilegeEscalation: false
             privileged: false
             readOnlyRootFilesystem: true
