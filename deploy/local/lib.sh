@@ -118,6 +118,7 @@ lb_debian_package() {
         psql) echo postgresql-client ;;
         age | age-keygen) echo age ;;
         runuser) echo util-linux ;;
+        promtool) echo prometheus ;;
         curl) printf '%s\n' curl ca-certificates ;;
         jdk | postgres-user) ;;
         *) echo "$1" ;;

@@ -16,8 +16,10 @@ import dev.lifeboat.common.testing.FilesystemStoreResource;
 import dev.lifeboat.common.testing.PostgresResource;
 import dev.lifeboat.common.testing.PostgresServer;
 import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
+import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -79,6 +81,35 @@ class BackupFailureTest {
         }
         assertThat(allFiles(storeRoot())).isEqualTo(before);
         given().get("/api/v1/backups/latest").then().statusCode(200).body("id", equalTo(earlier));
+    }
+
+    @TestHTTPResource(value = "metrics", management = true)
+    URL metrics;
+
+    private String metricsText() throws java.io.IOException {
+        try (java.io.InputStream in = metrics.openStream()) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void lastRunGaugeFollowsTheLatestRunAndTheDurationGaugeTheLatestSuccess() throws Exception {
+        Files.createFile(marker());
+        try {
+            backupAndWait().then().statusCode(500);
+        } finally {
+            Files.delete(marker());
+        }
+        assertThat(metricsText()).contains("lifeboat_backup_last_run_success{database=\"main\"} 0.0")
+                .contains("# HELP lifeboat_backup_last_run_success How the latest backup run");
+        double seconds = backupAndWait().then().statusCode(201).extract().jsonPath().getDouble("metadata.durationSeconds");
+        String text = metricsText();
+        assertThat(text).contains("lifeboat_backup_last_run_success{database=\"main\"} 1.0")
+                .contains("# HELP lifeboat_backup_last_duration_seconds Duration of the newest successful backup");
+        String line = text.lines().filter(l -> l.startsWith("lifeboat_backup_last_duration_seconds{database=\"main\"}"))
+                .findFirst().orElseThrow();
+        assertThat(Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).isCloseTo(seconds,
+                org.assertj.core.data.Offset.offset(0.002));
     }
 
     @Test

@@ -15,13 +15,16 @@ import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.testing.S3FaultProxy;
 import dev.lifeboat.common.testing.TokenResource;
 import dev.lifeboat.verify.service.VerificationJob;
+import dev.lifeboat.verify.service.StatusService;
 import dev.lifeboat.verify.service.VerificationService;
 import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
 import java.io.InputStream;
+import java.net.URL;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,8 +49,11 @@ class VerificationTest {
     @Inject
     VerificationService service;
 
-    @io.quarkus.test.common.http.TestHTTPResource(value = "metrics", management = true)
-    java.net.URL metricsUrl;
+    @Inject
+    StatusService statusService;
+
+    @TestHTTPResource(value = "metrics", management = true)
+    URL metrics;
 
     // ---- passing ----
 
@@ -132,6 +138,13 @@ class VerificationTest {
         full.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("CHECKSUM"));
         assertThat(full.jsonPath().getList("steps.name", String.class)).doesNotContain("RESTORE");
         assertThat(BackupCatalog.provenBad(catalog.verificationsOf("main", id))).isTrue();
+
+        statusService.refresh();
+        List<String> failed = statusService.status(Instant.now(), "main").databases().get(0).failedBackups();
+        assertThat(failed).contains(id);
+        String metricsText = given().get(metrics).then().statusCode(200).extract().asString();
+        assertThat(metricsText).contains("# HELP lifeboat_verification_failed_backups Retained backups proven bad")
+                .contains("lifeboat_verification_failed_backups{database=\"main\"} " + (double) failed.size());
     }
 
     @Test
@@ -287,8 +300,8 @@ class VerificationTest {
         swept.forEach(service::await);
         assertThat(swept).extracting(VerificationJob::backupId).doesNotContain(planted);
         assertThat(catalog.verificationsOf("main", planted)).isEmpty();
-        String metrics = given().get(metricsUrl).then().statusCode(200).extract().asString();
-        assertThat(metrics).containsPattern("lifeboat_untrusted_records\\{database=\"main\"[^}]*} [1-9]");
+        String scraped = given().get(metrics).then().statusCode(200).extract().asString();
+        assertThat(scraped).containsPattern("lifeboat_untrusted_records\\{database=\"main\"[^}]*} [1-9]");
         store.delete(catalog.metadataKey("main", planted));
         store.delete(fake.key());
     }

@@ -14,7 +14,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The backup metrics (DESIGN §8), per database: {@code lifeboat_backup_last_success_timestamp_seconds},
  * {@code lifeboat_backup_last_size_bytes}, {@code lifeboat_backup_duration_seconds} (a timer: _count, _sum,
- * _max) and {@code lifeboat_backups_total{result}}; plus {@code lifeboat_backup_running}.
+ * _max) and {@code lifeboat_backups_total{result}}; plus {@code lifeboat_backup_running},
+ * {@code lifeboat_backup_last_run_success} (1/0: how the latest backup run since start-up ended, NaN before the
+ * first; the chart's {@code LifeboatBackupFailed} alert) and {@code lifeboat_backup_last_duration_seconds} (the
+ * newest successful backup's duration, for the dashboard's duration-over-time panel).
  */
 @ApplicationScoped
 public class BackupMetrics {
@@ -22,6 +25,9 @@ public class BackupMetrics {
     private final Map<String, AtomicLong> lastSuccess = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> lastSize = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> running = new ConcurrentHashMap<>();
+    /** 1 success, 0 failure, -1 no run since start-up (exported as NaN). */
+    private final Map<String, AtomicLong> lastRun = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> lastDurationMillis = new ConcurrentHashMap<>();
 
     public BackupMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -32,9 +38,12 @@ public class BackupMetrics {
         AtomicLong success = lastSuccess.computeIfAbsent(database, d -> new AtomicLong());
         AtomicLong size = lastSize.computeIfAbsent(database, d -> new AtomicLong());
         AtomicLong active = running.computeIfAbsent(database, d -> new AtomicLong());
+        AtomicLong outcome = lastRun.computeIfAbsent(database, d -> new AtomicLong(-1));
+        AtomicLong duration = lastDurationMillis.computeIfAbsent(database, d -> new AtomicLong(-1));
         if (latest != null) {
             success.set(latest.finishedAt().getEpochSecond());
             size.set(latest.storedSizeBytes());
+            duration.set((long) (latest.durationSeconds() * 1000));
         }
         Gauge.builder("lifeboat.backup.last.success.timestamp.seconds", success, AtomicLong::get)
                 .description("Finish time of the newest successful backup (Unix seconds)").tag("database", database)
@@ -43,6 +52,11 @@ public class BackupMetrics {
                 .description("Stored size of the newest successful backup").tag("database", database).register(registry);
         Gauge.builder("lifeboat.backup.running", active, AtomicLong::get)
                 .description("1 while a backup of the database runs").tag("database", database).register(registry);
+        Gauge.builder("lifeboat.backup.last.run.success", outcome, v -> v.get() < 0 ? Double.NaN : v.get())
+                .description("How the latest backup run since start-up ended: 1 success, 0 failure (NaN before the first)")
+                .tag("database", database).register(registry);
+        Gauge.builder("lifeboat.backup.last.duration.seconds", duration, v -> v.get() < 0 ? Double.NaN : v.get() / 1000.0)
+                .description("Duration of the newest successful backup").tag("database", database).register(registry);
         counter(database, "success");
         counter(database, "failure");
     }
@@ -56,12 +70,15 @@ public class BackupMetrics {
         running.computeIfAbsent(db, d -> new AtomicLong()).set(0);
         lastSuccess.computeIfAbsent(db, d -> new AtomicLong()).set(metadata.finishedAt().getEpochSecond());
         lastSize.computeIfAbsent(db, d -> new AtomicLong()).set(metadata.storedSizeBytes());
+        lastRun.computeIfAbsent(db, d -> new AtomicLong()).set(1);
+        lastDurationMillis.computeIfAbsent(db, d -> new AtomicLong()).set((long) (metadata.durationSeconds() * 1000));
         timer(db, "success").record(Duration.ofMillis((long) (metadata.durationSeconds() * 1000)));
         counter(db, "success").increment();
     }
 
     void failed(String database, double seconds) {
         running.computeIfAbsent(database, d -> new AtomicLong()).set(0);
+        lastRun.computeIfAbsent(database, d -> new AtomicLong()).set(0);
         timer(database, "failure").record(Duration.ofMillis((long) (seconds * 1000)));
         counter(database, "failure").increment();
     }

@@ -64,6 +64,15 @@ public interface StoreConfig {
         Optional<String> secretAccessKey();
 
         /**
+         * File holding the access key id (a mounted Secret), instead of {@code access-key-id}; read whenever the
+         * client signs a request, so a rotated Secret needs no restart.
+         */
+        Optional<Path> accessKeyIdFile();
+
+        /** File holding the secret access key (a mounted Secret), instead of {@code secret-access-key}; read likewise. */
+        Optional<Path> secretAccessKeyFile();
+
+        /**
          * Size in bytes of the first multipart parts (5 MiB to 2047 MiB); memory used per running backup is about one
          * part. Parts double every 900 parts so that a stream of any size S3 allows fits in its 10,000 parts: the
          * buffer stays at this size up to 900 parts (14 GiB at 16 MiB) and grows to about this size plus 1/900 of

@@ -83,11 +83,22 @@ public class StoreProducer {
         return builder.build();
     }
 
-    private static AwsCredentialsProvider credentials(StoreConfig.S3 c) {
-        if (c.accessKeyId().isPresent() && c.secretAccessKey().isPresent()) {
+    static AwsCredentialsProvider credentials(StoreConfig.S3 c) {
+        boolean id = c.accessKeyId().isPresent() || c.accessKeyIdFile().isPresent();
+        boolean secret = c.secretAccessKey().isPresent() || c.secretAccessKeyFile().isPresent();
+        if (id != secret) {
+            throw new InvalidConfiguration("lifeboat.store.s3: give both the access key id (access-key-id or "
+                    + "access-key-id-file) and the secret access key (secret-access-key or secret-access-key-file), "
+                    + "or neither to use the AWS default credential chain");
+        }
+        if (!id) {
+            return DefaultCredentialsProvider.builder().build();
+        }
+        if (c.accessKeyIdFile().isEmpty() && c.secretAccessKeyFile().isEmpty()) {
             return StaticCredentialsProvider.create(
                     AwsBasicCredentials.create(c.accessKeyId().get(), c.secretAccessKey().get()));
         }
-        return DefaultCredentialsProvider.builder().build();
+        return new FileCredentialsProvider(c.accessKeyId(), c.accessKeyIdFile(), c.secretAccessKey(),
+                c.secretAccessKeyFile());
     }
 }

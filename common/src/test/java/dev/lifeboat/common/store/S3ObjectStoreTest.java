@@ -4,9 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
+import dev.lifeboat.common.config.StoreConfig;
+import dev.lifeboat.common.testing.TempDirs;
 import dev.lifeboat.common.store.ObjectStore.PendingObject;
 import dev.lifeboat.common.testing.S3Server;
 import java.io.IOException;
+import java.util.Optional;
+import java.nio.file.Path;
+import java.nio.file.Files;
 import java.net.URI;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
@@ -234,5 +239,46 @@ class S3ObjectStoreTest extends ObjectStoreContract {
             }
         }
         return java.util.HexFormat.of().formatHex(sha.digest());
+    }
+
+    @Test
+    void keysFromFilesAreReadAtEachRequestSoARotatedSecretNeedsNoRestart() throws IOException {
+        Path dir = Files.createTempDirectory("lifeboat-s3-keys-");
+        try {
+            Path id = dir.resolve("access-key-id");
+            Path secret = dir.resolve("secret-access-key");
+            Files.writeString(id, S3Server.ACCESS_KEY + "\n");
+            Files.writeString(secret, "not-the-secret\n");
+            ObjectStore fromFiles = StoreProducer.s3Store(new KeyFiles(server.endpoint(), id, secret), QUICK);
+            assertThatThrownBy(fromFiles::checkReachable).isInstanceOf(IOException.class);
+            Files.writeString(secret, S3Server.SECRET_KEY + "\n"); // the Secret is rotated
+            fromFiles.checkReachable();
+            Files.delete(secret);
+            assertThatThrownBy(fromFiles::checkReachable).hasMessageContaining("secret-access-key-file")
+                    .hasMessageNotContaining(S3Server.ACCESS_KEY);
+        } finally {
+            TempDirs.delete(dir);
+        }
+    }
+
+    @Test
+    void anAccessKeyIdWithoutASecretIsRefused() {
+        KeyFiles onlyId = new KeyFiles(server.endpoint(), Path.of("/nonexistent/id"), null);
+        assertThatThrownBy(() -> StoreProducer.s3Store(onlyId, QUICK)).hasMessageContaining("give both");
+    }
+
+    /** {@code lifeboat.store.s3.*} with the keys in files, as the Helm chart configures it. */
+    private record KeyFiles(String url, Path idFile, Path secretFile)
+            implements StoreConfig.S3 {
+        @Override public Optional<String> bucket() { return Optional.of(S3Server.BUCKET); }
+        @Override public Optional<String> prefix() { return Optional.empty(); }
+        @Override public Optional<String> endpoint() { return Optional.of(url); }
+        @Override public String region() { return "us-east-1"; }
+        @Override public boolean pathStyle() { return true; }
+        @Override public Optional<String> accessKeyId() { return Optional.empty(); }
+        @Override public Optional<String> secretAccessKey() { return Optional.empty(); }
+        @Override public Optional<Path> accessKeyIdFile() { return Optional.ofNullable(idFile); }
+        @Override public Optional<Path> secretAccessKeyFile() { return Optional.ofNullable(secretFile); }
+        @Override public int partSize() { return S3ObjectStore.MIN_PART_SIZE; }
     }
 }

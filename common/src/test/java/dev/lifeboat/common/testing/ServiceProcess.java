@@ -43,11 +43,21 @@ public final class ServiceProcess implements AutoCloseable {
     /** Starts {@code module} (e.g. {@code backup-service}) with {@code properties} and waits until it is ready. */
     public static ServiceProcess start(String module, Map<String, String> properties) {
         try {
+            return start(module, properties, PostgresServer.freePort(), PostgresServer.freePort());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Starts {@code module} on ports chosen by the caller (from {@link PostgresServer#freePort()}), for services
+     * whose peers' URLs must be known before any of them starts.
+     */
+    public static ServiceProcess start(String module, Map<String, String> properties, int api, int management) {
+        try {
             Path jar = locate(module);
             Path work = Files.createTempDirectory("lifeboat-" + module + "-");
             Map<String, String> all = new TreeMap<>(properties);
-            int api = PostgresServer.freePort();
-            int management = PostgresServer.freePort();
             all.put("quarkus.http.host", "127.0.0.1");
             all.put("quarkus.http.port", Integer.toString(api));
             all.put("quarkus.management.host", "127.0.0.1");
