@@ -63,6 +63,9 @@ lifeboat.secretsDir.
 {{- $files = append $files (dict "secret" $g.store.s3.existingSecret "key" $g.store.s3.accessKeyIdKey "path" "s3/access-key-id") -}}
 {{- $files = append $files (dict "secret" $g.store.s3.existingSecret "key" $g.store.s3.secretAccessKeyKey "path" "s3/secret-access-key") -}}
 {{- end -}}
+{{- with $g.store.integrity.existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $g.store.integrity.key "path" "integrity/keys") -}}
+{{- end -}}
 {{- if and (ne $service "backup-service") $g.encryption.existingSecret -}}
 {{- range $g.encryption.identityKeys -}}
 {{- $files = append $files (dict "secret" $g.encryption.existingSecret "key" . "path" (printf "age/%s" .)) -}}
@@ -113,6 +116,9 @@ lifeboat.secretsDir.
 {{- end -}}
 {{- else -}}
 {{- $_ = set $s "lifeboat.store.filesystem.path" $g.store.filesystem.path -}}
+{{- end -}}
+{{- if $g.store.integrity.existingSecret -}}
+{{- $_ = set $s "lifeboat.store.integrity-key-file" (printf "%s/integrity/keys" $dir) -}}
 {{- end -}}
 {{- /* encryption: backup-service encrypts, the others decrypt */ -}}
 {{- if eq $service "backup-service" -}}

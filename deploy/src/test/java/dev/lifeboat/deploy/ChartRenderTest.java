@@ -522,6 +522,8 @@ class ChartRenderTest {
                     .containsEntry("lifeboat.store.s3.endpoint", "https://minio.storage.svc:9000")
                     .containsEntry("lifeboat.store.s3.path-style", "true")
                     .containsEntry("lifeboat.store.s3.access-key-id-file", SECRETS_DIR + "/s3/access-key-id")
+                    // the one integrity key of every service, to sign and check metadata and verification records
+                    .containsEntry("lifeboat.store.integrity-key-file", SECRETS_DIR + "/integrity/keys")
                     .containsEntry("lifeboat.auth.tokens.oncall.roles", "viewer,operator,restorer")
                     .containsEntry("lifeboat.peers.token-file", SECRETS_DIR + "/tokens/self");
         }

@@ -114,6 +114,7 @@ class RenderedConfigStackTest {
             tokens.put(key, token());
         }
         secrets.put("lifeboat-api-tokens", tokens);
+        secrets.put("lifeboat-integrity", Map.of("keys", "k1=" + token() + "\n"));
 
         String pg = Integer.toString(postgres.port());
         manifests = Manifests.parse(Chart.render("""
@@ -131,6 +132,7 @@ class RenderedConfigStackTest {
                     scratch: {host: "%1$s", port: %2$s, database: postgres, existingSecret: shop-db, scratch: true}
                   store:
                     s3: {bucket: %3$s, endpoint: "%4$s", pathStyle: true, existingSecret: lifeboat-s3}
+                    integrity: {existingSecret: lifeboat-integrity}
                   encryption:
                     recipients: [%5$s]
                     existingSecret: lifeboat-age

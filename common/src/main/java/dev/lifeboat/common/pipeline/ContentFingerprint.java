@@ -44,11 +44,9 @@ public final class ContentFingerprint extends OutputStream {
     private int lineLength;
     private boolean lineTooLong;
 
-    // inside COPY: the table, and the current row's length and first two bytes (to spot the "\." terminator)
+    // inside COPY: the table, and the current row (to spot the "\." terminator)
     private Table current;
-    private long rowLength;
-    private byte first;
-    private byte second;
+    private final CopyRow row = new CopyRow();
 
     public ContentFingerprint() {
         try {
@@ -61,7 +59,7 @@ public final class ContentFingerprint extends OutputStream {
     /** Starts a table's block explicitly, for reading {@code COPY ... TO STDOUT} output (verification). */
     public void beginTable(String table, String columns) {
         current = tables.computeIfAbsent(table, t -> new Table(t, columns));
-        rowLength = 0;
+        row.reset();
     }
 
     /** Ends a block started with {@link #beginTable} when the input has no {@code \.} line. */
@@ -80,7 +78,7 @@ public final class ContentFingerprint extends OutputStream {
         int end = off + len;
         int i = off;
         while (i < end) {
-            int nl = indexOfNewline(b, i, end);
+            int nl = CopyRow.indexOfNewline(b, i, end);
             int segmentEnd = nl < 0 ? end : nl;
             if (current != null) {
                 rowBytes(b, i, segmentEnd - i);
@@ -97,39 +95,18 @@ public final class ContentFingerprint extends OutputStream {
         }
     }
 
-    private static int indexOfNewline(byte[] b, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (b[i] == '\n') {
-                return i;
-            }
-        }
-        return -1;
-    }
-
     private void rowBytes(byte[] b, int off, int len) {
-        if (len == 0) {
-            return;
-        }
-        if (rowLength == 0) {
-            first = b[off];
-            if (len > 1) {
-                second = b[off + 1];
-            }
-        } else if (rowLength == 1) {
-            second = b[off];
-        }
-        rowLength += len;
+        row.add(b, off, len);
         digest.update(b, off, len);
     }
 
     private void endRow() {
-        if (rowLength == 2 && first == '\\' && second == '.') {
+        if (row.endIsTerminator()) {
             digest.reset();
             current = null;
         } else {
             current.add(digest.digest());
         }
-        rowLength = 0;
     }
 
     private void statementBytes(byte[] b, int off, int len) {

@@ -51,11 +51,9 @@ public final class SchemaReset extends OutputStream {
     // a schema TOC header came last, followed only by blank and comment lines
     private boolean afterSchemaHeader;
 
-    // inside COPY: the current row's length and first two bytes (to spot the "\." terminator)
+    // inside COPY: the current row (to spot the "\." terminator)
     private boolean inCopy;
-    private long rowLength;
-    private byte first;
-    private byte second;
+    private final CopyRow row = new CopyRow();
 
     public SchemaReset(OutputStream out) {
         this.out = Objects.requireNonNull(out, "out");
@@ -82,10 +80,10 @@ public final class SchemaReset extends OutputStream {
         int pending = off; // b[pending, i) passes through unchanged and is not written yet: one write per run
         int i = off;
         while (i < end) {
-            int nl = indexOfNewline(b, i, end);
+            int nl = CopyRow.indexOfNewline(b, i, end);
             int segmentEnd = nl < 0 ? end : nl;
             if (inCopy) {
-                rowBytes(b, i, segmentEnd);
+                row.add(b, i, segmentEnd - i);
                 if (nl >= 0) {
                     endRow();
                 }
@@ -99,36 +97,10 @@ public final class SchemaReset extends OutputStream {
         }
     }
 
-    private static int indexOfNewline(byte[] b, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (b[i] == '\n') {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    private void rowBytes(byte[] b, int from, int to) {
-        int len = to - from;
-        if (len == 0) {
-            return;
-        }
-        if (rowLength == 0) {
-            first = b[from];
-            if (len > 1) {
-                second = b[from + 1];
-            }
-        } else if (rowLength == 1) {
-            second = b[from];
-        }
-        rowLength += len;
-    }
-
     private void endRow() {
-        if (rowLength == 2 && first == '\\' && second == '.') {
+        if (row.endIsTerminator()) {
             inCopy = false;
         }
-        rowLength = 0;
     }
 
     /**
@@ -194,7 +166,7 @@ public final class SchemaReset extends OutputStream {
             // the tail starts zeroed, so a line shorter than " FROM stdin;" never matches it
             if (startsWith(COPY) && Arrays.equals(tail, FROM_STDIN)) {
                 inCopy = true;
-                rowLength = 0;
+                row.reset();
             }
         }
         lineLength = 0;
