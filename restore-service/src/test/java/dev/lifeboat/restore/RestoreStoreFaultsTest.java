@@ -126,7 +126,7 @@ class RestoreStoreFaultsTest {
         Response r;
         try {
             r = given().auth().oauth2(TokenResource.RESTORER).contentType("application/json")
-                    .body(Map.of("backupId", backupId, "target", "primary", "safetyBackup", false))
+                    .body(Map.of("backupId", backupId, "target", "primary", "safetyBackup", false, "scaleDown", false))
                     .post("/api/v1/restores?wait=true");
         } finally {
             Stack.proxy.clearRules();
