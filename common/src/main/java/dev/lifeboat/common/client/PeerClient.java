@@ -1,15 +1,13 @@
 package dev.lifeboat.common.client;
 
 import dev.lifeboat.common.config.PeersConfig;
+import dev.lifeboat.common.config.Secrets;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.PeerFailed;
 import io.quarkus.rest.client.reactive.QuarkusRestClientBuilder;
 import jakarta.ws.rs.ProcessingException;
 import jakarta.ws.rs.WebApplicationException;
-import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
@@ -76,14 +74,7 @@ public abstract class PeerClient<A> {
     }
 
     private String authorization() {
-        String token = peers.token().orElse(null);
-        if (peers.tokenFile().isPresent()) {
-            try {
-                token = Files.readString(peers.tokenFile().get(), StandardCharsets.UTF_8).strip();
-            } catch (IOException e) {
-                throw new InvalidConfiguration("Cannot read lifeboat.peers.token-file: " + e.getMessage());
-            }
-        }
+        String token = Secrets.read(peers.token(), peers.tokenFile(), "lifeboat.peers.token-file").orElse(null);
         return token == null || token.isBlank() ? null : "Bearer " + token;
     }
 }

@@ -3,7 +3,6 @@ package dev.lifeboat.common.model;
 import dev.lifeboat.common.error.Errors.InvalidBackupId;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.regex.Pattern;
 
@@ -16,7 +15,7 @@ public final class BackupIds {
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._-]+");
     /** Labels may not contain '.', so a file name splits unambiguously into label and time. */
     private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9_-]{1,63}");
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter STAMP = dev.lifeboat.common.job.JobIds.STAMP;
 
     private BackupIds() {
     }

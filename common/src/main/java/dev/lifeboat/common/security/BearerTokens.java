@@ -1,5 +1,6 @@
 package dev.lifeboat.common.security;
 
+import dev.lifeboat.common.config.Secrets;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import io.quarkus.runtime.LaunchMode;
 import io.quarkus.runtime.StartupEvent;
@@ -13,9 +14,7 @@ import io.quarkus.security.runtime.QuarkusSecurityIdentity;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,15 +57,8 @@ public class BearerTokens implements IdentityProvider<TokenAuthenticationRequest
     }
 
     private static String read(String name, AuthConfig.Client c) {
-        if (c.tokenFile().isPresent()) {
-            try {
-                return Files.readString(c.tokenFile().get(), StandardCharsets.UTF_8).strip();
-            } catch (IOException e) {
-                throw new InvalidConfiguration("Cannot read lifeboat.auth.tokens." + name + ".token-file: " + e.getMessage());
-            }
-        }
-        return c.token().map(String::strip).orElseThrow(() -> new InvalidConfiguration(
-                "lifeboat.auth.tokens." + name + " needs token or token-file"));
+        return Secrets.read(c.token().map(String::strip), c.tokenFile(), "lifeboat.auth.tokens." + name + ".token-file")
+                .orElseThrow(() -> new InvalidConfiguration("lifeboat.auth.tokens." + name + " needs token or token-file"));
     }
 
     void onStart(@Observes StartupEvent event) {

@@ -1,9 +1,7 @@
 package dev.lifeboat.common.store;
 
+import dev.lifeboat.common.config.Secrets;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -39,17 +37,10 @@ final class FileCredentialsProvider implements AwsCredentialsProvider {
 
     /** The file's content when a file is configured (it wins over the inline value), else the inline value. */
     private static String value(Optional<Path> file, Optional<String> inline, String key) {
-        if (file.isEmpty()) {
-            return inline.orElseThrow();
+        String value = Secrets.read(inline, file, key).orElseThrow();
+        if (value.isEmpty()) {
+            throw new InvalidConfiguration(key + ": " + file.orElseThrow() + " is empty");
         }
-        try {
-            String value = Files.readString(file.get(), StandardCharsets.UTF_8).strip();
-            if (value.isEmpty()) {
-                throw new InvalidConfiguration(key + ": " + file.get() + " is empty");
-            }
-            return value;
-        } catch (IOException e) {
-            throw new InvalidConfiguration(key + ": cannot read " + file.get() + " (" + e.getClass().getSimpleName() + ")");
-        }
+        return value;
     }
 }
