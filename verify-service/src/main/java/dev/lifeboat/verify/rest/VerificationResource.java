@@ -110,7 +110,10 @@ public class VerificationResource {
         java.util.Collections.reverse(active);
         active.stream().filter(j -> (backup == null || j.backupId().equals(backup)) && (db == null || j.database().equals(db)))
                 .map(VerificationResource::view).forEach(out::add);
-        service.records(backup, db).stream().map(VerificationView::of).forEach(out::add);
+        // a job that just ended is both still listed as active and stored: list it once
+        java.util.Set<String> listed = out.stream().map(VerificationView::id).collect(java.util.stream.Collectors.toSet());
+        service.records(backup, db).stream().filter(r -> !listed.contains(r.id())).map(VerificationView::of)
+                .forEach(out::add);
         return out.size() > max ? out.subList(0, max) : out;
     }
 

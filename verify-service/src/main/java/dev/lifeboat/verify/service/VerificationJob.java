@@ -38,7 +38,7 @@ public final class VerificationJob extends Job<StepName> {
     private volatile int tables;
     private volatile List<TableMismatch> mismatches;
     private volatile String reason;
-    /** When the verdict was reached; the job shows as finished only once its record is stored ({@link #released}). */
+    /** When the verdict was reached; the job shows as finished only once its record is stored ({@link #ended}). */
     private volatile Instant verdictAt;
 
     VerificationJob(String id, String backupId, String database, Level level, Trigger trigger) {
@@ -134,11 +134,15 @@ public final class VerificationJob extends Job<StepName> {
     }
 
     /**
-     * The job ends (the API shows it FINISHED) and waiters are released; called once the record is stored (or
-     * storing it failed) and the status refreshed, so nobody sees a verdict the store and the status do not have yet.
+     * The job ends: the API shows it FINISHED, with its verdict. Called once its record is stored (or storing it
+     * failed), so nobody sees a verdict the store (and the status, computed from the store) does not have yet.
      */
-    void released() {
+    void ended() {
         end(JobState.COMPLETED, reason);
+    }
+
+    /** Releases whoever waits for the job ({@code ?wait=true}); after the metrics and the status are refreshed. */
+    void released() {
         release();
     }
 

@@ -147,9 +147,10 @@ public class VerificationService {
                     record.failedStep(), record.error());
         }
         metrics.finished(record);
+        status.refresh(); // the metrics behind the status
+        // only now is the job FINISHED: its record is in the store, the counters and the status metrics count it
+        job.ended();
         jobs.finish(job);
-        // the status reflects the verdict before anyone waiting for the job is told it ended
-        status.refresh();
         job.released();
     }
 
