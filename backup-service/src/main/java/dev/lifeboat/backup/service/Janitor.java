@@ -19,7 +19,8 @@ import org.jboss.logging.Logger;
 /**
  * Removes what a backup interrupted by a crash or kill left behind (DESIGN §2), once it is older than
  * {@code lifeboat.backup.janitor-grace}: pending S3 uploads and temporary files, and data objects that never got
- * their metadata. A failing backup cleans up after itself; this is for the service dying mid-backup. Only names
+ * their metadata; and the verification records, label sidecars and roles objects an interrupted delete left
+ * without metadata and data. A failing backup cleans up after itself; this is for the service dying mid-backup. Only names
  * of Lifeboat backups are touched, never other files under the prefix, and never a running backup's object.
  */
 @ApplicationScoped
@@ -73,12 +74,37 @@ public class Janitor {
                         removed.add(o.key());
                     }
                 }
+                removed.addAll(orphans(db, prefix, committed, running, cutoff));
             } catch (IOException | RuntimeException e) {
                 LOG.warnf("Janitor pass over %s failed: %s", db, e.getMessage());
             }
         }
         if (!removed.isEmpty()) {
             LOG.infof("Janitor removed incomplete backups: %s", removed);
+        }
+        return removed;
+    }
+
+    /**
+     * What an interrupted delete left behind: verification records, label sidecars and roles objects of a backup that
+     * has neither metadata nor data (a delete removes metadata, then data, then these). Past the grace, like the rest.
+     */
+    private List<String> orphans(String db, String prefix, Set<String> committed, Set<String> running, Instant cutoff)
+            throws IOException {
+        List<String> removed = new ArrayList<>();
+        for (String folder : List.of("verifications/", "labels/", "roles/")) {
+            for (ObjectInfo o : store.list(prefix + folder)) {
+                String rest = o.key().substring(prefix.length() + folder.length());
+                String id = rest.contains("/") ? rest.substring(0, rest.indexOf('/')) : rest;
+                boolean orphan = id.startsWith(db + "_backup_") && !running.contains(id)
+                        && !committed.contains(catalog.metadataKey(db, id))
+                        && store.stat(catalog.dataKey(db, id)).isEmpty()
+                        && BackupIds.startedAt(id).map(t -> t.isBefore(cutoff)).orElse(false);
+                if (orphan) {
+                    store.delete(o.key());
+                    removed.add(o.key());
+                }
+            }
         }
         return removed;
     }
