@@ -63,7 +63,9 @@ public class Janitor {
                 }
                 Set<String> committed = store.list(prefix + "metadata/").stream().map(ObjectInfo::key)
                         .collect(Collectors.toSet());
+                Set<String> present = new java.util.HashSet<>();
                 for (ObjectInfo o : store.list(prefix)) {
+                    present.add(o.key());
                     String name = o.key().substring(prefix.length());
                     boolean incomplete = name.startsWith(db + "_backup_") && name.indexOf('/') < 0
                             && !running.contains(name)
@@ -72,9 +74,10 @@ public class Janitor {
                     if (incomplete) {
                         store.delete(o.key());
                         removed.add(o.key());
+                        present.remove(o.key());
                     }
                 }
-                removed.addAll(orphans(db, prefix, committed, running, cutoff));
+                removed.addAll(orphans(db, prefix, committed, present, running, cutoff));
             } catch (IOException | RuntimeException e) {
                 LOG.warnf("Janitor pass over %s failed: %s", db, e.getMessage());
             }
@@ -89,8 +92,8 @@ public class Janitor {
      * What an interrupted delete left behind: verification records, label sidecars and roles objects of a backup that
      * has neither metadata nor data (a delete removes metadata, then data, then these). Past the grace, like the rest.
      */
-    private List<String> orphans(String db, String prefix, Set<String> committed, Set<String> running, Instant cutoff)
-            throws IOException {
+    private List<String> orphans(String db, String prefix, Set<String> committed, Set<String> present,
+                                 Set<String> running, Instant cutoff) throws IOException {
         List<String> removed = new ArrayList<>();
         for (String folder : List.of("verifications/", "labels/", "roles/")) {
             for (ObjectInfo o : store.list(prefix + folder)) {
@@ -98,7 +101,7 @@ public class Janitor {
                 String id = rest.contains("/") ? rest.substring(0, rest.indexOf('/')) : rest;
                 boolean orphan = id.startsWith(db + "_backup_") && !running.contains(id)
                         && !committed.contains(catalog.metadataKey(db, id))
-                        && store.stat(catalog.dataKey(db, id)).isEmpty()
+                        && !present.contains(catalog.dataKey(db, id))
                         && BackupIds.startedAt(id).map(t -> t.isBefore(cutoff)).orElse(false);
                 if (orphan) {
                     store.delete(o.key());

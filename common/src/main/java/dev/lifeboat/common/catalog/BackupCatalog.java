@@ -190,10 +190,14 @@ public class BackupCatalog {
      * version of each. A sidecar without a valid integrity tag, or naming another backup, is ignored and reported.
      */
     public Map<String, Map<String, String>> labelOverrides(String label) {
+        return labelOverrides(label, labelsPrefix(label));
+    }
+
+    private Map<String, Map<String, String>> labelOverrides(String label, String listPrefix) {
         String base = labelsPrefix(label);
         Map<String, String> newest = new java.util.TreeMap<>();
         try {
-            for (ObjectInfo info : store.list(base)) {
+            for (ObjectInfo info : store.list(listPrefix)) {
                 String[] parts = info.key().substring(base.length()).split("/");
                 if (parts.length == 2 && parts[1].endsWith(".json")) {
                     newest.merge(parts[0], info.key(), (a, b) -> a.compareTo(b) >= 0 ? a : b);
@@ -226,7 +230,7 @@ public class BackupCatalog {
 
     /** A backup with its effective labels: the newest label sidecar's, else the metadata's. */
     public BackupMetadata withCurrentLabels(BackupMetadata m) {
-        Map<String, String> set = labelOverrides(m.database()).get(m.id());
+        Map<String, String> set = labelOverrides(m.database(), labelsPrefix(m.database()) + m.id() + "/").get(m.id());
         return set == null ? m : m.withLabels(set);
     }
 
