@@ -100,7 +100,7 @@ abstract class RetentionEndToEnd {
     @Inject
     io.quarkus.scheduler.Scheduler scheduler;
 
-    /** The crafted history, newest first: ids of main's backups. */
+    /** The crafted history, newest first: ids of main's backups (static: JUnit makes an instance per test). */
     static final List<String> MAIN = new ArrayList<>();
     static String verifiedId;
     static String labelledId;
@@ -146,6 +146,7 @@ abstract class RetentionEndToEnd {
     @Test
     @Order(1)
     void aYearOfBackups() throws Exception {
+        MAIN.clear(); // shared by the subclasses, which run one after the other
         LocalDate today = LocalDate.now(ZoneOffset.UTC);
         for (int daysAgo = 1; daysAgo <= 365; daysAgo++) {
             Instant started = today.minusDays(daysAgo).atTime(2, 0).toInstant(ZoneOffset.UTC);

@@ -10,6 +10,7 @@ import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.common.config.DatabasesConfig;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.BackupProtected;
+import dev.lifeboat.common.error.Errors.ClockBehind;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.error.LifeboatException;
@@ -106,7 +107,17 @@ public class RetentionService {
     /** The plan for a database at {@code now}. */
     public RetentionPlan plan(String label, Instant now) {
         synchronized (lock(label)) {
+            return engine(label, now);
+        }
+    }
+
+    /** The engine's plan; a refusal for a clock behind the newest backup is also an error log line. */
+    private RetentionPlan engine(String label, Instant now) {
+        try {
             return RetentionEngine.plan(label, candidates(label), policy(label), now);
+        } catch (ClockBehind e) {
+            LOG.error(e.getMessage());
+            throw e;
         }
     }
 
@@ -121,7 +132,7 @@ public class RetentionService {
 
     RetentionPlan apply(String label, String actor, Instant now) {
         synchronized (lock(label)) {
-            RetentionPlan plan = RetentionEngine.plan(label, candidates(label), policy(label), now);
+            RetentionPlan plan = engine(label, now);
             for (Entry e : plan.deletions()) {
                 remove(label, e.id(), actor, e.reason());
             }
