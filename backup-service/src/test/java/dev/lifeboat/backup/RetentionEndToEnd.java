@@ -255,6 +255,14 @@ abstract class RetentionEndToEnd {
         given().post("/api/v1/retention/apply?database=main").then().statusCode(200).body("[0].delete", equalTo(0));
         assertThat(keys()).isEqualTo(expected);
         MAIN.retainAll(kept);
+
+        // the scheduled run applies the same plan, as "schedule": an old backup outside every bucket goes
+        String stray = craft("main", Instant.now().minus(Duration.ofDays(600)).truncatedTo(ChronoUnit.SECONDS),
+                Trigger.MANUAL, Map.of());
+        retentionScheduler.run("main");
+        assertThat(keys()).isEqualTo(expected);
+        assertThat(counter.count()).isEqualTo(deleted.size() + 1);
+        assertThat(stray).isNotIn(MAIN);
     }
 
     @Test

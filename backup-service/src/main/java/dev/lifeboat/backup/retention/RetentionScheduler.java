@@ -55,7 +55,7 @@ public class RetentionScheduler {
     }
 
     /** One scheduled run; a failure (a clock behind, the store down) is logged and retried at the next run. */
-    void run(String label) {
+    public void run(String label) {
         try {
             retention.apply(label, ACTOR);
         } catch (RuntimeException e) {
