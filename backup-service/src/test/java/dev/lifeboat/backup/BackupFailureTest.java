@@ -242,8 +242,10 @@ class BackupFailureTest {
     @Test
     void unknownPathsAndMethodsAreProblemJson() {
         given().get("/api/v1/nothing-here").then().statusCode(404).contentType("application/problem+json");
-        given().delete("/api/v1/backups/main_backup_20000101_000000.sql").then().statusCode(405)
+        given().put("/api/v1/backups/main_backup_20000101_000000.sql").then().statusCode(405)
                 .contentType("application/problem+json");
+        given().delete("/api/v1/backups/main_backup_20000101_000000.sql").then().statusCode(404)
+                .contentType("application/problem+json").body("type", equalTo("/problems/backup-not-found"));
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.lifeboat.common.model.DumpFormat;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * backup-service configuration, {@code lifeboat.*} (DESIGN §10). The store, encryption and PostgreSQL program
@@ -16,6 +17,56 @@ public interface BackupServiceConfig {
 
     /** How and when backups are taken. */
     Backup backup();
+
+    /**
+     * The default retention policy of every database ({@code lifeboat.retention.*}); each key can be overridden per
+     * database under {@code lifeboat.databases.<label>.retention.*} (common's {@code DatabasesConfig}).
+     */
+    Retention retention();
+
+    interface Retention {
+        /** Nothing is ever deleted by a policy until the user turns it on. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** Every backup younger than this is kept (good ones; failed ones are deleted only past it). */
+        Optional<Duration> maxAge();
+
+        /** The N newest good backups are kept. */
+        Optional<Integer> keepLast();
+
+        /** Newest good backup of each of the N newest days (in {@code timezone}) that have one. */
+        @WithDefault("0")
+        int daily();
+
+        /** Newest good backup of each of the N newest ISO weeks that have one. */
+        @WithDefault("0")
+        int weekly();
+
+        /** Newest good backup of each of the N newest months that have one. */
+        @WithDefault("0")
+        int monthly();
+
+        /** Newest good backup of each of the N newest years that have one. */
+        @WithDefault("0")
+        int yearly();
+
+        /** At least this many good backups are kept, whatever the rest of the policy says. */
+        @WithDefault("3")
+        int minKeep();
+
+        /** Max age of PRE_RESTORE safety backups. */
+        @WithDefault("7d")
+        Duration safetyMaxAge();
+
+        /** Quartz cron of retention runs (seconds first), read in {@code timezone}; {@code off} disables them. */
+        @WithDefault("0 30 3 * * ?")
+        String schedule();
+
+        /** Time zone of the calendar buckets (days, weeks, months, years) and of the schedule. */
+        @WithDefault("UTC")
+        String timezone();
+    }
 
     interface Backup {
         /** Quartz cron of scheduled backups (seconds first); {@code off} disables scheduling. */

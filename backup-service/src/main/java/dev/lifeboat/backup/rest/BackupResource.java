@@ -1,5 +1,6 @@
 package dev.lifeboat.backup.rest;
 
+import dev.lifeboat.backup.retention.RetentionService;
 import dev.lifeboat.backup.service.BackupJob;
 import dev.lifeboat.backup.service.BackupService;
 import dev.lifeboat.common.config.DatabaseRegistry;
@@ -18,7 +19,9 @@ import io.quarkus.security.ForbiddenException;
 import io.quarkus.security.identity.SecurityIdentity;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -34,7 +37,7 @@ import java.util.Map;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
-/** The backup API (DESIGN §6): start a backup, list and read backups. Thin: the work is in {@link BackupService}. */
+/** The backup API (DESIGN §6): start a backup, list and read backups, delete them and change their labels. Thin: the work is in {@link BackupService}. */
 @Path("/api/v1/backups")
 @Produces(MediaType.APPLICATION_JSON)
 public class BackupResource {
@@ -46,12 +49,15 @@ public class BackupResource {
     private final BackupCatalog catalog;
     private final DatabaseRegistry databases;
     private final SecurityIdentity identity;
+    private final RetentionService retention;
 
-    public BackupResource(BackupService service, BackupCatalog catalog, DatabaseRegistry databases, SecurityIdentity identity) {
+    public BackupResource(BackupService service, BackupCatalog catalog, DatabaseRegistry databases,
+                          SecurityIdentity identity, RetentionService retention) {
         this.service = service;
         this.catalog = catalog;
         this.databases = databases;
         this.identity = identity;
+        this.retention = retention;
     }
 
     @POST
@@ -98,7 +104,10 @@ public class BackupResource {
         List<BackupView> completed = new ArrayList<>();
         for (String label : labels) {
             Map<String, List<VerificationRecord>> records = catalog.verifications(label);
-            for (BackupMetadata m : catalog.list(label)) {
+            Map<String, Map<String, String>> labelSets = catalog.labelOverrides(label);
+            for (BackupMetadata listed : catalog.list(label)) {
+                BackupMetadata m = labelSets.containsKey(listed.id()) ? listed.withLabels(labelSets.get(listed.id()))
+                        : listed;
                 BackupView view = BackupView.of(m, records.getOrDefault(m.id(), List.of()));
                 if (verified == null || verified == view.verification().verified()) {
                     completed.add(view);
@@ -121,11 +130,13 @@ public class BackupResource {
     public BackupView latest(@QueryParam("database") String database, @QueryParam("verified") boolean verified) {
         String label = databases.resolve(database);
         if (verified) {
-            return catalog.latestVerified(label).map(m -> BackupView.of(m, catalog.verificationsOf(label, m.id())))
+            return catalog.latestVerified(label).map(catalog::withCurrentLabels)
+                    .map(m -> BackupView.of(m, catalog.verificationsOf(label, m.id())))
                     .orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no backup proven restorable "
                             + "yet (a passed full verification by verify-service, and no failed one since)."));
         }
-        return catalog.latest(label).map(m -> BackupView.of(m, catalog.verificationsOf(label, m.id())))
+        return catalog.latest(label).map(catalog::withCurrentLabels)
+                .map(m -> BackupView.of(m, catalog.verificationsOf(label, m.id())))
                 .orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no completed backup yet."));
     }
 
@@ -138,9 +149,60 @@ public class BackupResource {
         BackupIds.validate(id);
         return service.job(id).filter(j -> j.state() != JobState.COMPLETED).map(BackupResource::view)
                 .orElseGet(() -> {
-                    BackupMetadata m = catalog.get(id);
+                    BackupMetadata m = catalog.withCurrentLabels(catalog.get(id));
                     return BackupView.of(m, catalog.verificationsOf(m.database(), id));
                 });
+    }
+
+    @DELETE
+    @Path("{id}")
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Delete a backup", description = "Metadata first (the backup leaves every listing at once), "
+            + "then data, verification records, label sidecars and roles object. 409 backup-protected for the newest "
+            + "good backup, the newest verified one and one labelled keep=true, unless force=true. 204 when deleted.")
+    public Response delete(@PathParam("id") String id, @QueryParam("force") boolean force) {
+        retention.delete(id, force, identity.getPrincipal().getName());
+        return Response.noContent().build();
+    }
+
+    @PATCH
+    @Path("{id}")
+    @RolesAllowed(Roles.OPERATOR)
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Change a backup's labels", description = "{\"labels\": {\"keep\": \"true\"}} merges into the "
+            + "backup's labels; a null value removes a label. keep=true protects the backup from retention and from "
+            + "DELETE without force. Stored as a signed label sidecar: the metadata itself is write-once.")
+    public BackupView patch(@PathParam("id") String id, LabelPatch patch) {
+        BackupMetadata m = catalog.withCurrentLabels(catalog.get(id));
+        if (patch == null || patch.labels() == null) {
+            throw new InvalidRequest("Send {\"labels\": {...}}: the labels to set (a null value removes one).");
+        }
+        Map<String, String> merged = new java.util.TreeMap<>(m.labels() == null ? Map.of() : m.labels());
+        Map<String, String> set = new java.util.HashMap<>();
+        patch.labels().forEach((k, v) -> {
+            if (v == null) {
+                merged.remove(k);
+            } else {
+                set.put(k, v);
+            }
+        });
+        validLabels(set);
+        merged.putAll(set);
+        validLabels(merged);
+        try {
+            catalog.setLabels(m.database(), id, merged);
+        } catch (java.io.IOException e) {
+            throw new dev.lifeboat.common.error.Errors.StoreUnavailable("Cannot store the labels of " + id + ": "
+                    + e.getMessage(), e);
+        }
+        org.jboss.logging.Logger.getLogger("lifeboat.audit").infof("labels of backup %s set to %s by %s", id, merged,
+                identity.getPrincipal().getName());
+        return BackupView.of(m.withLabels(merged), catalog.verificationsOf(m.database(), id));
+    }
+
+    /** The body of {@code PATCH /api/v1/backups/{id}}: labels to set; a null value removes the label. */
+    @io.quarkus.runtime.annotations.RegisterForReflection
+    public record LabelPatch(Map<String, String> labels) {
     }
 
     /** A backup job as the API shows it: once completed, as its metadata. */

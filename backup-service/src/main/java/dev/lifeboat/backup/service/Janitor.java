@@ -19,7 +19,8 @@ import org.jboss.logging.Logger;
 /**
  * Removes what a backup interrupted by a crash or kill left behind (DESIGN §2), once it is older than
  * {@code lifeboat.backup.janitor-grace}: pending S3 uploads and temporary files, and data objects that never got
- * their metadata. A failing backup cleans up after itself; this is for the service dying mid-backup. Only names
+ * their metadata; and the verification records, label sidecars and roles objects an interrupted delete left
+ * without metadata and data. A failing backup cleans up after itself; this is for the service dying mid-backup. Only names
  * of Lifeboat backups are touched, never other files under the prefix, and never a running backup's object.
  */
 @ApplicationScoped
@@ -62,7 +63,9 @@ public class Janitor {
                 }
                 Set<String> committed = store.list(prefix + "metadata/").stream().map(ObjectInfo::key)
                         .collect(Collectors.toSet());
+                Set<String> present = new java.util.HashSet<>();
                 for (ObjectInfo o : store.list(prefix)) {
+                    present.add(o.key());
                     String name = o.key().substring(prefix.length());
                     boolean incomplete = name.startsWith(db + "_backup_") && name.indexOf('/') < 0
                             && !running.contains(name)
@@ -71,14 +74,40 @@ public class Janitor {
                     if (incomplete) {
                         store.delete(o.key());
                         removed.add(o.key());
+                        present.remove(o.key());
                     }
                 }
+                removed.addAll(orphans(db, prefix, committed, present, running, cutoff));
             } catch (IOException | RuntimeException e) {
                 LOG.warnf("Janitor pass over %s failed: %s", db, e.getMessage());
             }
         }
         if (!removed.isEmpty()) {
             LOG.infof("Janitor removed incomplete backups: %s", removed);
+        }
+        return removed;
+    }
+
+    /**
+     * What an interrupted delete left behind: verification records, label sidecars and roles objects of a backup that
+     * has neither metadata nor data (a delete removes metadata, then data, then these). Past the grace, like the rest.
+     */
+    private List<String> orphans(String db, String prefix, Set<String> committed, Set<String> present,
+                                 Set<String> running, Instant cutoff) throws IOException {
+        List<String> removed = new ArrayList<>();
+        for (String folder : List.of("verifications/", "labels/", "roles/")) {
+            for (ObjectInfo o : store.list(prefix + folder)) {
+                String rest = o.key().substring(prefix.length() + folder.length());
+                String id = rest.contains("/") ? rest.substring(0, rest.indexOf('/')) : rest;
+                boolean orphan = id.startsWith(db + "_backup_") && !running.contains(id)
+                        && !committed.contains(catalog.metadataKey(db, id))
+                        && !present.contains(catalog.dataKey(db, id))
+                        && BackupIds.startedAt(id).map(t -> t.isBefore(cutoff)).orElse(false);
+                if (orphan) {
+                    store.delete(o.key());
+                    removed.add(o.key());
+                }
+            }
         }
         return removed;
     }

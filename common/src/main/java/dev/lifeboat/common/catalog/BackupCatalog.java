@@ -147,8 +147,100 @@ public class BackupCatalog {
     public List<String> deleteOrder(String label, String id) throws IOException {
         List<String> keys = new ArrayList<>(List.of(metadataKey(label, id), dataKey(label, id)));
         store.list(verificationsPrefix(label) + BackupIds.validate(id) + "/").forEach(o -> keys.add(o.key()));
-        keys.add(prefix(label) + "/roles/" + id);
+        store.list(labelsPrefix(label) + id + "/").forEach(o -> keys.add(o.key()));
+        keys.add(rolesKey(label, id));
         return keys;
+    }
+
+    /** Key of a backup's roles object (the globals pg_dumpall wrote beside it). */
+    public String rolesKey(String label, String id) {
+        return prefix(label) + "/roles/" + id;
+    }
+
+    /** Folder of a database's label sidecars: {@code <prefix>/labels/}. */
+    public String labelsPrefix(String label) {
+        return prefix(label) + "/labels/";
+    }
+
+    /**
+     * Replaces a backup's labels. The metadata is write-once (the commit marker, never overwritten), so labels changed
+     * after the backup live in a signed sidecar, {@code <prefix>/labels/<id>/<version>.json}, holding the complete
+     * label set; each change writes a new version (write-once too, so a crash never leaves a backup without labels),
+     * then removes the older ones. The newest trusted version wins over the metadata's labels.
+     */
+    public void setLabels(String label, String id, Map<String, String> labels) throws IOException {
+        BackupIds.validate(id);
+        String folder = labelsPrefix(label) + id + "/";
+        List<String> older = store.list(folder).stream().map(ObjectInfo::key).sorted().toList();
+        long version = Math.max(System.currentTimeMillis(), older.isEmpty() ? 0 : versionOf(older.get(older.size() - 1)) + 1);
+        LabelSet doc = new LabelSet(id, label, new java.util.TreeMap<>(labels), Instant.now());
+        store.putIfAbsent(folder + String.format("%015d", version) + ".json", integrity.sign(Json.write(doc)));
+        for (String key : older) {
+            store.delete(key);
+        }
+    }
+
+    /** What a label sidecar holds: the backup's complete labels, as set at {@code setAt}. */
+    @io.quarkus.runtime.annotations.RegisterForReflection
+    public record LabelSet(String backupId, String database, Map<String, String> labels, Instant setAt) {
+    }
+
+    /**
+     * The labels set after the fact (label sidecars) of a database's backups, by backup id: the newest trusted
+     * version of each. A sidecar without a valid integrity tag, or naming another backup, is ignored and reported.
+     */
+    public Map<String, Map<String, String>> labelOverrides(String label) {
+        return labelOverrides(label, labelsPrefix(label));
+    }
+
+    private Map<String, Map<String, String>> labelOverrides(String label, String listPrefix) {
+        String base = labelsPrefix(label);
+        Map<String, String> newest = new java.util.TreeMap<>();
+        try {
+            for (ObjectInfo info : store.list(listPrefix)) {
+                String[] parts = info.key().substring(base.length()).split("/");
+                if (parts.length == 2 && parts[1].endsWith(".json")) {
+                    newest.merge(parts[0], info.key(), (a, b) -> a.compareTo(b) >= 0 ? a : b);
+                }
+            }
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot list label sidecars under " + base + ": " + e.getMessage(), e);
+        }
+        Map<String, Map<String, String>> out = new HashMap<>();
+        newest.forEach((id, key) -> {
+            try (InputStream in = store.open(key)) {
+                byte[] bytes = in.readAllBytes();
+                LabelSet doc = Json.read(bytes, LabelSet.class);
+                if (integrity.check(bytes) == Integrity.Trust.UNTRUSTED || !id.equals(doc.backupId())
+                        || doc.labels() == null) {
+                    untrustedSeen(label, key);
+                } else {
+                    out.put(id, Map.copyOf(doc.labels()));
+                }
+            } catch (ObjectStore.ObjectNotFoundException e) {
+                // replaced meanwhile: the next read sees the newer version
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                LOG.warnf("Ignoring unreadable label sidecar %s: %s", key, e.getOriginalMessage());
+            } catch (IOException e) {
+                throw new StoreUnavailable("Cannot read " + key + ": " + e.getMessage(), e);
+            }
+        });
+        return out;
+    }
+
+    /** A backup with its effective labels: the newest label sidecar's, else the metadata's. */
+    public BackupMetadata withCurrentLabels(BackupMetadata m) {
+        Map<String, String> set = labelOverrides(m.database(), labelsPrefix(m.database()) + m.id() + "/").get(m.id());
+        return set == null ? m : m.withLabels(set);
+    }
+
+    private static long versionOf(String key) {
+        String name = key.substring(key.lastIndexOf('/') + 1).replace(".json", "");
+        try {
+            return Long.parseLong(name);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     /** How many untrusted metadata objects and verification records of a database were seen since start-up. */

@@ -97,6 +97,11 @@ public class DatabaseRegistry {
         return database(label).flatMap(Database::rto);
     }
 
+    /** The database's retention overrides ({@code lifeboat.databases.<label>.retention.*}), if configured. */
+    public Optional<DatabasesConfig.Retention> retention(String label) {
+        return database(label).map(Database::retention);
+    }
+
     private Optional<Database> database(String label) {
         return Optional.ofNullable(config.databases().get(label));
     }

@@ -48,5 +48,43 @@ public interface DatabasesConfig {
 
         /** This database's recovery time objective; default {@code lifeboat.objectives.rto} (verify-service). */
         Optional<Duration> rto();
+
+        /**
+         * This database's retention policy (backup-service); every key falls back to {@code lifeboat.retention.*}.
+         */
+        Retention retention();
+    }
+
+    /** A database's retention overrides ({@code lifeboat.databases.<label>.retention.*}); each key optional. */
+    interface Retention {
+        /** Whether the policy deletes anything for this database. */
+        Optional<Boolean> enabled();
+
+        /** Every backup younger than this is kept (good ones; failed ones are deleted only past it). */
+        Optional<Duration> maxAge();
+
+        /** The N newest good backups are kept. */
+        Optional<Integer> keepLast();
+
+        /** Newest good backup of each of the N newest days that have one. */
+        Optional<Integer> daily();
+
+        /** Newest good backup of each of the N newest ISO weeks that have one. */
+        Optional<Integer> weekly();
+
+        /** Newest good backup of each of the N newest months that have one. */
+        Optional<Integer> monthly();
+
+        /** Newest good backup of each of the N newest years that have one. */
+        Optional<Integer> yearly();
+
+        /** At least this many good backups are kept, whatever the rest of the policy says. */
+        Optional<Integer> minKeep();
+
+        /** Max age of PRE_RESTORE safety backups. */
+        Optional<Duration> safetyMaxAge();
+
+        /** Quartz cron of this database's retention runs; {@code off} disables them. */
+        Optional<String> schedule();
     }
 }

@@ -181,4 +181,21 @@ public final class Errors {
             super(409, "untrusted-backup", "Untrusted backup", detail);
         }
     }
+
+    /**
+     * A delete that would remove a protected backup (the newest good, the newest verified, or one labelled
+     * {@code keep=true}) without {@code ?force=true}.
+     */
+    public static final class BackupProtected extends LifeboatException {
+        public BackupProtected(String detail) {
+            super(409, "backup-protected", "Backup protected", detail);
+        }
+    }
+
+    /** The clock reads earlier than the newest backup's recorded finish time: retention refuses to run. */
+    public static final class ClockBehind extends LifeboatException {
+        public ClockBehind(String detail) {
+            super(409, "clock-behind", "Clock behind the newest backup", detail);
+        }
+    }
 }

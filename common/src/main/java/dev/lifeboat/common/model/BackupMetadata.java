@@ -44,6 +44,19 @@ public record BackupMetadata(
 
     public static final int SCHEMA_VERSION = 1;
 
+    /** This metadata with other labels (those of a label sidecar, see {@code BackupCatalog#setLabels}). */
+    public BackupMetadata withLabels(Map<String, String> newLabels) {
+        return new BackupMetadata(schemaVersion, id, database, databaseName, key, serverVersion, pgDumpVersion, encoding,
+                format, compression, encryptionRecipients, trigger, newLabels, startedAt, finishedAt, durationSeconds,
+                rawSizeBytes, storedSizeBytes, sha256, fingerprint);
+    }
+
+    /** Whether the backup carries the label {@code keep=true}: never deleted by a retention policy. */
+    @JsonIgnore
+    public boolean keep() {
+        return labels != null && "true".equalsIgnoreCase(labels.get("keep"));
+    }
+
     @JsonIgnore
     public boolean encrypted() {
         return encryptionRecipients != null && !encryptionRecipients.isEmpty();

@@ -76,6 +76,32 @@ class BackupCatalogTest {
     }
 
     @Test
+    void labelSidecarsAreSignedVersionedAndInTheDeleteOrder() throws Exception {
+        FilesystemObjectStore store = new FilesystemObjectStore(dir);
+        java.nio.file.Path keyFile = dir.resolve("integrity.key");
+        java.nio.file.Files.writeString(keyFile, "k1=" + "0123456789abcdef".repeat(4) + "\n");
+        BackupCatalog catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix,
+                Integrity.fromKeyFile(java.util.Optional.of(keyFile)));
+        catalog.setLabels("main", BACKUP, Map.of("keep", "true"));
+        catalog.setLabels("main", BACKUP, Map.of("keep", "true", "note", "quarterly"));
+        List<String> versions = store.list(catalog.labelsPrefix("main") + BACKUP + "/").stream()
+                .map(dev.lifeboat.common.store.ObjectStore.ObjectInfo::key).toList();
+        assertThat(versions).as("older versions removed once the new one is written").hasSize(1);
+        assertThat(catalog.labelOverrides("main")).containsExactly(Map.entry(BACKUP, Map.of("keep", "true", "note", "quarterly")));
+        // a sidecar planted without a valid tag, or naming another backup, is ignored and counted as untrusted
+        String other = "main_backup_20260102_020000.sql.zst.age";
+        store.putIfAbsent(catalog.labelsPrefix("main") + other + "/999999999999999.json",
+                Json.write(new BackupCatalog.LabelSet(other, "main", Map.of("keep", "true"), T)));
+        String third = "main_backup_20260103_020000.sql.zst.age";
+        store.putIfAbsent(catalog.labelsPrefix("main") + third + "/000000000000001.json",
+                store.open(versions.get(0)).readAllBytes());
+        assertThat(catalog.labelOverrides("main")).containsOnlyKeys(BACKUP);
+        assertThat(catalog.untrustedCount("main")).isEqualTo(2);
+        assertThat(catalog.deleteOrder("main", BACKUP)).containsExactly(catalog.metadataKey("main", BACKUP),
+                catalog.dataKey("main", BACKUP), versions.get(0), catalog.rolesKey("main", BACKUP));
+    }
+
+    @Test
     void stepsComeBackFromTheStoreWithTheirTypes() throws Exception {
         FilesystemObjectStore store = new FilesystemObjectStore(dir);
         BackupCatalog catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix);
