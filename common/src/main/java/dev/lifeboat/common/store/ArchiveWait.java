@@ -41,6 +41,17 @@ public final class ArchiveWait {
         this.clock = clock;
     }
 
+    /** The wait of {@code store}'s archive with {@code lifeboat.store.s3.archive.poll-interval} and {@code timeout}. */
+    public static ArchiveWait of(ObjectStore store, dev.lifeboat.common.config.StoreConfig config) {
+        return new ArchiveWait(store.archive(), config.s3().archive().pollInterval(), config.s3().archive().timeout(),
+                Clock.systemUTC());
+    }
+
+    /** The archive this waits on. */
+    public ArchiveRetrieval archive() {
+        return archive;
+    }
+
     /** The state of the object at {@code key} now, without asking for anything. */
     public ArchiveState state(String key) throws IOException {
         return ArchiveState.initial(archive.observe(key), clock.instant());
