@@ -156,6 +156,18 @@ public final class S3FaultProxy implements AutoCloseable {
             return requested && headsSinceRequest >= headsInProgress;
         }
 
+        /** A requested restore finishes now, whatever its HEAD count: for tests that watch the waiting state first. */
+        public synchronized void complete() {
+            if (requested) {
+                headsSinceRequest = Math.max(headsSinceRequest, headsInProgress);
+            }
+        }
+
+        /** Whether a restore was asked for and has not expired. */
+        public synchronized boolean requested() {
+            return requested;
+        }
+
         /** The restored copy goes away, as at its expiry date: archived again. */
         public synchronized void expire() {
             requested = false;

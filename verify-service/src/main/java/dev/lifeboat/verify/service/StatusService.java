@@ -92,7 +92,7 @@ public class StatusService {
      * would take. Proven backups are looked at newest first (one HEAD each) and the first readable one ends the
      * search, so usually one HEAD per database is made.
      */
-    Optional<Finding> archivedOnly(List<BackupMetadata> backups, Map<String, List<VerificationRecord>> records,
+    public Optional<Finding> archivedOnly(List<BackupMetadata> backups, Map<String, List<VerificationRecord>> records,
                                    Double measuredSeconds) {
         String storageClass = null;
         int archived = 0;
