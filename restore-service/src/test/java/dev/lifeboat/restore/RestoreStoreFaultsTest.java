@@ -179,7 +179,8 @@ class RestoreStoreFaultsTest {
         Response r;
         try {
             r = given().auth().oauth2(TokenResource.RESTORER).contentType("application/json")
-                    .body(Map.of("backupId", backupId, "target", "primary", "safetyBackup", false))
+                    // no scale-down: this class runs without RestoreTest's stand-in controllers, so pods never go
+                    .body(Map.of("backupId", backupId, "target", "primary", "safetyBackup", false, "scaleDown", false))
                     .post("/api/v1/restores?wait=true");
         } finally {
             Stack.proxy.clearRules();
