@@ -145,4 +145,24 @@ class BackupRoundTripS3Test {
         assertThat(BackupTestSupport.readBack(store, earlier, java.io.OutputStream.nullOutputStream()))
                 .isEqualTo(earlier.sha256());
     }
+
+    @Test
+    @Order(4)
+    void storageShowsBytesPerStorageClassTheirCostAndWhyTheLifecycleRulesCannotBeRead() throws Exception {
+        long stored = store.list("database/main/").stream().mapToLong(ObjectStore.ObjectInfo::size).sum();
+        assertThat(stored).isPositive();
+        BackupTestSupport.useToken(TokenResource.VIEWER);
+        Response r = given().get("/api/v1/storage").then().statusCode(200).extract().response();
+        assertThat(r.jsonPath().getLong("databases.find { it.database == 'main' }.bytes")).isEqualTo(stored);
+        assertThat(r.jsonPath().getLong("databases.find { it.database == 'main' }.bytesByStorageClass.STANDARD"))
+                .isEqualTo(stored);
+        assertThat(r.jsonPath().getDouble("databases.find { it.database == 'main' }.estimatedMonthlyCostUsd"))
+                .isCloseTo(stored / (1024.0 * 1024 * 1024) * 0.023, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(r.jsonPath().getDouble("pricesPerGbMonth.GLACIER")).isEqualTo(0.004);
+        // s3proxy answers 501 to lifecycle calls: said, not hidden
+        assertThat(r.jsonPath().getBoolean("lifecycle.managed")).isFalse();
+        assertThat(r.jsonPath().getString("lifecycle.error")).contains("GetBucketLifecycleConfiguration");
+        assertThat(r.jsonPath().getString("store")).isEqualTo("s3://" + S3Server.BUCKET + "/backups/");
+        given().auth().none().get("/api/v1/storage").then().statusCode(401);
+    }
 }

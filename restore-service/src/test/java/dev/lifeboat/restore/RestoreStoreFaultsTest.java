@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 /**
  * restore-service reading its backups through {@link S3FaultProxy}: a restore whose GETs of the backup meet a 503
  * before the first byte and connections reset midway still completes, with exactly the backup's data, because the
- * store retries the open and resumes the read from the byte it reached; an archived backup fails at once, saying so.
+ * store retries the open and resumes the read from the byte it reached; an archived backup (the proxy's simulation of
+ * AWS archive behaviour) is restored first, the job waiting in WAITING_FOR_ARCHIVE, then loaded whole.
  */
 @QuarkusTest
 @QuarkusTestResource(value = RestoreStoreFaultsTest.Stack.class, restrictToAnnotatedClass = true)
@@ -42,6 +43,7 @@ class RestoreStoreFaultsTest {
             Map<String, String> config = new java.util.HashMap<>(super.start());
             proxy = S3FaultProxy.start(config.get("lifeboat.store.s3.endpoint"));
             config.put("lifeboat.store.s3.endpoint", proxy.endpoint());
+            config.put("lifeboat.store.s3.archive.poll-interval", "50ms");
             return config;
         }
 
@@ -94,10 +96,61 @@ class RestoreStoreFaultsTest {
     }
 
     @Test
-    void aRestoreOfAnArchivedBackupFailsAtOnceSayingHowToGetItBack() {
+    void aRestoreOfAnArchivedBackupWaitsForItsRetrievalThenBringsBackExactlyTheBackup() {
+        PostgresServer pg = RestoreStack.postgres();
         String backupId = given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
                 .contentType("application/json").body(Map.of("database", "main")).post("/api/v1/backups?wait=true")
                 .then().statusCode(201).extract().path("id");
+        String atBackup = pg.pgDump("app");
+        // the simulated restore runs until the test completes it, so the waiting state can be seen
+        S3FaultProxy.ArchiveSimulation glacier = Stack.proxy.archive(DATA, "GLACIER", Integer.MAX_VALUE);
+        try {
+            Response started = given().auth().oauth2(TokenResource.OPERATOR).contentType("application/json")
+                    .body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores");
+            started.then().statusCode(202);
+            String id = started.jsonPath().getString("id");
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+            Response view = null;
+            while (System.nanoTime() < deadline) {
+                view = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/restores/" + id);
+                if ("WAITING_FOR_ARCHIVE".equals(view.jsonPath().getString("phase")) && glacier.requested()
+                        && view.jsonPath().getString("steps.find { it.name == 'WAITING_FOR_ARCHIVE' }.detail")
+                                .startsWith("IN_PROGRESS")) {
+                    break;
+                }
+                pause();
+            }
+            assertThat(view.jsonPath().getString("phase")).isEqualTo("WAITING_FOR_ARCHIVE");
+            assertThat(view.jsonPath().getString("status")).isEqualTo("RUNNING");
+            assertThat(view.jsonPath().getString("steps.find { it.name == 'WAITING_FOR_ARCHIVE' }.detail"))
+                    .contains("GLACIER").contains("Standard retrieval, expected within PT5H");
+            assertThat(glacier.refusedGets()).as("nothing read before the restore finished").isZero();
+            glacier.complete();
+            Response done = null;
+            while (System.nanoTime() < deadline) {
+                done = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/restores/" + id);
+                if (!"RUNNING".equals(done.jsonPath().getString("status"))) {
+                    break;
+                }
+                pause();
+            }
+            done.then().body("status", equalTo("COMPLETED"))
+                    .body("steps.find { it.name == 'WAITING_FOR_ARCHIVE' }.status", equalTo("DONE"));
+            assertThat(glacier.restoreRequests()).isEqualTo(1);
+            assertThat(pg.pgDump(done.jsonPath().getString("database"))).isEqualTo(atBackup);
+            given().auth().oauth2(TokenResource.OPERATOR).delete("/api/v1/restores/" + id + "/database")
+                    .then().statusCode(204);
+        } finally {
+            Stack.proxy.clearRules();
+        }
+    }
+
+    @Test
+    void aRestoreOfAnArchivedBackupFailsAtOnceWhenTheStoreRefusesTheReadWithoutSayingSo() {
+        String backupId = given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("database", "main")).post("/api/v1/backups?wait=true")
+                .then().statusCode(201).extract().path("id");
+        // a GET refused as archived while HEAD names no archive class: nothing to wait for, the read fails
         Rule archived = Stack.proxy.on(Call.GET_OBJECT).key(DATA).always().respond(403, "InvalidObjectState");
         Response r;
         try {
@@ -126,6 +179,7 @@ class RestoreStoreFaultsTest {
         Response r;
         try {
             r = given().auth().oauth2(TokenResource.RESTORER).contentType("application/json")
+                    // no scale-down: this class runs without RestoreTest's stand-in controllers, so pods never go
                     .body(Map.of("backupId", backupId, "target", "primary", "safetyBackup", false, "scaleDown", false))
                     .post("/api/v1/restores?wait=true");
         } finally {
@@ -139,6 +193,16 @@ class RestoreStoreFaultsTest {
                 .body("status", equalTo("FAILED")).body("failure", equalTo("STORE_ERROR"));
         assertThat(pg.pgDump("app")).isEqualTo(before);
         pg.psql("app", "DROP TABLE after_backup");
+    }
+
+    /** Between two polls of a condition (each loop has its deadline). */
+    private static void pause() {
+        try {
+            Thread.sleep(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     /** {@code lifeboat_store_retries_total} of the series with {@code label}; 0 when absent. */

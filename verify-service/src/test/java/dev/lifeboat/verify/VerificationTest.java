@@ -337,6 +337,61 @@ class VerificationTest {
                 .extracting(VerificationJob::result).containsExactly(VerificationRecord.Result.FAILED);
     }
 
+    // ---- archived data (S3FaultProxy's simulation of AWS archive behaviour) ----
+
+    @Test
+    void theChecksumPassReportsArchivedDataAsArchivedAndAnOnDemandChecksumRestoresItFirst() {
+        String id = backup("main");
+        S3FaultProxy.ArchiveSimulation glacier = VerifyStack.faults().archive(".*/" + id + "$", "GLACIER", 2);
+        try {
+            VerificationJob scheduled = service.await(service.submit(catalog.get(id),
+                    VerificationRecord.Level.CHECKSUM, VerificationRecord.Trigger.SCHEDULED));
+            assertThat(scheduled.result()).isEqualTo(VerificationRecord.Result.ARCHIVED);
+            VerificationRecord record = scheduled.record();
+            assertThat(record.failedStep()).isEqualTo(VerificationRecord.StepName.CHECKSUM);
+            assertThat(record.error()).contains("is archived");
+            assertThat(record.steps()).filteredOn(s -> s.name() == VerificationRecord.StepName.CHECKSUM)
+                    .extracting(s -> s.status().name()).containsExactly("SKIPPED");
+            assertThat(glacier.restoreRequests()).as("the daily pass restores nothing").isZero();
+            assertThat(glacier.refusedGets()).as("nor reads archived data").isZero();
+            List<VerificationRecord> records = catalog.verificationsOf("main", id);
+            assertThat(records).extracting(VerificationRecord::result).contains(VerificationRecord.Result.ARCHIVED);
+            assertThat(BackupCatalog.provenBad(records)).as("ARCHIVED is not FAILED").isFalse();
+            assertThat(BackupCatalog.provenRestorable(records)).as("nor a pass").isFalse();
+
+            // asked for, the checksum requests the restore, waits for it, then reads and passes
+            verify(id, "checksum").then().statusCode(201).body("result", equalTo("PASSED"))
+                    .body("steps.find { it.name == 'CHECKSUM' }.detail", containsString("archived data restored first"));
+            assertThat(glacier.restoreRequests()).isEqualTo(1);
+            assertThat(glacier.refusedGets()).isZero();
+        } finally {
+            VerifyStack.faults().clearRules();
+        }
+    }
+
+    @Test
+    void aDatabaseWhoseProvenBackupsAreAllArchivedIsAtRiskForItsRto() {
+        String id = backup("legacy");
+        verify(id, "full").then().statusCode(201).body("result", equalTo("PASSED"));
+        List<BackupMetadata> proven = catalog.list("legacy").stream()
+                .filter(b -> BackupCatalog.provenRestorable(catalog.verificationsOf("legacy", b.id()))).toList();
+        Map<String, List<VerificationRecord>> records = catalog.verifications("legacy");
+        assertThat(statusService.archivedOnly(proven, records, 20.0)).isEmpty();
+        // every proven backup of the database archived
+        String ids = String.join("|", proven.stream().map(BackupMetadata::id).toList());
+        VerifyStack.faults().archive(".*/(" + ids + ")$", "DEEP_ARCHIVE", 1);
+        try {
+            assertThat(statusService.archivedOnly(proven, records, 20.0)).hasValueSatisfying(f -> {
+                assertThat(f.severity()).isEqualTo(dev.lifeboat.verify.service.DrStatus.Health.AT_RISK);
+                assertThat(f.message()).contains("archived (DEEP_ARCHIVE)").contains("up to 12.0 h");
+            });
+            assertThat(statusService.status(Instant.now(), "legacy").databases().get(0).findings())
+                    .anySatisfy(f -> assertThat(f.message()).contains("every backup proven restorable is archived"));
+        } finally {
+            VerifyStack.faults().clearRules();
+        }
+    }
+
     // ---- bad requests ----
 
     @Test

@@ -111,6 +111,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             // verify-service (in-process) reads the store through a fault proxy, so tests can make its reads fail
             faults = S3FaultProxy.start(s3.endpoint());
             verify.put("lifeboat.store.s3.endpoint", faults.endpoint());
+            verify.put("lifeboat.store.s3.archive.poll-interval", "50ms");
             return verify;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -25,6 +25,7 @@ import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.pipeline.Codec;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
 import dev.lifeboat.common.pipeline.WriteChain;
+import dev.lifeboat.common.store.BucketLifecycle;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.PendingObject;
 import io.quarkus.runtime.ShutdownEvent;
@@ -168,7 +169,8 @@ public class BackupService {
                 args.add("--compress=0"); // compression is ours, after the dump
             }
             WriteChain chain;
-            try (PendingObject pending = store.create(dataKey);
+            // tagged as data: the only objects the bucket lifecycle rules move to colder storage classes
+            try (PendingObject pending = store.create(dataKey, BucketLifecycle.DATA_TAGS);
                  // fixed time zone and bytea format: the COPY text, and so the fingerprint, do not depend on defaults
                  PgProcess dump = PgProcess.start(pgDump.path(), args, connection.withSettings(CopyText.forDump()),
                          pgTools.connectTimeout(), new TimeLimit(config.backup().timeout(), "lifeboat.backup.timeout"))) {

@@ -4,6 +4,11 @@ package dev.lifeboat.common.api;
 public enum RestoreStep {
     /** Metadata present, object present with the recorded size, a key that can decrypt it. */
     RESOLVE,
+    /**
+     * Only for a backup whose data sits in an archive storage class (S3 GLACIER, DEEP_ARCHIVE): its restore requested
+     * (S3 RestoreObject) and awaited, before anything else changes, the expected time in the step's detail.
+     */
+    WAITING_FOR_ARCHIVE,
     /** Workloads scaled to 0 (replica counts saved in an annotation), their pods gone. */
     SCALE_DOWN,
     /** A PRE_RESTORE backup of the target through backup-service, taken once the applications stopped writing. */

@@ -80,6 +80,74 @@ public interface StoreConfig {
          */
         @WithDefault("16777216")
         int partSize();
+
+        /** The bucket lifecycle rules Lifeboat owns (ids {@code lifeboat-*}); applied by backup-service. */
+        Lifecycle lifecycle();
+
+        /** Restores of backups whose data sits in GLACIER or DEEP_ARCHIVE. */
+        Archive archive();
+    }
+
+    /**
+     * Bucket lifecycle rules (backup-service applies them at start-up). With {@code manage=false} Lifeboat's own
+     * rules ({@code lifeboat-*}) are removed if present; others' rules are never touched.
+     */
+    interface Lifecycle {
+        /** Whether Lifeboat keeps its rules in the bucket. */
+        @WithDefault("false")
+        boolean manage();
+
+        /** Data objects move to STANDARD_IA after these many days (S3: at least 30); 0 = never. */
+        @WithDefault("30")
+        int standardIaAfterDays();
+
+        /** Data objects move to GLACIER (Flexible Retrieval) after these many days; 0 = never. */
+        @WithDefault("90")
+        int glacierAfterDays();
+
+        /** Data objects move to DEEP_ARCHIVE after these many days; 0 = never. */
+        @WithDefault("0")
+        int deepArchiveAfterDays();
+
+        /** Multipart uploads left unfinished under the store prefix are aborted after these many days. */
+        @WithDefault("1")
+        int abortIncompleteAfterDays();
+    }
+
+    /** How archived backup data is made readable again (S3 RestoreObject). */
+    interface Archive {
+        /** Retrieval tier: {@code Expedited} (minutes, GLACIER only), {@code Standard} (hours), {@code Bulk}. */
+        @WithDefault("Standard")
+        String tier();
+
+        /** Days the restored copy stays readable. */
+        @WithDefault("7")
+        int days();
+
+        /** How often a waiting restore or verification asks whether the copy is ready. */
+        @WithDefault("1m")
+        Duration pollInterval();
+
+        /** How long a restore or verification waits for the copy before it fails. */
+        @WithDefault("48h")
+        Duration timeout();
+    }
+
+    /** Prices per GB-month of each storage class, for the cost estimate of {@code GET /api/v1/storage}. */
+    Prices prices();
+
+    interface Prices {
+        @WithDefault("0.023")
+        double standard();
+
+        @WithDefault("0.0125")
+        double standardIa();
+
+        @WithDefault("0.004")
+        double glacier();
+
+        @WithDefault("0.00099")
+        double deepArchive();
     }
 
     /**

@@ -33,6 +33,17 @@ public final class StepLog<N extends Enum<N>> {
         }
     }
 
+    /** Replaces the detail of the running step {@code name} (a long wait saying where it stands). */
+    public synchronized void detail(N name, String detail) {
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            Step<N> s = steps.get(i);
+            if (s.name() == name && s.status() == Step.Status.RUNNING) {
+                steps.set(i, new Step<>(name, s.status(), s.startedAt(), null, null, detail));
+                return;
+            }
+        }
+    }
+
     /** Records a step that does not apply, with the reason. */
     public synchronized void skip(N name, String why) {
         steps.add(new Step<>(name, Step.Status.SKIPPED, null, null, null, why));

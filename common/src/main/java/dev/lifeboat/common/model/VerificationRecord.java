@@ -13,7 +13,8 @@ import java.util.Locale;
  * metadata. backup-service ({@code ?verified=true}) and restore-service ({@code latest-verified}) read it.
  *
  * @param result          the verdict: {@code PASSED}, {@code FAILED} (the backup is proven bad) or {@code ERROR} (no
- *                        verdict: something other than the backup failed, e.g. restore-service was down)
+ *                        verdict: something other than the backup failed, e.g. restore-service was down) or
+ *                        {@code ARCHIVED} (no verdict: the data is archived and the scheduled pass did not read it)
  * @param failedStep      the step that failed or erred; null when passed
  * @param failedTable     for a fingerprint difference, the first table that differs
  * @param restoreSeconds  how long the scratch restore took (the measured RTO); only when it completed
@@ -65,9 +66,12 @@ public record VerificationRecord(
         }
     }
 
-    /** The verdict of a verification; a closed set. */
+    /**
+     * The verdict of a verification; a closed set. {@code ARCHIVED}: the data sits in an archive storage class and
+     * the scheduled checksum pass did not restore it; no verdict (not FAILED, and not a pass).
+     */
     public enum Result {
-        PASSED, FAILED, ERROR
+        PASSED, FAILED, ERROR, ARCHIVED
     }
 
     /** What started a verification. */

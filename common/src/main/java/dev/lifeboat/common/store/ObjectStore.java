@@ -44,6 +44,24 @@ public interface ObjectStore {
     /** Starts writing a new object at {@code key}; the bytes are streamed, never held whole. */
     PendingObject create(String key) throws IOException;
 
+    /**
+     * Starts writing a new object carrying {@code tags} (S3 object tags, which bucket lifecycle rules can filter
+     * on, e.g. {@link BucketLifecycle#DATA_TAGS}); stores without tags ignore them.
+     */
+    default PendingObject create(String key, java.util.Map<String, String> tags) throws IOException {
+        return create(key);
+    }
+
+    /** The bucket lifecycle rules of this store, when it has any (S3); empty otherwise (filesystem). */
+    default Optional<BucketLifecycle> lifecycle() {
+        return Optional.empty();
+    }
+
+    /** Restores of archived objects; a store without archive tiers never has one ({@link ArchiveRetrieval#NONE}). */
+    default ArchiveRetrieval archive() {
+        return ArchiveRetrieval.NONE;
+    }
+
     /** Writes a small object at once; fails with {@link ObjectExistsException} if {@code key} exists. */
     default void putIfAbsent(String key, byte[] content) throws IOException {
         try (PendingObject out = create(key)) {
@@ -79,8 +97,22 @@ public interface ObjectStore {
      */
     List<String> abortPending(String prefix, java.time.Instant startedBefore) throws IOException;
 
-    /** A committed object. */
-    record ObjectInfo(String key, long size) {
+    /**
+     * A committed object.
+     *
+     * @param storageClass where the store keeps it: S3's storage class ({@code STANDARD}, {@code STANDARD_IA},
+     *                     {@code GLACIER}, {@code DEEP_ARCHIVE}...); {@value #STANDARD} for stores without classes
+     */
+    record ObjectInfo(String key, long size, String storageClass) {
+        public static final String STANDARD = "STANDARD";
+
+        public ObjectInfo {
+            storageClass = storageClass == null || storageClass.isBlank() ? STANDARD : storageClass;
+        }
+
+        public ObjectInfo(String key, long size) {
+            this(key, size, STANDARD);
+        }
     }
 
     /** An object being written: visible only after {@link #commit()}; {@link #close()} without commit aborts. */

@@ -30,6 +30,21 @@ public final class RetryingObjectStore implements ObjectStore {
     }
 
     @Override
+    public PendingObject create(String key, java.util.Map<String, String> tags) throws IOException {
+        return policy.call(StoreOperation.CREATE, () -> delegate.create(key, tags));
+    }
+
+    @Override
+    public Optional<BucketLifecycle> lifecycle() {
+        return delegate.lifecycle();
+    }
+
+    @Override
+    public ArchiveRetrieval archive() {
+        return delegate.archive();
+    }
+
+    @Override
     public InputStream open(String key) throws IOException {
         return policy.call(StoreOperation.OPEN, () -> delegate.open(key));
     }

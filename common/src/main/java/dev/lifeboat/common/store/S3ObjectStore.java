@@ -60,6 +60,9 @@ public final class S3ObjectStore implements ObjectStore {
     private final PartSchedule parts;
     private final RetryPolicy policy;
     private final int pageSize;
+    private ArchiveRetrieval archive;
+    /** Whether object tags are sent: only when the lifecycle rules that filter on them are managed (see withTags). */
+    private boolean tagObjects;
 
     /**
      * A store without retries of its own (one attempt per request).
@@ -88,6 +91,22 @@ public final class S3ObjectStore implements ObjectStore {
         this.parts = parts;
         this.policy = policy;
         this.pageSize = pageSize;
+        this.archive = new S3ArchiveRetrieval(s3, bucket, this.prefix, S3ArchiveRetrieval.Settings.DEFAULT, policy);
+    }
+
+    /**
+     * This store sending object tags on new objects ({@code x-amz-tagging}, what the lifecycle rules filter on) or
+     * not: off by default, because S3-compatible servers without tagging refuse the header (s3proxy: 501).
+     */
+    public S3ObjectStore withTags(boolean send) {
+        this.tagObjects = send;
+        return this;
+    }
+
+    /** This store with restores of archived objects as {@code settings} say (tier, days). */
+    public S3ObjectStore withArchive(S3ArchiveRetrieval.Settings settings) {
+        this.archive = new S3ArchiveRetrieval(s3, bucket, prefix, settings, policy);
+        return this;
     }
 
     private static PartSchedule schedule(int partSize) {
@@ -112,11 +131,38 @@ public final class S3ObjectStore implements ObjectStore {
 
     @Override
     public PendingObject create(String key) throws IOException {
+        return create(key, Map.of());
+    }
+
+    @Override
+    public PendingObject create(String key, Map<String, String> tags) throws IOException {
         String full = full(key);
         if (head(StoreOperation.CREATE, key, full).isPresent()) {
             throw new ObjectExistsException(StoreOperation.CREATE, key, null);
         }
-        return new MultipartPending(key, full);
+        return new MultipartPending(key, full, tagObjects ? tagging(tags) : null);
+    }
+
+    /** Tags as the {@code x-amz-tagging} header wants them: URL-encoded query parameters; null for none. */
+    static String tagging(Map<String, String> tags) {
+        if (tags == null || tags.isEmpty()) {
+            return null;
+        }
+        StringBuilder out = new StringBuilder();
+        new java.util.TreeMap<>(tags).forEach((k, v) -> out.append(out.isEmpty() ? "" : "&")
+                .append(java.net.URLEncoder.encode(k, java.nio.charset.StandardCharsets.UTF_8)).append('=')
+                .append(java.net.URLEncoder.encode(v, java.nio.charset.StandardCharsets.UTF_8)));
+        return out.toString();
+    }
+
+    @Override
+    public Optional<BucketLifecycle> lifecycle() {
+        return Optional.of(new BucketLifecycle(s3, bucket, prefix, policy));
+    }
+
+    @Override
+    public ArchiveRetrieval archive() {
+        return archive;
     }
 
     @Override
@@ -149,7 +195,8 @@ public final class S3ObjectStore implements ObjectStore {
 
     @Override
     public Optional<ObjectInfo> stat(String key) throws IOException {
-        return head(StoreOperation.STAT, key, full(key)).map(head -> new ObjectInfo(key, head.contentLength()));
+        return head(StoreOperation.STAT, key, full(key)).map(head -> new ObjectInfo(key, head.contentLength(),
+                head.storageClassAsString()));
     }
 
     private Optional<HeadObjectResponse> head(StoreOperation operation, String key, String full) throws IOException {
@@ -174,7 +221,7 @@ public final class S3ObjectStore implements ObjectStore {
             ListObjectsV2Request request = ListObjectsV2Request.builder().bucket(bucket).prefix(prefix + keyPrefix)
                     .maxKeys(pageSize).build();
             for (S3Object o : s3.listObjectsV2Paginator(request).contents()) {
-                out.add(new ObjectInfo(o.key().substring(prefix.length()), o.size()));
+                out.add(new ObjectInfo(o.key().substring(prefix.length()), o.size(), o.storageClassAsString()));
             }
         } catch (SdkException e) {
             throw classify(StoreOperation.LIST, keyPrefix, prefix + keyPrefix, e);
@@ -265,9 +312,13 @@ public final class S3ObjectStore implements ObjectStore {
         private String uploadId;
         private boolean done;
 
-        MultipartPending(String key, String full) {
+        /** The {@code x-amz-tagging} of the upload, or null. */
+        private final String tagging;
+
+        MultipartPending(String key, String full, String tagging) {
             this.key = key;
             this.full = full;
+            this.tagging = tagging;
         }
 
         @Override
@@ -329,7 +380,7 @@ public final class S3ObjectStore implements ObjectStore {
         private String startUpload() throws IOException {
             try {
                 return s3.createMultipartUpload(CreateMultipartUploadRequest.builder().bucket(bucket).key(full)
-                        .metadata(Map.of(UPLOAD_TOKEN, token)).build()).uploadId();
+                        .metadata(Map.of(UPLOAD_TOKEN, token)).tagging(tagging).build()).uploadId();
             } catch (SdkException e) {
                 throw classify(StoreOperation.START_UPLOAD, key, full, e);
             }

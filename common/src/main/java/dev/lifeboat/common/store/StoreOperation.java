@@ -32,7 +32,15 @@ public enum StoreOperation {
     /** Lists unfinished uploads. */
     PENDING("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
     /** Removes unfinished uploads left by a writer that died. */
-    ABORT_PENDING("ListMultipartUploads and AbortMultipartUpload", "s3:ListBucketMultipartUploads and s3:AbortMultipartUpload");
+    ABORT_PENDING("ListMultipartUploads and AbortMultipartUpload", "s3:ListBucketMultipartUploads and s3:AbortMultipartUpload"),
+    /** Reads the bucket's lifecycle rules. */
+    LIFECYCLE_READ("GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+    /** Writes (or removes) the bucket's lifecycle rules. */
+    LIFECYCLE_WRITE("PutBucketLifecycleConfiguration or DeleteBucketLifecycle", "s3:PutLifecycleConfiguration"),
+    /** Asks for a temporary copy of an archived object. */
+    RESTORE_REQUEST("RestoreObject", "s3:RestoreObject"),
+    /** Storage class and restore state of an object. */
+    RESTORE_STATUS("HeadObject", "s3:GetObject");
 
     private final String s3Request;
     private final String s3Permission;

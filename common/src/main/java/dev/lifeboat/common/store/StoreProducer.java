@@ -62,7 +62,14 @@ public class StoreProducer {
         }
         S3Client client = s3Client(c.endpoint().filter(e -> !e.isBlank()).map(URI::create).orElse(null),
                 Region.of(c.region()), c.pathStyle(), credentials(c));
-        return new S3ObjectStore(client, bucket, c.prefix().orElse(""), c.partSize(), policy);
+        S3ArchiveRetrieval.Settings archive;
+        try {
+            archive = new S3ArchiveRetrieval.Settings(c.archive().tier(), c.archive().days());
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfiguration(e.getMessage());
+        }
+        return new S3ObjectStore(client, bucket, c.prefix().orElse(""), c.partSize(), policy).withArchive(archive)
+                .withTags(c.lifecycle().manage());
     }
 
     /** The S3 client of the store: URL-connection HTTP client, no SDK retries, SDK flexible checksums off. */

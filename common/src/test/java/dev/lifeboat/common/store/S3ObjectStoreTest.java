@@ -9,6 +9,7 @@ import dev.lifeboat.common.testing.TempDirs;
 import dev.lifeboat.common.store.ObjectStore.PendingObject;
 import dev.lifeboat.common.testing.S3Server;
 import java.io.IOException;
+import java.util.Map;
 import java.util.Optional;
 import java.nio.file.Path;
 import java.nio.file.Files;
@@ -80,6 +81,18 @@ class S3ObjectStoreTest extends ObjectStoreContract {
         assertThat(client.listObjectsV2Paginator(ListObjectsV2Request.builder().bucket(S3Server.BUCKET)
                 .prefix(prefix + "/").build()).contents()).extracting(S3Object::key).containsExactly(prefix + "/db/a.sql");
         assertThat(store.locate("db/a.sql")).isEqualTo("s3://" + S3Server.BUCKET + "/" + prefix + "/db/a.sql");
+    }
+
+    @Test
+    void tagsAreNotSentUnlessAskedForAndObjectsListWithTheirStorageClass() throws IOException {
+        // s3proxy refuses x-amz-tagging (501): tags go out only with withTags(true), i.e. a managed lifecycle
+        try (PendingObject out = store.create("db/data", BucketLifecycle.DATA_TAGS)) {
+            out.write(bytes("dump"));
+            out.commit();
+        }
+        assertThat(store.list("db/")).containsExactly(new ObjectStore.ObjectInfo("db/data", 4, "STANDARD"));
+        assertThat(store.stat("db/data")).contains(new ObjectStore.ObjectInfo("db/data", 4));
+        assertThat(S3ObjectStore.tagging(Map.of("b", "x y", "a", "1&2"))).isEqualTo("a=1%262&b=x+y");
     }
 
     @Test
@@ -280,5 +293,7 @@ class S3ObjectStoreTest extends ObjectStoreContract {
         @Override public Optional<Path> accessKeyIdFile() { return Optional.ofNullable(idFile); }
         @Override public Optional<Path> secretAccessKeyFile() { return Optional.ofNullable(secretFile); }
         @Override public int partSize() { return S3ObjectStore.MIN_PART_SIZE; }
+        @Override public StoreConfig.Lifecycle lifecycle() { return StoreConfigs.of(Map.of()).s3().lifecycle(); }
+        @Override public StoreConfig.Archive archive() { return StoreConfigs.of(Map.of()).s3().archive(); }
     }
 }

@@ -42,7 +42,7 @@ public final class S3FaultProxy implements AutoCloseable {
     /** The S3 request kinds a rule can match. */
     public enum Call {
         HEAD_BUCKET, LIST_OBJECTS, LIST_UPLOADS, HEAD_OBJECT, GET_OBJECT, PUT_OBJECT, DELETE_OBJECT,
-        CREATE_UPLOAD, UPLOAD_PART, COMPLETE_UPLOAD, ABORT_UPLOAD, LIST_PARTS, OTHER
+        CREATE_UPLOAD, UPLOAD_PART, COMPLETE_UPLOAD, ABORT_UPLOAD, LIST_PARTS, RESTORE_OBJECT, OTHER
     }
 
     private enum Kind { RESPOND, RESPOND_AFTER_FORWARDING, RESET, RESET_AFTER_FORWARDING, RESET_MID_BODY, CLOSE_MID_BODY }
@@ -56,6 +56,7 @@ public final class S3FaultProxy implements AutoCloseable {
     private final String upstreamHost;
     private final int upstreamPort;
     private final List<Rule> rules = new CopyOnWriteArrayList<>();
+    private final List<ArchiveSimulation> archives = new CopyOnWriteArrayList<>();
     private final Map<Call, AtomicInteger> seen = new ConcurrentHashMap<>();
     private final Set<Socket> clients = ConcurrentHashMap.newKeySet();
     private final AtomicInteger faultIds = new AtomicInteger();
@@ -90,9 +91,133 @@ public final class S3FaultProxy implements AutoCloseable {
         return new RuleBuilder(call);
     }
 
-    /** Removes every rule; requests pass untouched again. Counts stay. */
+    /** Removes every rule and archive simulation; requests pass untouched again. Counts stay. */
     public void clearRules() {
         rules.clear();
+        archives.clear();
+    }
+
+    /**
+     * Simulates AWS's archive storage classes for the keys matching {@code keyRegex}, as if a lifecycle rule had moved
+     * them to {@code storageClass} (GLACIER or DEEP_ARCHIVE); see {@link ArchiveSimulation}. The restore "takes"
+     * {@code headsInProgress} HEAD requests after the RestoreObject.
+     */
+    public ArchiveSimulation archive(String keyRegex, String storageClass, int headsInProgress) {
+        ArchiveSimulation simulation = new ArchiveSimulation(Pattern.compile(keyRegex), storageClass, headsInProgress);
+        archives.add(simulation);
+        return simulation;
+    }
+
+    /**
+     * A SIMULATION of S3's archive behaviour, since no S3 server available to the tests implements it (s3proxy and
+     * S3Mock keep every object readable). It follows the AWS documentation:
+     * <ul>
+     *   <li>GetObject of an object in GLACIER or DEEP_ARCHIVE that has no restored copy answers {@code 403
+     *       InvalidObjectState} ("The operation is not valid for the object's storage class"; GetObject, "Errors").</li>
+     *   <li>RestoreObject ({@code POST /key?restore} with {@code <RestoreRequest><Days>}) answers {@code 202 Accepted}
+     *       when it starts a restore, {@code 409 RestoreAlreadyInProgress} while one runs, {@code 200 OK} when the copy
+     *       is already restored (RestoreObject, "Responses").</li>
+     *   <li>HeadObject names the class in {@code x-amz-storage-class} and, once a restore was asked for, answers
+     *       {@code x-amz-restore: ongoing-request="true"} while it runs and {@code ongoing-request="false",
+     *       expiry-date="<RFC 1123 date>"} once the copy can be read (HeadObject, "x-amz-restore").</li>
+     *   <li>With a restored copy, GetObject returns the object (here: forwarded to the real server).</li>
+     * </ul>
+     * The time a restore takes is counted in HEAD requests ({@code headsInProgress}), so tests poll instead of
+     * sleeping; {@link #expire()} makes the copy go away as at its expiry date.
+     */
+    public static final class ArchiveSimulation {
+        private final Pattern key;
+        private final String storageClass;
+        private final int headsInProgress;
+        private boolean requested;
+        private int headsSinceRequest;
+        private int days = 1;
+        private final AtomicInteger refusedGets = new AtomicInteger();
+        private final AtomicInteger restoreRequests = new AtomicInteger();
+
+        private ArchiveSimulation(Pattern key, String storageClass, int headsInProgress) {
+            this.key = key;
+            this.storageClass = storageClass;
+            this.headsInProgress = headsInProgress;
+        }
+
+        /** GETs answered 403 InvalidObjectState. */
+        public int refusedGets() {
+            return refusedGets.get();
+        }
+
+        /** RestoreObject requests received. */
+        public int restoreRequests() {
+            return restoreRequests.get();
+        }
+
+        /** Whether a restored copy can be read now. */
+        public synchronized boolean restored() {
+            return requested && headsSinceRequest >= headsInProgress;
+        }
+
+        /** A requested restore finishes now, whatever its HEAD count: for tests that watch the waiting state first. */
+        public synchronized void complete() {
+            if (requested) {
+                headsSinceRequest = Math.max(headsSinceRequest, headsInProgress);
+            }
+        }
+
+        /** Whether a restore was asked for and has not expired. */
+        public synchronized boolean requested() {
+            return requested;
+        }
+
+        /** The restored copy goes away, as at its expiry date: archived again. */
+        public synchronized void expire() {
+            requested = false;
+            headsSinceRequest = 0;
+        }
+
+        private boolean matches(Request r) {
+            return key.matcher(r.key).find();
+        }
+
+        /** The answer to a RestoreObject: 202, 409 while running, 200 when already restored. */
+        private synchronized int restore(byte[] raw) {
+            restoreRequests.incrementAndGet();
+            if (restored()) {
+                return 200;
+            }
+            if (requested) {
+                return 409;
+            }
+            java.util.regex.Matcher m = Pattern.compile("<Days>(\\d+)</Days>").matcher(
+                    new String(raw, StandardCharsets.ISO_8859_1));
+            days = m.find() ? Integer.parseInt(m.group(1)) : 1;
+            requested = true;
+            return 202;
+        }
+
+        /** The headers a HEAD gains; one more HEAD of a running restore. */
+        private synchronized String headHeaders() {
+            String headers = "x-amz-storage-class: " + storageClass + "\r\n";
+            if (!requested) {
+                return headers;
+            }
+            if (headsSinceRequest < headsInProgress) {
+                headsSinceRequest++;
+                return headers + "x-amz-restore: ongoing-request=\"true\"\r\n";
+            }
+            String expiry = java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(
+                    java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC).plusDays(days).withHour(0).withMinute(0)
+                            .withSecond(0).withNano(0));
+            return headers + "x-amz-restore: ongoing-request=\"false\", expiry-date=\"" + expiry + "\"\r\n";
+        }
+    }
+
+    private ArchiveSimulation archiveOf(Request request) {
+        for (ArchiveSimulation a : archives) {
+            if (a.matches(request)) {
+                return a;
+            }
+        }
+        return null;
     }
 
     /** How many requests of kind {@code call} came through since the start or the last {@link #resetCounts()}. */
@@ -266,11 +391,34 @@ public final class S3FaultProxy implements AutoCloseable {
                     writeError(out, request, rule);
                     continue;
                 }
+                ArchiveSimulation archived = kind == null ? archiveOf(request) : null;
+                String extraHeaders = null;
+                if (archived != null) {
+                    if (request.call == Call.RESTORE_OBJECT) {
+                        int status = archived.restore(request.raw);
+                        if (status == 409) {
+                            writeError(out, request, 409, "RestoreAlreadyInProgress");
+                        } else {
+                            out.write(("HTTP/1.1 " + status + (status == 202 ? " Accepted" : " OK")
+                                    + "\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                            out.flush();
+                        }
+                        continue;
+                    }
+                    if (request.call == Call.GET_OBJECT && !archived.restored()) {
+                        archived.refusedGets.incrementAndGet();
+                        writeError(out, request, 403, "InvalidObjectState");
+                        continue;
+                    }
+                    if (request.call == Call.HEAD_OBJECT) {
+                        extraHeaders = archived.headHeaders();
+                    }
+                }
                 if (kind == Kind.RESET) {
                     reset(client);
                     return;
                 }
-                if (!forward(request, rule, client, out) || request.close) {
+                if (!forward(request, rule, client, out, extraHeaders) || request.close) {
                     return;
                 }
             }
@@ -282,7 +430,8 @@ public final class S3FaultProxy implements AutoCloseable {
     }
 
     /** Sends {@code request} upstream and relays (or fails) the answer; false when the client connection is done. */
-    private boolean forward(Request request, Rule rule, Socket client, OutputStream out) throws IOException {
+    private boolean forward(Request request, Rule rule, Socket client, OutputStream out, String extraHeaders)
+            throws IOException {
         Kind kind = rule == null ? null : rule.kind;
         try (Socket upstream = new Socket(upstreamHost, upstreamPort)) {
             OutputStream up = upstream.getOutputStream();
@@ -299,7 +448,7 @@ public final class S3FaultProxy implements AutoCloseable {
                 writeError(out, request, rule);
                 return true;
             }
-            out.write(response.head);
+            out.write(extraHeaders == null ? response.head : withHeaders(response.head, extraHeaders));
             if (kind == Kind.RESET_MID_BODY || kind == Kind.CLOSE_MID_BODY) {
                 response.body(down, out, rule.bytes);
                 out.flush();
@@ -316,14 +465,26 @@ public final class S3FaultProxy implements AutoCloseable {
         }
     }
 
+    /** A response head with {@code extra} header lines added, and any storage class upstream gave removed. */
+    private static byte[] withHeaders(byte[] head, String extra) {
+        String text = new String(head, StandardCharsets.ISO_8859_1);
+        text = text.replaceAll("(?im)^x-amz-storage-class:[^\r\n]*\r\n", "");
+        text = text.substring(0, text.length() - 2) + extra + "\r\n";
+        return text.getBytes(StandardCharsets.ISO_8859_1);
+    }
+
     private void writeError(OutputStream out, Request request, Rule rule) throws IOException {
+        writeError(out, request, rule.status, rule.code);
+    }
+
+    private void writeError(OutputStream out, Request request, int status, String code) throws IOException {
         String id = "lifeboat-fault-" + faultIds.incrementAndGet();
-        byte[] body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + rule.code + "</Code><Message>"
+        byte[] body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>"
                 + "Injected by S3FaultProxy</Message><Resource>" + request.path + "</Resource><RequestId>" + id
                 + "</RequestId></Error>").getBytes(StandardCharsets.UTF_8);
         boolean head = request.method.equals("HEAD");
-        String reason = REASONS.getOrDefault(rule.status, "Error");
-        out.write(("HTTP/1.1 " + rule.status + " " + reason + "\r\nContent-Type: application/xml\r\nx-amz-request-id: " + id
+        String reason = REASONS.getOrDefault(status, "Error");
+        out.write(("HTTP/1.1 " + status + " " + reason + "\r\nContent-Type: application/xml\r\nx-amz-request-id: " + id
                 + "\r\nContent-Length: " + (head ? 0 : body.length) + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
         if (!head) {
             out.write(body);
@@ -402,7 +563,8 @@ public final class S3FaultProxy implements AutoCloseable {
                         : query.contains("uploadId") ? Call.LIST_PARTS : Call.GET_OBJECT;
                 case "PUT" -> bucket ? Call.OTHER : query.contains("partNumber") ? Call.UPLOAD_PART : Call.PUT_OBJECT;
                 case "POST" -> bucket ? Call.OTHER : query.contains("uploads") ? Call.CREATE_UPLOAD
-                        : query.contains("uploadId") ? Call.COMPLETE_UPLOAD : Call.OTHER;
+                        : query.contains("uploadId") ? Call.COMPLETE_UPLOAD
+                        : query.contains("restore") ? Call.RESTORE_OBJECT : Call.OTHER;
                 case "DELETE" -> bucket ? Call.OTHER : query.contains("uploadId") ? Call.ABORT_UPLOAD : Call.DELETE_OBJECT;
                 default -> Call.OTHER;
             };

@@ -27,6 +27,9 @@ import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.config.StoreConfig;
+import dev.lifeboat.common.store.ArchiveState;
+import dev.lifeboat.common.store.ArchiveWait;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.restore.config.RestoreServiceConfig;
 import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
@@ -65,13 +68,14 @@ public class RestoreService {
     private final WorkloadScaler scaler;
     private final BackupServiceClient backups;
     private final RestoreMetrics metrics;
+    private final ArchiveWait archive;
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("restore-", 1).factory());
     /** Running restores, one per target, and the recently finished ones. */
     private final JobRegistry<RestoreJob> jobs;
 
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
-                          BackupServiceClient backups, RestoreMetrics metrics) {
+                          BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig) {
         this.config = config;
         this.targets = targets;
         this.catalog = catalog;
@@ -81,6 +85,7 @@ public class RestoreService {
         this.scaler = scaler;
         this.backups = backups;
         this.metrics = metrics;
+        this.archive = ArchiveWait.of(store, storeConfig);
         this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.restore().jobHistory(), RestoreInProgress::new);
     }
 
@@ -219,6 +224,8 @@ public class RestoreService {
         String failure = null;
         RestoreFailure kind = null;
         try {
+            // an archived backup is made readable before anything changes: workloads stay up during the wait
+            awaitArchive(job, backup);
             // Workloads first, then the safety backup: it then holds every write the applications made.
             if (spec.scaleDown() && WorkloadScaler.configured(target)) {
                 job.log().begin(RestoreStep.SCALE_DOWN, null);
@@ -270,6 +277,30 @@ public class RestoreService {
             }
             metrics.finished(targetName, failure == null, job.elapsedSeconds());
             jobs.finish(job);
+        }
+    }
+
+    /**
+     * WAITING_FOR_ARCHIVE, only when the backup's data is archived (GLACIER, DEEP_ARCHIVE): requests its restore
+     * (S3 RestoreObject, {@code lifeboat.store.s3.archive.tier} and {@code days}) and polls until it is readable,
+     * within {@code lifeboat.store.s3.archive.timeout}. The step's detail says the state and the expected time.
+     */
+    private void awaitArchive(RestoreJob job, BackupMetadata backup) {
+        try {
+            if (archive.state(backup.key()).readable()) {
+                return;
+            }
+            job.log().begin(RestoreStep.WAITING_FOR_ARCHIVE, "data archived; requesting its restore");
+            ArchiveState end = archive.awaitReadable(backup.key(), (state, seen, expected) ->
+                    job.log().detail(RestoreStep.WAITING_FOR_ARCHIVE, state + ": " + seen.storageClass() + ", "
+                            + archive.archive().tier() + " retrieval, expected within " + expected));
+            job.log().end(RestoreStep.WAITING_FOR_ARCHIVE, Step.Status.DONE, "restored copy " + end.name().toLowerCase(
+                    java.util.Locale.ROOT) + " (" + store.locate(backup.key()) + ")");
+        } catch (ArchiveWait.TimedOut e) {
+            throw new RestoreFault(RestoreFailure.TIMEOUT, e.getMessage());
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot restore the archived data of backup " + backup.id() + ": "
+                    + e.getMessage(), e);
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.lifeboat.verify.service;
 
 import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.store.ArchiveRetrieval;
+import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
@@ -42,8 +44,10 @@ public class StatusService {
     private final Databases databases;
     private final BackupCatalog catalog;
     private final VerifyMetrics metrics;
+    private final ObjectStore store;
 
-    public StatusService(Databases databases, BackupCatalog catalog, VerifyMetrics metrics) {
+    public StatusService(Databases databases, BackupCatalog catalog, VerifyMetrics metrics, ObjectStore store) {
+        this.store = store;
         this.databases = databases;
         this.catalog = catalog;
         this.metrics = metrics;
@@ -80,6 +84,42 @@ public class StatusService {
                     + "configured (lifeboat.databases.<label>.rpo or .prefix)."));
         }
         return new DrStatus(overall, now, findings, out);
+    }
+
+    /**
+     * AT_RISK when every backup proven restorable has its data in an archive storage class (GLACIER, DEEP_ARCHIVE):
+     * a restore must first wait for the retrieval, so the RTO the measured restore suggests is not what a restore
+     * would take. Proven backups are looked at newest first (one HEAD each) and the first readable one ends the
+     * search, so usually one HEAD per database is made.
+     */
+    public Optional<Finding> archivedOnly(List<BackupMetadata> backups, Map<String, List<VerificationRecord>> records,
+                                   Double measuredSeconds) {
+        String storageClass = null;
+        int archived = 0;
+        for (BackupMetadata b : backups) {
+            if (!BackupCatalog.provenRestorable(records.getOrDefault(b.id(), List.of()))) {
+                continue;
+            }
+            Optional<ObjectStore.ObjectInfo> info;
+            try {
+                info = store.stat(b.key());
+            } catch (java.io.IOException e) {
+                return Optional.empty(); // the store cannot say: no finding rather than a wrong one
+            }
+            if (info.isEmpty() || !ArchiveRetrieval.archiveClass(info.get().storageClass())) {
+                return Optional.empty();
+            }
+            archived++;
+            storageClass = storageClass == null ? info.get().storageClass() : storageClass;
+        }
+        if (archived == 0) {
+            return Optional.empty();
+        }
+        long retrieval = store.archive().expectedTime(storageClass).toSeconds();
+        return Optional.of(new Finding(Health.AT_RISK, "every backup proven restorable is archived (" + storageClass
+                + "): a restore first waits for its retrieval, up to " + human(retrieval) + " at the "
+                + store.archive().tier() + " tier" + (measuredSeconds == null ? "" : ", so about "
+                + human(retrieval + measuredSeconds.longValue()) + " in all with the measured restore")));
     }
 
     DatabaseStatus database(String label, Instant now) {
@@ -144,6 +184,9 @@ public class StatusService {
                         + "measures it)"));
             }
         }
+
+        archivedOnly(backups, records, lastRestore.map(VerificationRecord::restoreSeconds).orElse(null))
+                .ifPresent(findings::add);
 
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {

@@ -126,6 +126,8 @@ public class VerificationService {
             }
         } catch (Verifier.Defect d) {
             job.finish(Result.FAILED, d.step(), d.table(), d.getMessage(), d.mismatches());
+        } catch (Verifier.Archived a) {
+            job.finish(Result.ARCHIVED, StepName.CHECKSUM, null, a.getMessage(), null);
         } catch (Verifier.StepError e) {
             job.finish(Result.ERROR, e.step(), null, e.getMessage(), null);
         } catch (RuntimeException | Error e) {
@@ -139,9 +141,9 @@ public class VerificationService {
             LOG.errorf("Verification %s: the record could not be stored (%s); its result is only in memory and the log",
                     job.id(), e.getMessage());
         }
-        if (record.result() == Result.PASSED) {
-            LOG.infof("Verification %s (%s) of %s PASSED in %.1f s", job.id(), job.level(), job.backupId(),
-                    record.durationSeconds());
+        if (record.result() == Result.PASSED || record.result() == Result.ARCHIVED) {
+            LOG.infof("Verification %s (%s) of %s %s in %.1f s", job.id(), job.level(), job.backupId(),
+                    record.result(), record.durationSeconds());
         } else {
             LOG.errorf("Verification %s (%s) of %s %s at %s: %s", job.id(), job.level(), job.backupId(), record.result(),
                     record.failedStep(), record.error());

@@ -21,6 +21,10 @@ import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.pipeline.ReadChain;
+import dev.lifeboat.common.config.StoreConfig;
+import dev.lifeboat.common.model.VerificationRecord.Trigger;
+import dev.lifeboat.common.store.ArchiveState;
+import dev.lifeboat.common.store.ArchiveWait;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.verify.config.VerifyServiceConfig;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -54,10 +58,13 @@ public class Verifier {
     private final Databases databases;
     private final PgTools pgTools;
     private final RestoredData restored;
+    private final ArchiveWait archive;
 
     public Verifier(VerifyServiceConfig config, BackupCatalog catalog, ObjectStore store, EncryptionConfig encryption,
-                    RestoreServiceClient restores, Databases databases, PgTools pgTools, RestoredData restored) {
+                    RestoreServiceClient restores, Databases databases, PgTools pgTools, RestoredData restored,
+                    StoreConfig storeConfig) {
         this.config = config;
+        this.archive = ArchiveWait.of(store, storeConfig);
         this.catalog = catalog;
         this.store = store;
         this.encryption = encryption;
@@ -108,6 +115,16 @@ public class Verifier {
 
         StepName step() {
             return step;
+        }
+    }
+
+    /**
+     * The backup's data is archived and this verification does not restore it (the scheduled checksum pass): the step
+     * is SKIPPED and the verification ends ARCHIVED, neither a verdict against the backup nor a pass.
+     */
+    static final class Archived extends RuntimeException {
+        Archived(String reason) {
+            super(reason);
         }
     }
 
@@ -165,6 +182,9 @@ public class Verifier {
             job.log().end(name, Step.Status.DONE, body.run());
         } catch (Skip s) {
             job.log().end(name, Step.Status.SKIPPED, s.getMessage());
+        } catch (Archived a) {
+            job.log().end(name, Step.Status.SKIPPED, a.getMessage());
+            throw a;
         } catch (Defect d) {
             job.log().end(name, Step.Status.FAILED, d.getMessage());
             throw d;
@@ -212,10 +232,11 @@ public class Verifier {
      * every chunk and the end) and decompression (zstd frames carry their own checksum) to the end of the dump. Only
      * proof about the bytes is a defect; the store failing, or no configured key opening intact bytes, is an error.
      */
-    private String checksum(VerificationJob job, BackupMetadata backup) {
+    private String checksum(VerificationJob job, BackupMetadata backup) throws IOException {
+        String waited = awaitArchive(job, backup);
         ReadChain.Result read = ReadChain.read(store, backup, identities(), job.stored, (b, off, len) -> { });
         return switch (read.outcome()) {
-            case OK -> read.detail();
+            case OK -> waited + read.detail();
             case STORE_ERROR -> throw new StoreUnavailable(read.detail(), null);
             case UNDECODABLE -> {
                 if (read.keyProblem()) {
@@ -226,6 +247,32 @@ public class Verifier {
             }
             case MISSING, SIZE_INVALID, CHECKSUM_MISMATCH -> throw new Defect(StepName.CHECKSUM, read.detail());
         };
+    }
+
+    /**
+     * Archived data (GLACIER, DEEP_ARCHIVE) before the CHECKSUM read: the scheduled daily pass skips it (a restore
+     * per backup per day would cost retrieval fees and hours) and the verification ends ARCHIVED; any other
+     * verification requests the restore and waits for it ({@code lifeboat.store.s3.archive.*}), the step's detail
+     * saying the state and the expected time. Returns what to prefix the step's result with.
+     */
+    private String awaitArchive(VerificationJob job, BackupMetadata backup) throws IOException {
+        ArchiveState now = archive.state(backup.key());
+        if (now.readable()) {
+            return now == ArchiveState.READABLE ? "restored copy of archived data; " : "";
+        }
+        if (job.trigger() == Trigger.SCHEDULED) {
+            throw new Archived("The data of " + backup.id() + " is archived (" + store.locate(backup.key())
+                    + "): the scheduled checksum pass does not restore archived data; verify it on demand to restore "
+                    + "and check it");
+        }
+        try {
+            archive.awaitReadable(backup.key(), (state, seen, expected) -> job.log().detail(StepName.CHECKSUM,
+                    "waiting for archive: " + state + ", " + seen.storageClass() + ", " + archive.archive().tier()
+                            + " retrieval, expected within " + expected));
+        } catch (ArchiveWait.TimedOut e) {
+            throw new StoreUnavailable(e.getMessage(), e);
+        }
+        return "archived data restored first; ";
     }
 
     /**
