@@ -25,12 +25,12 @@ here from the same values, so a path in the ConfigMap always has its file. Calle
 
 {{/*
 The lifeboat.databases.<label>.* keys each service is given. Every service reads the one shared schema
-(host, port, database, user, password-file, prefix, rpo, rto); each gets only what it uses, so only backup-service
+(host, port, database, user, password-file, prefix, rpo, rto, retention.*); each gets only what it uses, so only backup-service
 holds the databases' passwords (least privilege).
 */}}
 {{- define "lifeboat.databaseKeys" -}}
 {{- $keys := dict
-      "backup-service" (list "host" "port" "database" "user" "password-file" "prefix")
+      "backup-service" (list "host" "port" "database" "user" "password-file" "prefix" "retention")
       "restore-service" (list "prefix")
       "verify-service" (list "prefix" "rpo" "rto") -}}
 {{- toJson (get $keys .) -}}
@@ -117,6 +117,39 @@ lifeboat.secretsDir.
 {{- else -}}
 {{- $_ = set $s "lifeboat.store.filesystem.path" $g.store.filesystem.path -}}
 {{- end -}}
+{{- /* retries of transient store failures: every service reads the store */ -}}
+{{- $_ = set $s "lifeboat.store.retry.max-attempts" (toString ($g.store.retry.maxAttempts | int64)) -}}
+{{- $_ = set $s "lifeboat.store.retry.initial-backoff" $g.store.retry.initialBackoff -}}
+{{- $_ = set $s "lifeboat.store.retry.max-backoff" $g.store.retry.maxBackoff -}}
+{{- $_ = set $s "lifeboat.store.retry.max-total" $g.store.retry.maxTotal -}}
+{{- if eq $g.store.type "s3" -}}
+{{- if eq $service "backup-service" -}}
+{{- /* the lifecycle rules (backup-service applies them and tags the data it writes) and the storage cost estimate */ -}}
+{{- with $g.store.s3.lifecycle -}}
+{{- if .manage -}}
+{{- $_ = set $s "lifeboat.store.s3.lifecycle.manage" "true" -}}
+{{- $_ = set $s "lifeboat.store.s3.lifecycle.standard-ia-after-days" (toString (.standardIaAfterDays | int64)) -}}
+{{- $_ = set $s "lifeboat.store.s3.lifecycle.glacier-after-days" (toString (.glacierAfterDays | int64)) -}}
+{{- $_ = set $s "lifeboat.store.s3.lifecycle.deep-archive-after-days" (toString (.deepArchiveAfterDays | int64)) -}}
+{{- $_ = set $s "lifeboat.store.s3.lifecycle.abort-incomplete-after-days" (toString (.abortIncompleteAfterDays | int64)) -}}
+{{- end -}}
+{{- end -}}
+{{- with $g.store.prices -}}
+{{- $_ = set $s "lifeboat.store.prices.standard" (toString .standard) -}}
+{{- $_ = set $s "lifeboat.store.prices.standard-ia" (toString .standardIa) -}}
+{{- $_ = set $s "lifeboat.store.prices.glacier" (toString .glacier) -}}
+{{- $_ = set $s "lifeboat.store.prices.deep-archive" (toString .deepArchive) -}}
+{{- end -}}
+{{- else -}}
+{{- /* restores and verifications of archived backups ask for a retrieval and wait for it */ -}}
+{{- with $g.store.s3.archive -}}
+{{- $_ = set $s "lifeboat.store.s3.archive.tier" .tier -}}
+{{- $_ = set $s "lifeboat.store.s3.archive.days" (toString (.days | int64)) -}}
+{{- $_ = set $s "lifeboat.store.s3.archive.poll-interval" .pollInterval -}}
+{{- $_ = set $s "lifeboat.store.s3.archive.timeout" .timeout -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if $g.store.integrity.existingSecret -}}
 {{- $_ = set $s "lifeboat.store.integrity-key-file" (printf "%s/integrity/keys" $dir) -}}
 {{- end -}}
@@ -160,6 +193,13 @@ lifeboat.secretsDir.
 {{- range $key := $accepted -}}
 {{- with get $all $key }}{{ $_ := set $s (printf "lifeboat.databases.%s.%s" $label $key) . }}{{ end -}}
 {{- end -}}
+{{- if has "retention" $accepted -}}
+{{- /* only the keys given: the others fall back to lifeboat.retention.* in the service */ -}}
+{{- range $key, $value := (default dict $db.retention) -}}
+{{- $v := $value }}{{ if kindIs "float64" $value }}{{ $v = $value | int64 }}{{ end -}}
+{{- $_ := set $s (printf "lifeboat.databases.%s.retention.%s" $label (kebabcase $key)) (toString $v) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- /* per service */ -}}
 {{- if eq $service "backup-service" -}}
@@ -168,6 +208,17 @@ lifeboat.secretsDir.
 {{- $_ = set $s "lifeboat.backup.compression" .Values.backup.compression -}}
 {{- $_ = set $s "lifeboat.backup.format" .Values.backup.format -}}
 {{- $_ = set $s "lifeboat.backup.timeout" .Values.backup.timeout -}}
+{{- /* retention: on/off and the time zone always (the zone of the backup schedule unless given), the rest only when set */ -}}
+{{- with $g.retention -}}
+{{- $_ = set $s "lifeboat.retention.enabled" (toString .enabled) -}}
+{{- $_ = set $s "lifeboat.retention.timezone" (default $g.schedules.timezone .timezone) -}}
+{{- with .maxAge }}{{ $_ = set $s "lifeboat.retention.max-age" . }}{{ end -}}
+{{- with .safetyMaxAge }}{{ $_ = set $s "lifeboat.retention.safety-max-age" . }}{{ end -}}
+{{- with .schedule }}{{ $_ = set $s "lifeboat.retention.schedule" . }}{{ end -}}
+{{- range $key := list "keepLast" "daily" "weekly" "monthly" "yearly" "minKeep" -}}
+{{- with get $g.retention $key }}{{ $_ = set $s (printf "lifeboat.retention.%s" (kebabcase $key)) (toString (. | int64)) }}{{ end -}}
+{{- end -}}
+{{- end -}}
 {{- else if eq $service "restore-service" -}}
 {{- $_ = set $s "lifeboat.restore.timeout" .Values.restore.timeout -}}
 {{- $_ = set $s "lifeboat.restore.pods-gone-timeout" .Values.restore.podsGoneTimeout -}}

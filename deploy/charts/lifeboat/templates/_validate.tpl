@@ -40,6 +40,38 @@ one failure, each naming the value to set, so one `helm template` shows everythi
 {{- if and $restore (not $backup) (not $t.scratch) (ne (toString $t.safetyBackup) "false") }}{{ $errors = append $errors (printf "global.targets.%s takes a safety backup before in-place restores, through backup-service, which is disabled: enable backup-service or set global.targets.%s.safetyBackup=false" $name $name) }}{{ end -}}
 {{- end -}}
 
+{{- /* retention: backup-service refuses to start with a policy that is on but keeps nothing (RetentionPolicy) */ -}}
+{{- if $backup -}}
+{{- $rules := list "maxAge" "keepLast" "daily" "weekly" "monthly" "yearly" -}}
+{{- $keeps := false -}}
+{{- range $rules }}{{ if get $g.retention . }}{{ $keeps = true }}{{ end }}{{ end -}}
+{{- if and $g.retention.enabled (not $keeps) -}}
+{{- $errors = append $errors "global.retention.enabled is true but no rule keeps anything: set at least one of global.retention.maxAge, keepLast, daily, weekly, monthly, yearly" -}}
+{{- end -}}
+{{- range $label, $db := $g.databases -}}
+{{- with $db.retention -}}
+{{- $own := . -}}
+{{- $enabled := ternary $own.enabled $g.retention.enabled (hasKey $own "enabled") -}}
+{{- $dbKeeps := false -}}
+{{- range $rules -}}
+{{- if hasKey $own . }}{{ if get $own . }}{{ $dbKeeps = true }}{{ end }}{{ else if get $g.retention . }}{{ $dbKeeps = true }}{{ end -}}
+{{- end -}}
+{{- if and $enabled (not $dbKeeps) (or (hasKey $own "enabled") $keeps) -}}
+{{- $errors = append $errors (printf "global.databases.%s.retention: the policy of this database is on but no rule keeps anything (its own keys over global.retention): set at least one of maxAge, keepLast, daily, weekly, monthly, yearly" $label) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and $g.store.s3.lifecycle.manage (eq $g.store.type "s3") -}}
+{{- $l := $g.store.s3.lifecycle -}}
+{{- if and (gt ($l.standardIaAfterDays | int) 0) (lt ($l.standardIaAfterDays | int) 30) -}}
+{{- $errors = append $errors (printf "global.store.s3.lifecycle.standardIaAfterDays must be 0 (never) or at least 30: S3 moves objects to STANDARD_IA after 30 days at the earliest; got %d" ($l.standardIaAfterDays | int)) -}}
+{{- end -}}
+{{- end -}}
+{{- if lt (include "lifeboat.durationMillis" $g.store.retry.maxBackoff | int64) (include "lifeboat.durationMillis" $g.store.retry.initialBackoff | int64) -}}
+{{- $errors = append $errors (printf "global.store.retry.initialBackoff (%s) must be at most global.store.retry.maxBackoff (%s)" $g.store.retry.initialBackoff $g.store.retry.maxBackoff) -}}
+{{- end -}}
+
 {{- /* verification */ -}}
 {{- if and $verify (or $g.databases $g.targets) -}}
 {{- $target := get $g.targets $g.verify.target -}}
@@ -71,4 +103,12 @@ one failure, each naming the value to set, so one `helm template` shows everythi
 {{- if $errors -}}
 {{- fail (printf "\n\nlifeboat: these values cannot work:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}
+{{- end -}}
+
+
+{{/* A duration value (`<n>ms|s|m|h|d`, checked by the schema) in milliseconds, for comparisons. */}}
+{{- define "lifeboat.durationMillis" -}}
+{{- $n := regexFind "^[0-9]+" . | int64 -}}
+{{- $unit := regexFind "[a-z]+$" . -}}
+{{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000) $unit) -}}
 {{- end -}}

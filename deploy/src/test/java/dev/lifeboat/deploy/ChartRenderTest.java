@@ -552,6 +552,66 @@ class ChartRenderTest {
         assertThat(checksum(changed, "restore-service")).isEqualTo(checksum(allOn, "restore-service"));
     }
 
+    @Test
+    void retentionLifecycleArchivePricesAndRetriesReachOnlyTheServicesThatReadThem() {
+        Map<String, String> backup = allOn.settings("backup-service");
+        Map<String, String> restore = allOn.settings("restore-service");
+        Map<String, String> verify = allOn.settings("verify-service");
+        // retries: every service reads the store
+        for (Map<String, String> s : List.of(backup, restore, verify)) {
+            assertThat(s).containsEntry("lifeboat.store.retry.max-attempts", "8")
+                    .containsEntry("lifeboat.store.retry.initial-backoff", "500ms")
+                    .containsEntry("lifeboat.store.retry.max-backoff", "30s")
+                    .containsEntry("lifeboat.store.retry.max-total", "5m");
+        }
+        // retention, lifecycle and prices: backup-service only
+        assertThat(backup).containsEntry("lifeboat.retention.enabled", "true")
+                .containsEntry("lifeboat.retention.daily", "14").containsEntry("lifeboat.retention.weekly", "8")
+                .containsEntry("lifeboat.retention.monthly", "12").containsEntry("lifeboat.retention.min-keep", "5")
+                .containsEntry("lifeboat.retention.safety-max-age", "14d")
+                .containsEntry("lifeboat.retention.timezone", "Europe/Paris")
+                .containsEntry("lifeboat.databases.billing.retention.keep-last", "48")
+                .containsEntry("lifeboat.databases.billing.retention.monthly", "24")
+                .containsEntry("lifeboat.databases.billing.retention.schedule", "0 0 6 * * ?")
+                .containsEntry("lifeboat.store.s3.lifecycle.manage", "true")
+                .containsEntry("lifeboat.store.s3.lifecycle.standard-ia-after-days", "30")
+                .containsEntry("lifeboat.store.s3.lifecycle.glacier-after-days", "120")
+                .containsEntry("lifeboat.store.s3.lifecycle.deep-archive-after-days", "365")
+                .containsEntry("lifeboat.store.s3.lifecycle.abort-incomplete-after-days", "1")
+                .containsEntry("lifeboat.store.prices.standard", "0.021")
+                .containsEntry("lifeboat.store.prices.deep-archive", "0.00099");
+        // unset keys are left to the services' defaults
+        assertThat(backup.keySet()).noneMatch(k -> k.startsWith("lifeboat.databases.main.retention."))
+                .doesNotContain("lifeboat.retention.max-age", "lifeboat.retention.keep-last",
+                        "lifeboat.retention.yearly", "lifeboat.retention.schedule")
+                .noneMatch(k -> k.startsWith("lifeboat.store.s3.archive."));
+        // archived backups are waited for by restores and verifications
+        for (Map<String, String> s : List.of(restore, verify)) {
+            assertThat(s).containsEntry("lifeboat.store.s3.archive.tier", "Bulk")
+                    .containsEntry("lifeboat.store.s3.archive.days", "3")
+                    .containsEntry("lifeboat.store.s3.archive.poll-interval", "5m")
+                    .containsEntry("lifeboat.store.s3.archive.timeout", "72h");
+            assertThat(s.keySet()).noneMatch(k -> k.startsWith("lifeboat.retention.")
+                    || k.startsWith("lifeboat.store.s3.lifecycle.") || k.startsWith("lifeboat.store.prices.")
+                    || k.contains(".retention."));
+        }
+    }
+
+    @Test
+    void withDefaultValuesRetentionIsOffAndNoLifecycleRulesAreManaged() {
+        Map<String, String> backup = defaults.settings("backup-service");
+        assertThat(backup).containsEntry("lifeboat.retention.enabled", "false")
+                .containsEntry("lifeboat.retention.timezone", "UTC") // global.schedules.timezone
+                .doesNotContainKey("lifeboat.store.s3.lifecycle.manage");
+        assertThat(backup.keySet()).noneMatch(k -> k.startsWith("lifeboat.retention.")
+                && !k.equals("lifeboat.retention.enabled") && !k.equals("lifeboat.retention.timezone"))
+                .noneMatch(k -> k.startsWith("lifeboat.store.s3.lifecycle."));
+        Map<String, String> filesystem = Manifests.parse(Chart.render(
+                "global: {store: {type: filesystem, filesystem: {existingClaim: store}}}")).settings("restore-service");
+        assertThat(filesystem).containsEntry("lifeboat.store.retry.max-attempts", "5");
+        assertThat(filesystem.keySet()).noneMatch(k -> k.startsWith("lifeboat.store.s3."));
+    }
+
     private static String checksum(Manifests m, String service) {
         return m.deployment(service).getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
     }
@@ -655,6 +715,23 @@ class ChartRenderTest {
                         """, "verify-service restores through restore-service, which is disabled"),
                 Arguments.of("alerts without a runbook", "monitoring: {prometheusRule: {enabled: true}}",
                         "monitoring.prometheusRule.runbookBaseUrl is required"),
+                Arguments.of("retention that keeps nothing", "global: {retention: {enabled: true}}",
+                        "global.retention.enabled is true but no rule keeps anything"),
+                Arguments.of("a database's retention that keeps nothing", """
+                        global:
+                          encryption: {allowUnencrypted: true}
+                          retention: {daily: 7}
+                          databases: {main: {host: db, database: shop, existingSecret: db, retention: {enabled: true, daily: 0}}}
+                          targets: {scratch: {host: db, database: postgres, existingSecret: db, scratch: true}}
+                        """, "global.databases.main.retention: the policy of this database is on but no rule keeps anything"),
+                Arguments.of("unknown retention key", "global: {databases: {main: {retention: {timezone: UTC}}}}",
+                        "additional properties 'timezone' not allowed"),
+                Arguments.of("unknown archive tier", "global: {store: {s3: {archive: {tier: Fast}}}}",
+                        "/global/store/s3/archive/tier"),
+                Arguments.of("STANDARD_IA too early", "global: {store: {s3: {lifecycle: {manage: true, standardIaAfterDays: 7}}}}",
+                        "global.store.s3.lifecycle.standardIaAfterDays must be 0 (never) or at least 30"),
+                Arguments.of("first retry wait above the largest", "global: {store: {retry: {initialBackoff: 1m, maxBackoff: 10s}}}",
+                        "global.store.retry.initialBackoff (1m) must be at most global.store.retry.maxBackoff (10s)"),
                 Arguments.of("no token Secret", "global: {auth: {existingSecret: ''}}", "global.auth.existingSecret is required"));
     }
 

@@ -120,7 +120,7 @@ class RenderedConfigStackTest {
         manifests = Manifests.parse(Chart.render("""
                 global:
                   databases:
-                    main: {host: "%1$s", port: %2$s, database: shop, existingSecret: shop-db}
+                    main: {host: "%1$s", port: %2$s, database: shop, existingSecret: shop-db, retention: {keepLast: 10, schedule: "0 45 3 * * ?"}}
                   targets:
                     primary:
                       host: "%1$s"
@@ -131,8 +131,16 @@ class RenderedConfigStackTest {
                       workloads: {namespace: shop, deployments: [web], statefulsets: [cache]}
                     scratch: {host: "%1$s", port: %2$s, database: postgres, existingSecret: shop-db, scratch: true}
                   store:
-                    s3: {bucket: %3$s, endpoint: "%4$s", pathStyle: true, existingSecret: lifeboat-s3}
+                    s3:
+                      bucket: %3$s
+                      endpoint: "%4$s"
+                      pathStyle: true
+                      existingSecret: lifeboat-s3
+                      archive: {tier: Bulk, days: 2, pollInterval: 30s, timeout: 24h}
                     integrity: {existingSecret: lifeboat-integrity}
+                    retry: {maxAttempts: 4, initialBackoff: 100ms, maxBackoff: 5s, maxTotal: 1m}
+                    prices: {standard: 0.02}
+                  retention: {enabled: true, daily: 7, weekly: 4, safetyMaxAge: 3d}
                   encryption:
                     recipients: [%5$s]
                     existingSecret: lifeboat-age
@@ -286,6 +294,17 @@ class RenderedConfigStackTest {
         assertThat(used).isEqualTo(ChartRenderTest.grants(role.getRules()));
         assertThat(kube.apps().deployments().inNamespace("shop").withName("web").get().getSpec().getReplicas()).isEqualTo(2);
         assertThat(kube.apps().statefulSets().inNamespace("shop").withName("cache").get().getSpec().getReplicas()).isEqualTo(1);
+
+        // the rendered retention policy (global.retention under the database's own keys) is the one backup-service
+        // plans with; it keeps both backups (the daily rule, and min-keep)
+        HttpResponse<String> plan = get(url("backup-service", "/api/v1/retention/plan?database=main"), ops);
+        assertThat(plan.statusCode()).as(plan.body()).isEqualTo(200);
+        JsonNode policy = json(plan).get(0).get("policy");
+        assertThat(policy.get("enabled").asBoolean()).as(plan.body()).isTrue();
+        assertThat(policy.get("keepLast").asInt()).as(plan.body()).isEqualTo(10);
+        assertThat(policy.get("daily").asInt()).as(plan.body()).isEqualTo(7);
+        assertThat(policy.get("weekly").asInt()).as(plan.body()).isEqualTo(4);
+        assertThat(json(plan).get(0).get("delete").asInt()).as(plan.body()).isZero();
 
     }
 
