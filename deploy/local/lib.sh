@@ -334,7 +334,15 @@ lb_api_token() {
      printf 'Authorization: Bearer %s\n' "$token" >"$LB_AUTH_HEADER")
 }
 
-# Prints the settings every service gets: listeners on 127.0.0.1, the store, the age identity, the API token (all roles), the same token for its peers.
+# Makes the key that signs metadata and verification records, DIR/integrity-keys (0600), once: it is kept with the store, whose records it signed; sets LB_INTEGRITY_FILE.
+lb_integrity_key() {
+    LB_INTEGRITY_FILE="$1/integrity-keys"
+    if [[ ! -s "$LB_INTEGRITY_FILE" ]]; then
+        (umask 077; printf 'local=%s\n' "$(lb_random_hex 32)" >"$LB_INTEGRITY_FILE")
+    fi
+}
+
+# Prints the settings every service gets: listeners on 127.0.0.1, the store (signed records when LB_INTEGRITY_FILE is set), the age identity, the API token (all roles), the same token for its peers.
 lb_props_common() {
     cat <<EOF
 quarkus.http.host=127.0.0.1
@@ -348,6 +356,7 @@ lifeboat.auth.tokens.local.token-file=$LB_TOKEN_FILE
 lifeboat.auth.tokens.local.roles=viewer,operator,restorer
 lifeboat.peers.token-file=$LB_TOKEN_FILE
 EOF
+    if [[ -n "${LB_INTEGRITY_FILE:-}" ]]; then echo "lifeboat.store.integrity-key-file=$LB_INTEGRITY_FILE"; fi
 }
 
 # Prints a connection to the server in LB_PG_* as keys PREFIX.host/port/user/password-file, and PREFIX.database=DATABASE if given.
@@ -612,6 +621,7 @@ lb_stack_up() {
     lb_work_init
     lb_age_key "$LB_WORK/keys/age-identity.txt"
     lb_api_token "$LB_WORK/secrets"
+    lb_integrity_key "$LB_WORK/secrets"
 
     lb_say "Starting a throwaway PostgreSQL"
     lb_pg_start
