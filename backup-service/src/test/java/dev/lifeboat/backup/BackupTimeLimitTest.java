@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lifeboat.common.testing.AgeKeyResource;
 import dev.lifeboat.common.testing.FilesystemStoreResource;
 import dev.lifeboat.common.testing.PostgresResource;
+import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.TokenResource;
 import io.quarkus.test.common.WithTestResource;
@@ -50,7 +51,7 @@ class BackupTimeLimitTest {
         lock.environment().putAll(pg.env());
         Process holder = lock.start();
         try {
-            awaitTrue("the lock to be held", () -> pg.psql("app", "SELECT count(*) FROM pg_locks l JOIN pg_class c "
+            Poll.until("the lock to be held", Duration.ofSeconds(30), () -> pg.psql("app", "SELECT count(*) FROM pg_locks l JOIN pg_class c "
                     + "ON c.oid = l.relation WHERE c.relname = 'contended' AND l.mode = 'AccessExclusiveLock' "
                     + "AND l.granted").equals("1"));
             long start = System.nanoTime();
@@ -71,7 +72,7 @@ class BackupTimeLimitTest {
             pg.psql("app", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     + "WHERE query LIKE '%LOCK TABLE public.contended%' AND pid <> pg_backend_pid()");
         }
-        awaitTrue("the lock to be released", () -> pg.psql("app", "SELECT count(*) FROM pg_locks l JOIN pg_class c "
+        Poll.until("the lock to be released", Duration.ofSeconds(30), () -> pg.psql("app", "SELECT count(*) FROM pg_locks l JOIN pg_class c "
                 + "ON c.oid = l.relation WHERE c.relname = 'contended' AND l.mode = 'AccessExclusiveLock'").equals("0"));
         // the service is not stuck: the next backup runs as usual
         given().contentType("application/json").body("{}").post("/api/v1/backups?wait=true").then()
@@ -79,33 +80,9 @@ class BackupTimeLimitTest {
     }
 
     private static JsonPath awaitDone(String id) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        while (System.nanoTime() < deadline) {
+        return Poll.value("backup " + id + " to end", Duration.ofSeconds(90), () -> {
             JsonPath job = given().get("/api/v1/backups/" + id).then().statusCode(200).extract().jsonPath();
-            if (!"RUNNING".equals(job.getString("status"))) {
-                return job;
-            }
-            sleep();
-        }
-        throw new AssertionError("Backup " + id + " did not end within 90 s");
-    }
-
-    private static void awaitTrue(String what, java.util.function.BooleanSupplier condition) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("Timed out waiting for " + what);
-            }
-            sleep();
-        }
-    }
-
-    private static void sleep() {
-        try {
-            Thread.sleep(200);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+            return "RUNNING".equals(job.getString("status")) ? null : job;
+        });
     }
 }

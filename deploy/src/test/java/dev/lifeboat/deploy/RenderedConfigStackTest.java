@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3Server;
 import dev.lifeboat.common.testing.ServiceProcess;
@@ -420,16 +421,8 @@ class RenderedConfigStackTest {
     }
 
     /** Polls until {@code condition} returns non-null, failing after {@link #DEADLINE}. */
-    private static <T> T await(Callable<T> condition, String what) throws Exception {
-        long deadline = System.nanoTime() + DEADLINE.toNanos();
-        while (System.nanoTime() < deadline) {
-            T value = condition.call();
-            if (value != null) {
-                return value;
-            }
-            Thread.sleep(250);
-        }
-        throw new AssertionError("timed out waiting for " + what);
+    private static <T> T await(Callable<T> condition, String what) {
+        return Poll.value(what, DEADLINE, condition);
     }
 
     private static String token() {

@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 
+import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3FaultProxy;
 import dev.lifeboat.common.testing.S3FaultProxy.Call;
@@ -109,31 +110,23 @@ class RestoreStoreFaultsTest {
                     .body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores");
             started.then().statusCode(202);
             String id = started.jsonPath().getString("id");
-            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
-            Response view = null;
-            while (System.nanoTime() < deadline) {
-                view = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/restores/" + id);
-                if ("WAITING_FOR_ARCHIVE".equals(view.jsonPath().getString("phase")) && glacier.requested()
-                        && view.jsonPath().getString("steps.find { it.name == 'WAITING_FOR_ARCHIVE' }.detail")
-                                .startsWith("IN_PROGRESS")) {
-                    break;
-                }
-                pause();
-            }
+            Response view = Poll.value("restore " + id + " waiting for the archive retrieval",
+                    java.time.Duration.ofSeconds(60), () -> {
+                        Response r = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/restores/" + id);
+                        return "WAITING_FOR_ARCHIVE".equals(r.jsonPath().getString("phase")) && glacier.requested()
+                                && r.jsonPath().getString("steps.find { it.name == 'WAITING_FOR_ARCHIVE' }.detail")
+                                        .startsWith("IN_PROGRESS") ? r : null;
+                    });
             assertThat(view.jsonPath().getString("phase")).isEqualTo("WAITING_FOR_ARCHIVE");
             assertThat(view.jsonPath().getString("status")).isEqualTo("RUNNING");
             assertThat(view.jsonPath().getString("steps.find { it.name == 'WAITING_FOR_ARCHIVE' }.detail"))
                     .contains("GLACIER").contains("Standard retrieval, expected within PT5H");
             assertThat(glacier.refusedGets()).as("nothing read before the restore finished").isZero();
             glacier.complete();
-            Response done = null;
-            while (System.nanoTime() < deadline) {
-                done = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/restores/" + id);
-                if (!"RUNNING".equals(done.jsonPath().getString("status"))) {
-                    break;
-                }
-                pause();
-            }
+            Response done = Poll.value("restore " + id + " to end", java.time.Duration.ofSeconds(60), () -> {
+                Response r = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/restores/" + id);
+                return "RUNNING".equals(r.jsonPath().getString("status")) ? null : r;
+            });
             done.then().body("status", equalTo("COMPLETED"))
                     .body("steps.find { it.name == 'WAITING_FOR_ARCHIVE' }.status", equalTo("DONE"));
             assertThat(glacier.restoreRequests()).isEqualTo(1);
@@ -193,16 +186,6 @@ class RestoreStoreFaultsTest {
                 .body("status", equalTo("FAILED")).body("failure", equalTo("STORE_ERROR"));
         assertThat(pg.pgDump("app")).isEqualTo(before);
         pg.psql("app", "DROP TABLE after_backup");
-    }
-
-    /** Between two polls of a condition (each loop has its deadline). */
-    private static void pause() {
-        try {
-            Thread.sleep(50);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 
     /** {@code lifeboat_store_retries_total} of the series with {@code label}; 0 when absent. */

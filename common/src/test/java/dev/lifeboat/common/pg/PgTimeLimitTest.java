@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.pg.PgTools.Program;
+import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -65,18 +66,7 @@ class PgTimeLimitTest {
     }
 
     private static void await(String what, BooleanSupplier condition) {
-        long end = System.nanoTime() + BOUND.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("Not within " + BOUND + ": " + what);
-            }
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
+        Poll.until(what, BOUND, condition);
     }
 
     private static boolean noPsqlChildren() {

@@ -13,7 +13,6 @@ import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
 import dev.lifeboat.common.model.VerificationRecord.StepName;
 import dev.lifeboat.common.model.VerificationRecord.Trigger;
-import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.verify.config.VerifyServiceConfig;
 import dev.lifeboat.common.client.RestoreServiceClient;
 import io.quarkus.runtime.ShutdownEvent;
@@ -48,7 +47,6 @@ public class VerificationService {
 
     private final VerifyServiceConfig config;
     private final BackupCatalog catalog;
-    private final ObjectStore store;
     private final Databases databases;
     private final Verifier verifier;
     private final VerifyMetrics metrics;
@@ -58,11 +56,10 @@ public class VerificationService {
     /** Queued, running and recently finished jobs; verifications hold no key (one worker runs them in turn). */
     private final JobRegistry<VerificationJob> jobs;
 
-    public VerificationService(VerifyServiceConfig config, BackupCatalog catalog, ObjectStore store, Databases databases,
+    public VerificationService(VerifyServiceConfig config, BackupCatalog catalog, Databases databases,
                                Verifier verifier, VerifyMetrics metrics, StatusService status) {
         this.config = config;
         this.catalog = catalog;
-        this.store = store;
         this.databases = databases;
         this.verifier = verifier;
         this.metrics = metrics;
