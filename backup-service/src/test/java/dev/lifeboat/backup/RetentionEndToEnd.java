@@ -127,7 +127,7 @@ abstract class RetentionEndToEnd {
         store.putIfAbsent(catalog.dataKey(label, id), data);
         catalog.commit(new BackupMetadata(BackupMetadata.SCHEMA_VERSION, id, label, label, catalog.dataKey(label, id),
                 "17.0", "17.0", "UTF8", DumpFormat.PLAIN, Compression.ZSTD, List.of(), trigger, labels, started,
-                started.plusSeconds(300), 300, 1000, data.length, "00", List.of()));
+                started.plusSeconds(300), 300, 1000, data.length, "00", List.of(), null, null, null));
         return id;
     }
 
@@ -335,7 +335,7 @@ abstract class RetentionEndToEnd {
         store.putIfAbsent(catalog.dataKey("main", id), new byte[] {1});
         BackupMetadata planted = new BackupMetadata(1, id, "main", "main", catalog.dataKey("main", id), "17", "17", null,
                 DumpFormat.PLAIN, Compression.ZSTD, List.of(), Trigger.SCHEDULED, Map.of(), Instant.now().minus(Duration.ofDays(700)),
-                Instant.now().minus(Duration.ofDays(700)), 1, 1, 1, "00", List.of());
+                Instant.now().minus(Duration.ofDays(700)), 1, 1, 1, "00", List.of(), null, null, null);
         store.putIfAbsent(catalog.metadataKey("main", id), Json.write(planted)); // unsigned
         given().get("/api/v1/retention/plan?database=main").then().statusCode(200)
                 .body("[0].backups.find { it.id == '" + id + "' }.decision", equalTo("KEEP"))

@@ -544,7 +544,8 @@ class RestoreTest {
                 source.encryptionRecipients(), source.trigger(), source.labels(), Instant.parse("2020-01-01T00:00:00Z"),
                 Instant.parse("2020-01-01T00:00:01Z"), 1, rawSize,
                 matching ? data.length : source.storedSizeBytes(),
-                matching ? sha : "0".repeat(64), source.fingerprint());
+                matching ? sha : "0".repeat(64), source.fingerprint(), source.fingerprintAlgorithm(),
+                source.largeObjects(), source.roles());
         store.putIfAbsent(catalog.metadataKey("main", id), Json.write(forged));
         return id;
     }

@@ -461,6 +461,6 @@ class VerificationTest {
         return new BackupMetadata(m.schemaVersion(), id, m.database(), m.databaseName(), key, m.serverVersion(),
                 m.pgDumpVersion(), m.encoding(), m.format(), m.compression(), m.encryptionRecipients(), m.trigger(),
                 m.labels(), m.startedAt(), m.finishedAt(), m.durationSeconds(), m.rawSizeBytes(), storedSize, sha256,
-                fingerprint);
+                fingerprint, m.fingerprintAlgorithm(), m.largeObjects(), m.roles());
     }
 }

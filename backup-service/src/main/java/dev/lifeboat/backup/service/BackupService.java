@@ -195,7 +195,7 @@ public class BackupService {
                     databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(),
                     chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
                     job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
-                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint());
+                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, null, null);
             catalog.commit(metadata);
             job.log().end(StepName.COMMIT, Step.Status.DONE, catalog.metadataKey(db, job.id()));
             job.succeeded(metadata);

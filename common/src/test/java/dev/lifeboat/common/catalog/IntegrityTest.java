@@ -58,7 +58,7 @@ class IntegrityTest {
     private static BackupMetadata backup(String id, Instant started) {
         return new BackupMetadata(1, id, "main", "app", "database/main/" + id, "15.0", "pg_dump 15", "UTF8",
                 DumpFormat.PLAIN, Compression.ZSTD, List.of(), Trigger.SCHEDULED, Map.of("team", "b"), started,
-                started.plusSeconds(10), 10.5, 1000, 200, "ab".repeat(32), List.of());
+                started.plusSeconds(10), 10.5, 1000, 200, "ab".repeat(32), List.of(), null, null, null);
     }
 
     private void data(String id) throws IOException {

@@ -110,7 +110,7 @@ class BackupIdsTest {
                 Instant.parse("2026-01-01T02:00:00.123456789Z"), Instant.parse("2026-01-01T02:03:04.5Z"),
                 184.377, 123_456_789_012L, 9_876_543L, "ab".repeat(32),
                 List.of(new TableFingerprint("public.people", "id, name", 1007, "0123456789abcdef0123456789abcdef"),
-                        new TableFingerprint("\"My Schema\".\"Tab.le \"\"x\"\"\"", "id, \"Na me\"", 0, "0".repeat(32))));
+                        new TableFingerprint("\"My Schema\".\"Tab.le \"\"x\"\"\"", "id, \"Na me\"", 0, "0".repeat(32))), null, null, null);
         byte[] json = Json.write(metadata);
         BackupMetadata back = Json.read(json, BackupMetadata.class);
         assertThat(back).isEqualTo(metadata);
@@ -123,7 +123,7 @@ class BackupIdsTest {
     @Test
     void metadataReaderIgnoresUnknownFieldsAndOmitsNulls() throws IOException {
         BackupMetadata minimal = new BackupMetadata(1, "db_backup_20241110_020000.dump", "db", null, null, null, null, null,
-                DumpFormat.CUSTOM, Compression.NONE, List.of(), Trigger.MANUAL, null, TIME, TIME, 0, 0, 0, null, List.of());
+                DumpFormat.CUSTOM, Compression.NONE, List.of(), Trigger.MANUAL, null, TIME, TIME, 0, 0, 0, null, List.of(), null, null, null);
         String text = new String(Json.write(minimal), StandardCharsets.UTF_8);
         assertThat(text).doesNotContain("null");
         String newer = text.replaceFirst("\\{", "{\"someFutureField\": {\"x\": 1},");

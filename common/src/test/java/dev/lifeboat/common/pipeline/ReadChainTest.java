@@ -66,7 +66,7 @@ class ReadChainTest {
     private BackupMetadata metadata(long stored, String sha, long raw) {
         return new BackupMetadata(1, ID, "main", "app", KEY, "15.0", "pg_dump 15", "UTF8", DumpFormat.PLAIN,
                 Compression.ZSTD, List.of(key[0]), Trigger.MANUAL, Map.of(), Instant.now(), Instant.now(), 1.0, raw,
-                stored, sha, List.of());
+                stored, sha, List.of(), null, null, null);
     }
 
     private ReadChain.Result read(ObjectStore from, BackupMetadata m, String identity, ByteArrayOutputStream sink) {
