@@ -63,6 +63,9 @@ class RestoreTest {
     @Inject
     dev.lifeboat.restore.service.ScratchJanitor janitor;
 
+    @Inject
+    dev.lifeboat.restore.service.StartupRecovery recovery;
+
     @TestHTTPResource(value = "metrics", management = true)
     URL metrics;
 
@@ -158,6 +161,132 @@ class RestoreTest {
         assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new%' OR datname LIKE 'lifeboat\\_old%'"))
                 .isEqualTo("0");
         assertWorkloadsBack();
+    }
+
+    @Test
+    void recreateDatabaseAndCleanSchemaKeepTheDatabasesSettingsGrantsConnectionLimitAndComment() {
+        String password = "'" + PostgresServer.PASSWORD.replace("'", "''") + "'";
+        for (String role : List.of("reporting", "outsider")) {
+            pg().psql("postgres", "DO $$ BEGIN CREATE ROLE " + role + " LOGIN PASSWORD " + password
+                    + "; EXCEPTION WHEN duplicate_object THEN NULL; END $$;");
+        }
+        pg().psql("postgres", "ALTER DATABASE app SET search_path = public, billing;"
+                + "ALTER DATABASE app SET work_mem = '5MB';"
+                + "ALTER ROLE reporting IN DATABASE app SET statement_timeout = '7s';"
+                + "REVOKE CONNECT ON DATABASE app FROM PUBLIC;"
+                + "GRANT CONNECT ON DATABASE app TO reporting;"
+                + "ALTER DATABASE app CONNECTION LIMIT 7;"
+                + "COMMENT ON DATABASE app IS 'the shop''s database';");
+        try {
+            String backupId = backup("main");
+            String settings = databaseSettings("app");
+            assertThat(settings).contains("limit 7").contains("comment the shop's database")
+                    .contains("reporting=c/postgres").doesNotContain("acl {=Tc/").contains("* search_path=public, billing")
+                    .contains("reporting statement_timeout=7s").contains("outsider f").contains("reporting t");
+            changeData();
+
+            Response r = restorer().body(Map.of("backupId", backupId, "target", "primary", "mode", "recreate-database",
+                    "safetyBackup", false)).post("/api/v1/restores?wait=true");
+            r.then().statusCode(201).body("status", equalTo("COMPLETED"))
+                    .body("steps.find { it.name == 'SWAP' }.detail", containsString("connection limit 7"));
+            assertThat(databaseSettings("app")).isEqualTo(settings);
+            assertSessionsSeeTheSettings();
+
+            changeData();
+            restorer().body(Map.of("backupId", backupId, "target", "primary", "safetyBackup", false))
+                    .post("/api/v1/restores?wait=true").then().statusCode(201).body("mode", equalTo("clean-schema"));
+            assertThat(databaseSettings("app")).isEqualTo(settings);
+            assertSessionsSeeTheSettings();
+        } finally {
+            pg().psql("postgres", "ALTER DATABASE app RESET ALL; ALTER ROLE reporting IN DATABASE app RESET ALL;"
+                    + "GRANT CONNECT ON DATABASE app TO PUBLIC; REVOKE CONNECT ON DATABASE app FROM reporting;"
+                    + "ALTER DATABASE app CONNECTION LIMIT -1; COMMENT ON DATABASE app IS NULL;");
+        }
+    }
+
+    /** What the database carries outside its dump, one property a line, comparable before and after a restore. */
+    private static String databaseSettings(String database) {
+        String d = "(SELECT oid FROM pg_database WHERE datname = '" + database + "')";
+        return pg().psql("postgres", "SELECT concat_ws(E'\\n',"
+                + " 'owner ' || (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE oid = " + d + "),"
+                + " 'limit ' || (SELECT datconnlimit FROM pg_database WHERE oid = " + d + "),"
+                + " 'template ' || (SELECT datistemplate FROM pg_database WHERE oid = " + d + "),"
+                + " 'connections ' || (SELECT datallowconn FROM pg_database WHERE oid = " + d + "),"
+                + " 'comment ' || shobj_description(" + d + ", 'pg_database'),"
+                + " 'acl ' || (SELECT array(SELECT a::text FROM unnest(datacl) a ORDER BY 1)::text FROM pg_database WHERE oid = " + d + "),"
+                + " (SELECT string_agg(coalesce(pg_get_userbyid(nullif(s.setrole, 0))::text, '*') || ' ' || c, E'\\n' ORDER BY s.setrole, c)"
+                + "   FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE s.setdatabase = " + d + "),"
+                + " 'outsider ' || has_database_privilege('outsider', '" + database + "', 'CONNECT'),"
+                + " 'reporting ' || has_database_privilege('reporting', '" + database + "', 'CONNECT'))");
+    }
+
+    /** A role with CONNECT gets the database's and its own settings; a role without it cannot connect at all. */
+    private static void assertSessionsSeeTheSettings() {
+        Map<String, String> asReporting = new java.util.HashMap<>(pg().env());
+        asReporting.put("PGUSER", "reporting");
+        String seen = new String(PostgresServer.run(List.of(pg().bin().resolve("psql").toString(), "-X", "-A", "-t", "-d",
+                "app", "-c", "SELECT current_setting('search_path') || '|' || current_setting('work_mem') || '|' "
+                        + "|| current_setting('statement_timeout')"), asReporting, null), StandardCharsets.UTF_8).strip();
+        assertThat(seen).isEqualTo("public, billing|5MB|7s");
+        Map<String, String> asOutsider = new java.util.HashMap<>(pg().env());
+        asOutsider.put("PGUSER", "outsider");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PostgresServer.run(List.of(
+                pg().bin().resolve("psql").toString(), "-X", "-d", "app", "-c", "SELECT 1"), asOutsider, null))
+                .hasMessageContaining("permission denied for database");
+    }
+
+    @Test
+    void latestVerifiedNeverPicksASafetyBackupEvenWhenItIsNewerAndVerified() throws Exception {
+        String regular = backup("main");
+        String safety = given().baseUri(RestoreStack.backupService().apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("database", "main", "trigger", "PRE_RESTORE"))
+                .post("/api/v1/backups?wait=true").then().statusCode(201).extract().path("id");
+        for (String id : List.of(regular, safety)) {
+            Instant at = Instant.now();
+            catalog.recordVerification(new dev.lifeboat.common.model.VerificationRecord(
+                    dev.lifeboat.common.model.VerificationRecord.SCHEMA_VERSION,
+                    "verify_" + id.substring("main_backup_".length(), "main_backup_".length() + 15) + "_" + (id.equals(safety) ? "bbbbbb" : "aaaaaa"),
+                    id, "main", dev.lifeboat.common.model.VerificationRecord.Level.FULL,
+                    dev.lifeboat.common.model.VerificationRecord.Trigger.MANUAL,
+                    dev.lifeboat.common.model.VerificationRecord.Result.PASSED, at, at, 1, null, null, null, null, 1.0,
+                    null, null, List.of()), 5);
+        }
+        assertThat(catalog.latestVerified("main").map(BackupMetadata::id)).as("the newest verified is the safety backup")
+                .contains(safety);
+
+        Response r = operator().body(Map.of("backupId", "latest-verified", "target", "scratch", "database", "main"))
+                .post("/api/v1/restores?wait=true");
+        r.then().statusCode(201).body("status", equalTo("COMPLETED")).body("backupId", equalTo(regular));
+        operator().delete("/api/v1/restores/" + r.jsonPath().getString("id") + "/database").then().statusCode(204);
+    }
+
+    @Test
+    void startupRecoveryReopensATargetClosedByAnInterruptedSwapButNotOneClosedByItsOperator() {
+        String atStart = pg().pgDump("app");
+        String marked = "lifeboat_new_20200101_000000_abcde1";
+        String unmarked = "lifeboat_new_20200101_000000_abcde2";
+        pg().createDatabase(marked);
+        pg().createDatabase(unmarked);
+        try {
+            // what an interrupted swap leaves: the target closed, the loaded copy marked (see RestoreService.swap)
+            pg().psql("postgres", "COMMENT ON DATABASE " + marked + " IS 'lifeboat:swap {\"restore\":\"restore_20200101_000000_abcde1\","
+                    + "\"database\":\"app\",\"allowConnections\":true}'; ALTER DATABASE app ALLOW_CONNECTIONS false;");
+            assertThat(recovery.repairInterruptedSwaps()).isTrue();
+            assertThat(pg().psql("postgres", "SELECT datallowconn FROM pg_database WHERE datname = 'app'")).isEqualTo("t");
+            assertThat(pg().psql("postgres", "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_2020%'"))
+                    .as("the marked copy is dropped, a copy without a marker is the janitor's").isEqualTo(unmarked);
+            assertThat(pg().pgDump("app")).isEqualTo(atStart);
+
+            // closed by its operator (no marker), or a marker naming another database: left alone
+            pg().psql("postgres", "COMMENT ON DATABASE " + unmarked + " IS 'lifeboat:swap {\"restore\":\"r\",\"database\":\"stuckdb\","
+                    + "\"allowConnections\":true}'; ALTER DATABASE app ALLOW_CONNECTIONS false;");
+            assertThat(recovery.repairInterruptedSwaps()).isTrue();
+            assertThat(pg().psql("postgres", "SELECT datallowconn FROM pg_database WHERE datname = 'app'")).isEqualTo("f");
+            assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = '" + unmarked + "'")).isEqualTo("1");
+        } finally {
+            pg().psql("postgres", "ALTER DATABASE app ALLOW_CONNECTIONS true; DROP DATABASE IF EXISTS " + marked
+                    + "; DROP DATABASE IF EXISTS " + unmarked + ";");
+        }
     }
 
     @Test

@@ -25,13 +25,20 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The DR status and its metrics, from real backups and verifications of database {@code sized} (used by no other
- * test) and the configured database {@code empty}, which never gets a backup.
+ * test) and the configured database {@code empty}, which never gets a backup; and a damaged metadata object of
+ * {@code main}, as the backup list (backup-service, a process), the status and the metrics show it.
  */
 @QuarkusTest
 @QuarkusTestResource(VerifyStack.class)
 class StatusTest {
     @Inject
     StatusService status;
+
+    @Inject
+    dev.lifeboat.common.store.ObjectStore store;
+
+    @Inject
+    dev.lifeboat.common.catalog.BackupCatalog catalog;
 
     @TestHTTPResource(value = "metrics", management = true)
     URL metrics;
@@ -89,6 +96,42 @@ class StatusTest {
         assertThat(shrunk.findings()).extracting(DrStatus.Finding::message).anyMatch(m -> m.startsWith("size anomaly"));
         assertThat(metricsText()).contains("lifeboat_backup_size_anomaly{database=\"sized\"} 1.0")
                 .contains("lifeboat_dr_status{database=\"sized\"} 1.0");
+    }
+
+    @Test
+    void unparseableMetadataIsListedAsDamagedMakesTheDatabaseAtRiskAndIsCounted() throws Exception {
+        String id = "main_backup_20250101_000000.sql.zst.age";
+        String key = catalog.metadataKey("main", id);
+        store.putIfAbsent(key, "{\"id\": \"main_backup_2025".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            Response list = given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                    .get("/api/v1/backups?database=main");
+            list.then().statusCode(200);
+            String shown = "find { it.id == '" + id + "' }";
+            assertThat(list.jsonPath().getString(shown + ".damaged.metadataKey")).isEqualTo(key);
+            assertThat(list.jsonPath().getString(shown + ".damaged.error")).contains("end-of-input");
+            assertThat(list.jsonPath().getBoolean(shown + ".trusted")).isFalse();
+            assertThat(list.jsonPath().getString(shown + ".error")).startsWith("DAMAGED").contains(key);
+            given().baseUri(VerifyStack.backupService().apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                    .get("/api/v1/backups/" + id).then().statusCode(409).body("detail", org.hamcrest.Matchers.containsString("DAMAGED"));
+
+            DrStatus.DatabaseStatus main = status.status(Instant.now(), "main").databases().get(0);
+            assertThat(main.status()).isNotEqualTo(Health.OK);
+            assertThat(main.findings()).anySatisfy(f -> {
+                assertThat(f.severity()).isEqualTo(Health.AT_RISK);
+                assertThat(f.message()).contains(key).contains("cannot be parsed");
+            });
+            assertThat(main.damagedMetadata()).extracting(d -> d.key()).containsExactly(key);
+            String text = metricsText();
+            assertThat(value(text, "lifeboat_backup_metadata_damaged{database=\"main\"}")).isEqualTo(1.0);
+            assertThat(text).contains("# HELP lifeboat_backup_metadata_damaged Metadata objects");
+        } finally {
+            store.delete(key);
+        }
+        DrStatus.DatabaseStatus repaired = status.status(Instant.now(), "main").databases().get(0);
+        assertThat(repaired.damagedMetadata()).isNull();
+        assertThat(repaired.findings()).noneSatisfy(f -> assertThat(f.message()).contains(key));
+        assertThat(value(metricsText(), "lifeboat_backup_metadata_damaged{database=\"main\"}")).isEqualTo(0.0);
     }
 
     @Test

@@ -22,13 +22,19 @@ import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The three services as real processes from their built applications, against a real PostgreSQL and the S3
  * server, wired as in production: backup-service announces each new backup to verify-service, which restores it
- * through restore-service into a scratch database and compares the data with the backup's fingerprint.
+ * through restore-service into a scratch database and compares the data with the backup's fingerprint. Also a
+ * restore-service killed in the middle of a recreate-database swap, started again. The verification counts of the
+ * first test are exact, so it runs first: later backups are not verified (its verify-service is stopped by then).
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class VerifyEndToEndIT {
     private static final Duration WAIT = Duration.ofSeconds(90);
     private static PostgresServer postgres;
@@ -38,6 +44,7 @@ class VerifyEndToEndIT {
     private static ServiceProcess verify;
     private static ServiceProcess backup;
     private static Map<String, String> verifyConfig;
+    private static Map<String, String> restoreConfig;
 
     @BeforeAll
     static void start() throws Exception {
@@ -67,7 +74,7 @@ class VerifyEndToEndIT {
                 "lifeboat.encryption.identity-files", identity.toString(),
                 "lifeboat.peers.token-file", operatorToken.toString()));
 
-        Map<String, String> restoreConfig = new HashMap<>(common);
+        restoreConfig = new HashMap<>(common);
         restoreConfig.putAll(Map.of(
                 "lifeboat.targets.scratch.host", postgres.host(),
                 "lifeboat.targets.scratch.port", port,
@@ -115,6 +122,7 @@ class VerifyEndToEndIT {
     }
 
     @Test
+    @Order(1)
     void aNewBackupIsVerifiedAutomaticallyAndAMissedOneIsFoundByTheSweep() {
         // 1. a backup announces itself; verify-service restores it and proves the data
         String first = takeBackup();
@@ -153,6 +161,61 @@ class VerifyEndToEndIT {
             given().baseUri(again.apiUrl()).auth().oauth2(TokenResource.VIEWER).get("/api/v1/status").then()
                     .statusCode(200).body("status", equalTo("OK"))
                     .body("databases[0].lastVerifiedBackup.id", equalTo(second));
+        }
+    }
+
+    @Test
+    @Order(2)
+    void aRestoreServiceKilledDuringARecreateDatabaseSwapReopensTheTargetWhenItStartsAgain() {
+        String id = takeBackup();
+        String atStart = postgres.pgDump("app");
+        postgres.createDatabase("closeddb");
+        postgres.psql("postgres", "ALTER DATABASE closeddb ALLOW_CONNECTIONS false"); // closed by its operator
+        String port = Integer.toString(postgres.port());
+        Map<String, String> config = new HashMap<>(restoreConfig);
+        for (String[] t : new String[][] {{"primary", "app"}, {"closed", "closeddb"}}) {
+            config.put("lifeboat.targets." + t[0] + ".host", postgres.host());
+            config.put("lifeboat.targets." + t[0] + ".port", port);
+            config.put("lifeboat.targets." + t[0] + ".database", t[1]);
+            config.put("lifeboat.targets." + t[0] + ".password", PostgresServer.PASSWORD);
+            config.put("lifeboat.targets." + t[0] + ".modes", "recreate-database");
+            config.put("lifeboat.targets." + t[0] + ".safety-backup", "false");
+        }
+        config.put("lifeboat.restore.halt-before-swap-for-tests", "true"); // the process dies right before the renames
+        try (ServiceProcess inPlace = ServiceProcess.start("restore-service", config)) {
+            given().baseUri(inPlace.apiUrl()).auth().oauth2(TokenResource.RESTORER).contentType("application/json")
+                    .body(Map.of("backupId", id, "target", "primary", "mode", "recreate-database"))
+                    .post("/api/v1/restores").then().statusCode(202);
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (inPlace.alive()) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("restore-service did not halt before the swap:\n" + inPlace.log());
+                }
+                sleep(200);
+            }
+            assertThat(inPlace.log()).contains("halting before the swap");
+            // the state a crash there leaves: the target refuses connections, the loaded copy is still there
+            assertThat(postgres.psql("postgres", "SELECT datallowconn FROM pg_database WHERE datname = 'app'")).isEqualTo("f");
+            assertThat(postgres.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%'"))
+                    .isEqualTo("1");
+
+            inPlace.restart();
+            deadline = System.nanoTime() + WAIT.toNanos();
+            while (!postgres.psql("postgres", "SELECT datallowconn FROM pg_database WHERE datname = 'app'").equals("t")) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("app was not reopened after the restart:\n" + inPlace.log());
+                }
+                sleep(200);
+            }
+            assertThat(postgres.pgDump("app")).as("the target keeps its own data").isEqualTo(atStart);
+            assertThat(postgres.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_new\\_%'"))
+                    .isEqualTo("0");
+            assertThat(postgres.psql("postgres", "SELECT datallowconn FROM pg_database WHERE datname = 'closeddb'"))
+                    .as("a database its operator closed stays closed").isEqualTo("f");
+            assertThat(inPlace.log()).contains("was interrupted during its recreate-database swap")
+                    .contains("database app accepts connections again");
+        } finally {
+            postgres.psql("postgres", "ALTER DATABASE app ALLOW_CONNECTIONS true; DROP DATABASE IF EXISTS closeddb;");
         }
     }
 

@@ -92,7 +92,8 @@ public class BackupResource {
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
     @Operation(summary = "List backups, newest first", description = "Running backups first, then completed ones. "
             + "verified=true: only backups proven restorable by verify-service (a passed full verification and no "
-            + "failed one since); verified=false: only the others; running backups are listed only without it.")
+            + "failed one since); verified=false: only the others; running backups, and backups whose metadata is "
+            + "untrusted or damaged (cannot be parsed: shown with its key and the error), are listed only without it.")
     public List<BackupView> list(@QueryParam("database") String database, @QueryParam("verified") Boolean verified) {
         List<String> labels = database == null || database.isBlank() ? List.copyOf(databases.labels())
                 : List.of(databases.require(database));
@@ -115,9 +116,12 @@ public class BackupResource {
             }
             if (verified == null) {
                 catalog.listUntrusted(label).stream().map(BackupView::untrusted).forEach(completed::add);
+                catalog.damagedAsListed(label).stream().map(BackupView::damaged).forEach(completed::add);
             }
         }
-        completed.sort((a, b) -> b.startedAt().compareTo(a.startedAt()));
+        // newest first; a damaged backup whose name carries no time goes last
+        completed.sort(java.util.Comparator.comparing(BackupView::startedAt,
+                java.util.Comparator.nullsFirst(java.util.Comparator.<java.time.Instant>naturalOrder())).reversed());
         out.addAll(completed);
         return out;
     }
@@ -212,7 +216,7 @@ public class BackupResource {
         }
         return new BackupView(job.id(), job.database(), job.state(), job.trigger(), job.startedAt(), job.finishedAt(),
                 new BackupView.Progress(job.bytesRead(), job.bytesStored(), Math.round(job.elapsedSeconds() * 10) / 10.0),
-                job.error(), null, null, null);
+                job.error(), null, null, null, null);
     }
 
     private static Map<String, String> validLabels(Map<String, String> labels) {

@@ -14,14 +14,20 @@ import java.util.List;
 /**
  * A backup as backup-service's API shows it and its clients read it: running (with progress), failed (with the
  * reason), completed (with what verify-service proved of it, and its metadata) or, when its metadata has no valid
- * integrity tag, {@code trusted=false}.
+ * integrity tag, {@code trusted=false}; when its metadata cannot be parsed at all, {@code trusted=false} with
+ * {@code damaged} (the metadata object's key and the parse error).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 @RegisterForReflection
 public record BackupView(String id, String database, JobState status, Trigger trigger, Instant startedAt,
                          Instant finishedAt, Progress progress, String error, Verification verification,
-                         Boolean trusted, BackupMetadata metadata) {
+                         Boolean trusted, BackupMetadata metadata, Damage damaged) {
+
+    /** Why a backup is shown as damaged: its metadata object and the reason it cannot be read. */
+    @RegisterForReflection
+    public record Damage(String metadataKey, String error) {
+    }
 
     /** Bytes read from pg_dump, bytes written to the store so far, and seconds since the start. */
     @RegisterForReflection
@@ -51,13 +57,23 @@ public record BackupView(String id, String database, JobState status, Trigger tr
     public static BackupView of(BackupMetadata m, List<VerificationRecord> records) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 new Progress(m.rawSizeBytes(), m.storedSizeBytes(), m.durationSeconds()), null,
-                Verification.of(records), null, m);
+                Verification.of(records), null, m, null);
     }
 
     /** A backup whose metadata is untrusted: shown, never acted on. */
     public static BackupView untrusted(BackupMetadata m) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 null, "UNTRUSTED: the metadata has no valid integrity tag; never restored, verified or chosen as latest",
-                null, Boolean.FALSE, m);
+                null, Boolean.FALSE, m, null);
+    }
+
+    /** A backup whose metadata object cannot be parsed: shown with the key and the error, never acted on. */
+    public static BackupView damaged(BackupCatalog.DamagedMetadata d) {
+        String id = d.id() != null ? d.id() : d.key().substring(d.key().lastIndexOf('/') + 1);
+        return new BackupView(id, d.database(), JobState.COMPLETED, null,
+                d.id() == null ? null : dev.lifeboat.common.model.BackupIds.startedAt(d.id()).orElse(null), null, null,
+                "DAMAGED: the metadata object " + d.key() + " cannot be parsed (" + d.error() + "); the backup is never "
+                        + "restored, verified or chosen as latest: inspect it, then repair or delete it",
+                null, Boolean.FALSE, null, new Damage(d.key(), d.error()));
     }
 }

@@ -48,11 +48,26 @@ public class BackupCatalog {
     private final Map<String, Stored<VerificationRecord>> records = new ConcurrentHashMap<>();
     /** Keys of records that could not be parsed, so each is reported once. */
     private final Set<String> unreadable = ConcurrentHashMap.newKeySet();
+    /** Metadata objects that cannot be parsed, by database label, then key; as of the last read of each. */
+    private final Map<String, Map<String, DamagedMetadata>> damaged = new ConcurrentHashMap<>();
     /** Keys of untrusted metadata and records seen since start-up, by database label. */
     private final Map<String, Set<String>> untrusted = new ConcurrentHashMap<>();
     private final MeterRegistry meters;
     /** Databases whose gauge is registered. */
     private final Set<String> gauged = ConcurrentHashMap.newKeySet();
+
+    /**
+     * A metadata object (the commit marker of a backup) that cannot be parsed: its backup is shown as damaged, never
+     * restored, verified, chosen as latest or deleted by retention, until someone inspects and repairs or deletes it.
+     *
+     * @param database the database label it was found under
+     * @param key      the metadata object's key
+     * @param id       the backup id its name says (null when the name is not a backup id)
+     * @param error    why it cannot be parsed
+     */
+    @io.quarkus.runtime.annotations.RegisterForReflection
+    public record DamagedMetadata(String database, String key, String id, String error) {
+    }
 
     /** A document read from the store and what its integrity tag says. */
     private record Stored<T>(T value, Integrity.Trust trust) {
@@ -420,11 +435,42 @@ public class BackupCatalog {
 
     private List<BackupMetadata> scan(String label, boolean usable) {
         List<BackupMetadata> out = new ArrayList<>();
-        for (String key : metadataKeys(label)) {
-            read(key).filter(m -> m.usable() == usable).ifPresent(m -> out.add(m.value()));
+        List<String> keys = metadataKeys(label);
+        for (String key : keys) {
+            read(label, key).filter(m -> m.usable() == usable).ifPresent(m -> out.add(m.value()));
         }
+        forgetDamagedExcept(label, keys);
         out.sort(NEWEST_FIRST);
         return out;
+    }
+
+    /**
+     * The metadata objects of a database that cannot be parsed, by key: shown as damaged (with the parse error) in
+     * the backup list and the status, rather than left out silently.
+     */
+    public List<DamagedMetadata> listDamaged(String label) {
+        List<String> keys = metadataKeys(label);
+        for (String key : keys) {
+            read(label, key);
+        }
+        forgetDamagedExcept(label, keys);
+        return damagedAsListed(label);
+    }
+
+    /**
+     * The damaged metadata objects of a database as the last {@link #list}, {@link #listUntrusted} or
+     * {@link #listDamaged} found them, without reading the store again (to follow a {@link #list} call).
+     */
+    public List<DamagedMetadata> damagedAsListed(String label) {
+        return damaged.getOrDefault(label, Map.of()).values().stream()
+                .sorted(Comparator.comparing(DamagedMetadata::key).reversed()).toList();
+    }
+
+    private void forgetDamagedExcept(String label, List<String> listed) {
+        Map<String, DamagedMetadata> known = damaged.get(label);
+        if (known != null) {
+            known.keySet().retainAll(new HashSet<>(listed));
+        }
     }
 
     /**
@@ -435,7 +481,7 @@ public class BackupCatalog {
         List<String> keys = metadataKeys(label);
         keys.sort(Comparator.comparing(BackupCatalog::idOrder).reversed());
         for (String key : keys) {
-            Optional<Stored<BackupMetadata>> m = read(key);
+            Optional<Stored<BackupMetadata>> m = read(label, key);
             if (m.isPresent() && m.get().usable()) {
                 return Optional.of(m.get().value());
             }
@@ -477,7 +523,16 @@ public class BackupCatalog {
      * {@link UntrustedBackup}, so it is never restored or verified.
      */
     public BackupMetadata get(String id) {
-        Stored<BackupMetadata> m = stored(id).orElseThrow(() -> new BackupNotFound("No completed backup with id '"
+        Optional<Stored<BackupMetadata>> found = stored(id);
+        if (found.isEmpty()) {
+            String label = BackupIds.labelOf(id);
+            DamagedMetadata d = damaged.getOrDefault(label, Map.of()).get(metadataKey(label, id));
+            if (d != null) {
+                throw new UntrustedBackup("Backup " + id + " is DAMAGED: its metadata object " + d.key() + " cannot be "
+                        + "parsed (" + d.error() + "). It is never restored or verified; inspect it, then repair or delete it.");
+            }
+        }
+        Stored<BackupMetadata> m = found.orElseThrow(() -> new BackupNotFound("No completed backup with id '"
                 + id + "'."));
         if (!m.usable()) {
             throw new UntrustedBackup("Backup " + id + " is UNTRUSTED: its metadata has no valid integrity tag "
@@ -492,7 +547,7 @@ public class BackupCatalog {
         if (!BackupIds.isLabel(label)) {
             return Optional.empty();
         }
-        return read(metadataKey(label, id));
+        return read(label, metadataKey(label, id));
     }
 
     /** True when a backup id is taken in the store, as data or metadata. */
@@ -500,10 +555,20 @@ public class BackupCatalog {
         return store.stat(dataKey(label, id)).isPresent() || store.stat(metadataKey(label, id)).isPresent();
     }
 
-    private Optional<Stored<BackupMetadata>> read(String key) {
+    private Optional<Stored<BackupMetadata>> read(String label, String key) {
         try (InputStream in = store.open(key)) {
             byte[] bytes = in.readAllBytes();
-            BackupMetadata m = Json.read(bytes, BackupMetadata.class);
+            BackupMetadata m;
+            try {
+                m = Json.read(bytes, BackupMetadata.class);
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                damagedSeen(label, key, e.getOriginalMessage());
+                return Optional.empty();
+            }
+            Map<String, DamagedMetadata> known = damaged.get(label);
+            if (known != null) {
+                known.remove(key);
+            }
             Integrity.Trust trust = integrity.check(bytes);
             // a validly signed document copied under another name (e.g. a future-dated id) is not trusted either
             if (m.id() == null || m.database() == null || !BackupIds.isLabel(m.database())
@@ -516,12 +581,29 @@ public class BackupCatalog {
             }
             return Optional.of(new Stored<>(m, trust));
         } catch (ObjectStore.ObjectNotFoundException e) {
-            return Optional.empty();
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            LOG.warnf("Ignoring unreadable metadata %s: %s", key, e.getOriginalMessage());
+            Map<String, DamagedMetadata> known = damaged.get(label);
+            if (known != null) {
+                known.remove(key);
+            }
             return Optional.empty();
         } catch (IOException e) {
             throw new StoreUnavailable("Cannot read " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void damagedSeen(String label, String key, String error) {
+        String name = key.substring(key.lastIndexOf('/') + 1);
+        String id = name.endsWith(".json") ? name.substring(0, name.length() - ".json".length()) : name;
+        try {
+            BackupIds.validate(id);
+        } catch (RuntimeException e) {
+            id = null;
+        }
+        DamagedMetadata d = new DamagedMetadata(label, key, id,
+                error == null ? "unparseable" : error.strip());
+        if (damaged.computeIfAbsent(label, l -> new ConcurrentHashMap<>()).put(key, d) == null) {
+            LOG.errorf("DAMAGED: metadata %s cannot be parsed (%s); its backup is listed as damaged and never used",
+                    key, d.error());
         }
     }
 

@@ -102,6 +102,36 @@ class BackupCatalogTest {
     }
 
     @Test
+    void unparseableMetadataIsReportedAsDamagedWithItsKeyAndErrorUntilItIsGone() throws Exception {
+        FilesystemObjectStore store = new FilesystemObjectStore(dir);
+        BackupCatalog catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix);
+        String key = catalog.metadataKey("main", BACKUP);
+        store.putIfAbsent(key, "{\"id\": garbage".getBytes(StandardCharsets.UTF_8));
+        store.putIfAbsent(catalog.metadataKey("main", "not-a-backup-name"), "[]]".getBytes(StandardCharsets.UTF_8));
+
+        assertThat(catalog.list("main")).isEmpty();
+        assertThat(catalog.latest("main")).isEmpty();
+        List<BackupCatalog.DamagedMetadata> damaged = catalog.listDamaged("main");
+        assertThat(damaged).extracting(BackupCatalog.DamagedMetadata::key)
+                .containsExactlyInAnyOrder(key, catalog.metadataKey("main", "not-a-backup-name"));
+        BackupCatalog.DamagedMetadata first = damaged.stream().filter(d -> d.key().equals(key)).findFirst().orElseThrow();
+        assertThat(first.id()).isEqualTo(BACKUP);
+        assertThat(first.database()).isEqualTo("main");
+        assertThat(first.error()).contains("garbage");
+        assertThat(catalog.damagedAsListed("main")).hasSize(2);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> catalog.get(BACKUP))
+                .isInstanceOf(dev.lifeboat.common.error.Errors.UntrustedBackup.class)
+                .hasMessageContaining("DAMAGED").hasMessageContaining(key);
+
+        // repaired or deleted: no longer reported
+        store.delete(catalog.metadataKey("main", "not-a-backup-name"));
+        store.delete(key);
+        catalog.list("main");
+        assertThat(catalog.damagedAsListed("main")).isEmpty();
+        assertThat(catalog.listDamaged("other")).isEmpty();
+    }
+
+    @Test
     void stepsComeBackFromTheStoreWithTheirTypes() throws Exception {
         FilesystemObjectStore store = new FilesystemObjectStore(dir);
         BackupCatalog catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix);

@@ -146,6 +146,11 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /** Whether the process is running (false once it exited or was killed). */
+    public boolean alive() {
+        return process != null && process.isAlive();
+    }
+
     /** Stops the service abruptly (SIGKILL), as a crash would; the working directory stays for a restart. */
     public void kill() {
         if (process != null && process.isAlive()) {

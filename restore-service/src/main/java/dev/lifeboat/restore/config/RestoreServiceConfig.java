@@ -117,5 +117,13 @@ public interface RestoreServiceConfig {
         /** How many finished restore jobs are kept in memory for {@code GET /restores}. */
         @WithDefault("100")
         int jobHistory();
+
+        /**
+         * TEST ONLY, never set it in production: {@code true} makes the process halt (as a crash would) in a
+         * recreate-database restore right after the target was closed ({@code ALLOW_CONNECTIONS false}) and before
+         * the renames, so a test can prove that start-up recovery opens the target again. Inert by default.
+         */
+        @WithDefault("false")
+        boolean haltBeforeSwapForTests();
     }
 }

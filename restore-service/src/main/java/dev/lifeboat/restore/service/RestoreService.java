@@ -207,12 +207,16 @@ public class RestoreService {
     }
 
     /**
-     * The newest backup of {@code label} proven restorable by verify-service: a passed full verification and no
-     * failed one since (see {@link BackupCatalog#provenRestorable}).
+     * The newest backup of {@code label} proven restorable by verify-service (a passed full verification and no
+     * failed one since, see {@link BackupCatalog#provenRestorable}) that is not a safety backup, for the same reason
+     * as {@link #latest}: a verified PRE_RESTORE backup holds the state a restore just replaced.
      */
     private BackupMetadata latestVerified(String label) {
-        return catalog.latestVerified(label).orElseThrow(() -> new BackupNotFound("Database '" + label
-                + "' has no backup with a passed full verification (and no failed verification since)."));
+        List<BackupMetadata> verified = catalog.listVerified(label);
+        return verified.stream().filter(b -> b.trigger() != Trigger.PRE_RESTORE).findFirst()
+                .orElseThrow(() -> new BackupNotFound("Database '" + label + "' has no backup with a passed full "
+                        + "verification (and no failed verification since)" + (verified.isEmpty() ? "."
+                        : " other than safety backups (restore those by id).")));
     }
 
     /** Steps 2-6. Runs on a worker thread; records the outcome on the job, never throws. */
@@ -310,16 +314,11 @@ public class RestoreService {
         PgConnection maintenance = targets.connection(targetName, target.maintenanceDatabase());
         job.log().begin(RestoreStep.CREATE_DATABASE, database);
         String createOptions = "";
+        DatabaseSettings replaced = null;
         if (swap) {
-            // the replacement looks like the database it replaces: same owner, encoding and locale
-            String[] current = pgTools.psqlQuery(pgTools.newest("psql"), maintenance,
-                    "SELECT pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype"
-                            + " FROM pg_database WHERE datname = " + Sql.literal(target.database())).strip().split("\\|", -1);
-            if (current.length != 4) {
-                throw new InvalidRequest("Database '" + target.database() + "' does not exist on target '" + targetName + "'.");
-            }
-            createOptions = " OWNER " + Sql.identifier(current[0]) + " ENCODING " + Sql.literal(current[1])
-                    + " LC_COLLATE " + Sql.literal(current[2]) + " LC_CTYPE " + Sql.literal(current[3]);
+            // the replacement looks like the database it replaces: owner, encoding, locale (and, below, the rest)
+            replaced = DatabaseSettings.require(pgTools, maintenance, target.database(), targetName);
+            createOptions = replaced.createOptions();
         }
         pgTools.psqlQuery(pgTools.newest("psql"), maintenance,
                 "CREATE DATABASE " + Sql.identifier(database) + " TEMPLATE template0" + createOptions);
@@ -330,8 +329,10 @@ public class RestoreService {
             load(job, target, backup, database, false);
             if (swap) {
                 job.log().begin(RestoreStep.SWAP, null);
-                swap(job, target, maintenance, database);
-                job.log().end(RestoreStep.SWAP, Step.Status.DONE, null);
+                // read again: the settings as they are right before the swap, not as they were before the load
+                replaced = DatabaseSettings.require(pgTools, maintenance, target.database(), targetName);
+                swap(job, target, maintenance, database, replaced);
+                job.log().end(RestoreStep.SWAP, Step.Status.DONE, "database settings carried over: " + replaced.summary());
             }
             keep = true;
         } finally {
@@ -342,24 +343,47 @@ public class RestoreService {
     }
 
     /**
-     * recreate-database: the loaded database takes the target's name in one transaction (renames are
-     * transactional); the old one is then dropped. Sessions still on the old database are ended first, as a
-     * rename needs it idle; the applications are scaled down already.
+     * recreate-database: the loaded database gets what the replaced one carries outside its dump (settings, ACL,
+     * connection limit; {@link DatabaseSettings}), then takes the target's name in one transaction (renames are
+     * transactional); the old one is then dropped. Sessions still on the old database are ended first, as a rename
+     * needs it idle; the applications are scaled down already. While the target refuses connections, a
+     * {@link SwapMarker} on the loaded database says so, for {@link StartupRecovery} should the process die.
      */
-    private void swap(RestoreJob job, Target target, PgConnection maintenance, String loaded) {
+    private void swap(RestoreJob job, Target target, PgConnection maintenance, String loaded, DatabaseSettings replaced) {
         String old = "lifeboat_old_" + job.id().substring("restore_".length());
         String db = target.database();
         PgTools.Program psql = pgTools.newest("psql");
-        pgTools.psqlQuery(psql, maintenance, "ALTER DATABASE " + Sql.identifier(db) + " ALLOW_CONNECTIONS false");
+        List<String> copy = replaced.copyStatements(loaded);
+        if (!copy.isEmpty()) {
+            try {
+                pgTools.psqlQuery(psql, maintenance, String.join(";\n", copy) + ";");
+            } catch (RuntimeException e) {
+                throw new RestoreFault(RestoreFailure.TARGET_ERROR, "The settings, privileges or connection limit of "
+                        + "database '" + db + "' could not be given to the restored database, so it was not swapped in "
+                        + "(the target is unchanged): " + Errors.describe(e));
+            }
+        }
+        SwapMarker marker = new SwapMarker(job.id(), db, replaced.allowConnections());
+        pgTools.psqlQuery(psql, maintenance, "BEGIN; COMMENT ON DATABASE " + Sql.identifier(loaded) + " IS "
+                + Sql.literal(marker.comment()) + "; ALTER DATABASE " + Sql.identifier(db) + " ALLOW_CONNECTIONS false; COMMIT;");
         try {
             pgTools.psqlQuery(psql, maintenance, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
                     + Sql.literal(db) + " AND pid <> pg_backend_pid()");
+            if (config.restore().haltBeforeSwapForTests()) {
+                LOG.errorf("Restore %s: lifeboat.restore.halt-before-swap-for-tests is set: halting before the swap", job.id());
+                Runtime.getRuntime().halt(86);
+            }
             pgTools.psqlQuery(psql, maintenance, "BEGIN; ALTER DATABASE " + Sql.identifier(db) + " RENAME TO " + Sql.identifier(old)
-                    + "; ALTER DATABASE " + Sql.identifier(loaded) + " RENAME TO " + Sql.identifier(db) + "; COMMIT;");
+                    + "; ALTER DATABASE " + Sql.identifier(loaded) + " RENAME TO " + Sql.identifier(db) + "; "
+                    + String.join("; ", replaced.swapStatements(db, old)) + "; COMMIT;");
         } catch (RuntimeException e) {
             try {
-                pgTools.psqlQuery(psql, maintenance, "ALTER DATABASE " + Sql.identifier(db) + " ALLOW_CONNECTIONS true");
+                pgTools.psqlQuery(psql, maintenance, "ALTER DATABASE " + Sql.identifier(db) + " ALLOW_CONNECTIONS "
+                        + replaced.allowConnections());
             } catch (RuntimeException again) {
+                LOG.errorf("Restore %s: database %s could not be opened again after a failed swap (%s); start-up "
+                        + "recovery does it at the next start, or run ALTER DATABASE ... ALLOW_CONNECTIONS true",
+                        job.id(), db, again.getMessage());
                 e.addSuppressed(again);
             }
             throw e;

@@ -1,6 +1,7 @@
 package dev.lifeboat.verify.service;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
@@ -12,7 +13,8 @@ import java.util.List;
 /**
  * The disaster-recovery status (DESIGN §6 {@code GET /api/v1/status}): for each database, how old its newest good
  * backup is against the RPO, how long its last measured restore took against the RTO, what is proven restorable,
- * size anomalies, and one overall verdict with the findings behind it.
+ * size anomalies, metadata objects that cannot be parsed ({@code damagedMetadata}), and one overall verdict with the
+ * findings behind it.
  */
 @RegisterForReflection
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -37,7 +39,8 @@ public record DrStatus(Health status, Instant generatedAt, List<Finding> finding
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record DatabaseStatus(String database, Health status, List<Finding> findings, BackupRef lastBackup,
                                  BackupRef lastVerifiedBackup, LastVerification lastVerification, Rpo rpo, Rto rto,
-                                 SizeAnomaly sizeAnomaly, List<String> failedBackups) {
+                                 SizeAnomaly sizeAnomaly, List<String> failedBackups,
+                                 List<BackupCatalog.DamagedMetadata> damagedMetadata) {
     }
 
     /** A backup and its age now. */

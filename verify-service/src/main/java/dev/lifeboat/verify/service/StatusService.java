@@ -32,7 +32,8 @@ import org.jboss.logging.Logger;
  *   <li>BREACHED: no completed backup; the newest backup not proven bad started longer ago than the RPO; the last
  *       measured restore took longer than the RTO; no backup is proven restorable and the newest one failed.</li>
  *   <li>AT_RISK: no backup proven restorable yet, or the newest proven one is older than the RPO; no restore time
- *       measured yet; a retained backup proven bad ({@link BackupCatalog#provenBad}); a size anomaly.</li>
+ *       measured yet; a retained backup proven bad ({@link BackupCatalog#provenBad}); a size anomaly; a metadata
+ *       object that cannot be parsed (a backup that may be good but can be neither listed as one nor restored).</li>
  * </ul>
  */
 @ApplicationScoped
@@ -188,6 +189,13 @@ public class StatusService {
         archivedOnly(backups, records, lastRestore.map(VerificationRecord::restoreSeconds).orElse(null))
                 .ifPresent(findings::add);
 
+        List<BackupCatalog.DamagedMetadata> damaged = catalog.damagedAsListed(label); // as catalog.list just read them
+        if (!damaged.isEmpty()) {
+            findings.add(new Finding(Health.AT_RISK, damaged.size() + " backup metadata object(s) cannot be parsed, so "
+                    + "their backups are never restored or verified: " + String.join(", ", damaged.stream().limit(5)
+                    .map(d -> d.key() + " (" + d.error() + ")").toList()) + (damaged.size() > 5 ? ", ..." : "")));
+        }
+
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {
             findings.add(new Finding(Health.AT_RISK, "size anomaly: the newest backup stores " + anomaly.storedSizeBytes()
@@ -201,7 +209,7 @@ public class StatusService {
         DatabaseStatus status = new DatabaseStatus(label, health, findings, newest == null ? null : ref(newest, now),
                 proven.map(b -> ref(b, now)).orElse(null), last,
                 new DrStatus.Rpo(current, rpoObjective.toSeconds(), provenAge, rpoMet), rto, anomaly,
-                failed.isEmpty() ? null : failed);
+                failed.isEmpty() ? null : failed, damaged.isEmpty() ? null : damaged);
         metrics.status(label, status, good.map(BackupMetadata::startedAt).orElse(null), lastPassed(all));
         return status;
     }

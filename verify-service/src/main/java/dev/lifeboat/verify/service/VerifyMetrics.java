@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code lifeboat_verification_last_success_timestamp_seconds{level}}, {@code lifeboat_verifications_total{level,result}},
  * {@code lifeboat_rpo_seconds} (live: the age of the newest good backup at scrape time), {@code lifeboat_rto_seconds},
  * {@code lifeboat_backup_size_anomaly} (0/1), {@code lifeboat_verification_failed_backups} (retained backups proven bad;
- * the chart's {@code LifeboatVerificationFailed} alert), {@code lifeboat_dr_status} (0 OK, 1 AT_RISK, 2 BREACHED) and the
+ * the chart's {@code LifeboatVerificationFailed} alert), {@code lifeboat_backup_metadata_damaged} (metadata objects
+ * that cannot be parsed; {@code LifeboatBackupMetadataDamaged}), {@code lifeboat_dr_status} (0 OK, 1 AT_RISK, 2 BREACHED) and the
  * objectives {@code lifeboat_rpo_objective_seconds}, {@code lifeboat_rto_objective_seconds}. Gauges are registered
  * for a database the first time its status is computed (at start-up, from the store) and are NaN when unknown.
  */
@@ -38,6 +39,7 @@ public class VerifyMetrics {
         final AtomicReference<Double> rto = new AtomicReference<>();
         final AtomicLong anomaly = new AtomicLong();
         final AtomicLong failedBackups = new AtomicLong();
+        final AtomicLong damagedMetadata = new AtomicLong();
         final AtomicLong status = new AtomicLong();
         final AtomicLong rpoObjective = new AtomicLong();
         final AtomicLong rtoObjective = new AtomicLong();
@@ -62,6 +64,10 @@ public class VerifyMetrics {
                     .register(registry);
             Gauge.builder("lifeboat.verification.failed.backups", g.failedBackups, AtomicLong::get).tag("database", d)
                     .description("Retained backups proven bad by a failed verification not answered by a later pass")
+                    .register(registry);
+            Gauge.builder("lifeboat.backup.metadata.damaged", g.damagedMetadata, AtomicLong::get).tag("database", d)
+                    .description("Metadata objects of the database's backups that cannot be parsed: their backups are "
+                            + "never restored or verified until repaired or deleted")
                     .register(registry);
             Gauge.builder("lifeboat.dr.status", g.status, AtomicLong::get).tag("database", d)
                     .description("Disaster-recovery status: 0 OK, 1 AT_RISK, 2 BREACHED").register(registry);
@@ -98,6 +104,7 @@ public class VerifyMetrics {
         g.rto.set(status.rto().measuredSeconds());
         g.anomaly.set(status.sizeAnomaly().flagged() ? 1 : 0);
         g.failedBackups.set(status.failedBackups() == null ? 0 : status.failedBackups().size());
+        g.damagedMetadata.set(status.damagedMetadata() == null ? 0 : status.damagedMetadata().size());
         g.status.set(status.status().ordinal());
         g.rpoObjective.set(status.rpo().objectiveSeconds());
         g.rtoObjective.set(status.rto().objectiveSeconds());
