@@ -57,8 +57,12 @@ public class ScratchJanitor {
             }
             try {
                 PgConnection maintenance = targets.connection(entry.getKey(), target.maintenanceDatabase());
+                // a copy still marked by an interrupted swap belongs to start-up recovery, which must reopen the
+                // target before the copy goes: dropping it here would leave the target closed for good
                 String names = pgTools.psqlQuery(pgTools.newest("psql"), maintenance,
-                        "SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat\\_%' ORDER BY 1");
+                        "SELECT datname FROM pg_database d WHERE datname LIKE 'lifeboat\\_%' AND coalesce("
+                                + "shobj_description(d.oid, 'pg_database'), '') NOT LIKE " + Sql.literal(SwapMarker.PREFIX + "%")
+                                + " ORDER BY 1");
                 List<String> inUse = restores.databasesInUse();
                 for (String name : names.lines().map(String::strip).filter(n -> !n.isEmpty()).toList()) {
                     Matcher m = OURS.matcher(name);
