@@ -211,7 +211,7 @@ class RolesEndToEndIT {
     }
 
     @Test
-    void requireRefusesUpFrontNamingTheMissingRolesAndAnInvalidOptionIsABadRequest() {
+    void requireRefusesUpFrontNamingTheMissingRolesAndADamagedRolesObjectIsFound() throws Exception {
         String id = takeBackup(backup).id();
         String before = fresh.pgDump("app");
 
@@ -228,9 +228,22 @@ class RolesEndToEndIT {
         assertThat(fresh.psql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'app\\_%'")).isEqualTo("0");
         assertThat(fresh.pgDump("app")).isEqualTo(before);
 
-        // deleting the backup deletes its roles object too
+        // a damaged roles object: the checksum verification fails naming it, and a restore is refused up front
         Path rolesObject = storeRoot.resolve("database/main/roles/" + id);
-        assertThat(rolesObject).exists();
+        byte[] bytes = Files.readAllBytes(rolesObject);
+        bytes[bytes.length - 5] ^= 0x01;
+        Files.write(rolesObject, bytes);
+        JsonPath checksum = given().baseUri(verify.apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .contentType("application/json").body(Map.of("backupId", id, "level", "checksum"))
+                .post("/api/v1/verifications?wait=true").then().statusCode(201).extract().jsonPath();
+        assertThat(checksum.getString("result")).isEqualTo("FAILED");
+        assertThat(checksum.getString("error")).contains("roles object");
+        restorer().body(Map.of("backupId", id, "target", "fresh", "roles", "create-missing")).post("/api/v1/restores")
+                .then().statusCode(422).body("type", equalTo("/problems/checksum-mismatch"))
+                .body("detail", containsString("roles object"));
+        assertThat(fresh.psql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'app\\_%'")).isEqualTo("0");
+
+        // deleting the backup deletes its roles object too
         given().baseUri(backup.apiUrl()).auth().oauth2(TokenResource.OPERATOR).delete("/api/v1/backups/" + id + "?force=true")
                 .then().statusCode(204);
         assertThat(rolesObject).doesNotExist();
