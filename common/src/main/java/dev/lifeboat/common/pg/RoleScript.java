@@ -130,7 +130,7 @@ public final class RoleScript {
     /**
      * The SQL that creates the roles of {@code missing} from their stored definitions, for a restore transaction:
      * each CREATE, then the attributes ({@code NOLOGIN} instead of {@code LOGIN} unless {@code passwords}: a role
-     * without its password must not become a way in), per-role settings, comments, the memberships of the created roles
+     * without its password must not become a way in; the superuser-only defaults left out), per-role settings, comments, the memberships of the created roles
      * (in created or existing roles; an existing role never gains a membership, and the grantor is the restoring user,
      * as the backup's grantor may not exist here) and their privileges on parameters. Security labels are left out:
      * they need the label provider loaded on the target. Empty when nothing is missing.
@@ -152,7 +152,7 @@ public final class RoleScript {
                     continue;
                 }
                 String text = switch (kind) {
-                    case ATTRIBUTES -> passwords ? s.text() : replaceWord(s, "LOGIN", "NOLOGIN");
+                    case ATTRIBUTES -> withoutDefaults(passwords ? s.text() : replaceWord(s, "LOGIN", "NOLOGIN"));
                     case MEMBERSHIP -> withoutGrantor(s);
                     default -> s.text();
                 };
@@ -170,6 +170,25 @@ public final class RoleScript {
             Token t = tokens.get(i);
             if (t.is(word)) {
                 out.replace(t.start(), t.end(), replacement);
+            }
+        }
+        return out.toString();
+    }
+
+    /**
+     * Attributes without the ones CREATE ROLE gives anyway ({@code NOSUPERUSER}, {@code NOREPLICATION},
+     * {@code NOBYPASSRLS}): PostgreSQL lets only a superuser name those, even to say "no", so a restoring user with
+     * CREATEROLE could not otherwise create an ordinary role.
+     */
+    private static String withoutDefaults(String attributes) {
+        Statement s = classify(attributes);
+        StringBuilder out = new StringBuilder(attributes);
+        List<Token> tokens = s.tokens();
+        for (int i = tokens.size() - 1; i >= 0; i--) {
+            Token t = tokens.get(i);
+            if (t.is("NOSUPERUSER") || t.is("NOREPLICATION") || t.is("NOBYPASSRLS")) {
+                int start = t.start() > 0 && out.charAt(t.start() - 1) == ' ' ? t.start() - 1 : t.start();
+                out.delete(start, t.end());
             }
         }
         return out.toString();
