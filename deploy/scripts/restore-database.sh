@@ -2,13 +2,18 @@
 # restore-database.sh — restore a backup through restore-service into a configured target, and wait for it.
 #
 # Usage: restore-database.sh <backup-id|latest|latest-verified> [--target NAME] [--mode MODE] [--database LABEL]
-#                            [--no-safety-backup] [--no-scale-down] [--yes] [--no-wait] [options]
+#                            [--roles create-missing|require] [--no-safety-backup] [--no-scale-down] [--yes]
+#                            [--no-wait] [options]
 #   <backup-id>          a backup id (list-backups.sh), or `latest` (the newest backup of the target's database,
 #                        never a safety backup), or `latest-verified` (the newest one proven restorable)
 #   --target NAME        a target of restore-service (lifeboat.targets.NAME); default LIFEBOAT_RESTORE_TARGET,
 #                        else `primary`. A scratch target restores into a fresh database and asks nothing.
 #   --mode MODE          in place: clean-schema or recreate-database (default: the target's first allowed mode)
 #   --database LABEL     with latest/latest-verified: whose backups, when the target has no database-label
+#   --roles WHAT         roles the backup refers to (owners, grantees) that the target server lacks:
+#                        `require` refuses before anything changes, naming them (default in place);
+#                        `create-missing` creates them in the restore transaction, NOLOGIN unless the backup
+#                        carries passwords (default for scratch targets; use it on a rebuilt server)
 #   --no-safety-backup   in place: skip the PRE_RESTORE backup of the current state (the default takes one)
 #   --no-scale-down      in place: leave the target's Deployments/StatefulSets running (the default scales them
 #                        to 0 and back)
@@ -33,6 +38,7 @@ LB_MAX_POSITIONAL=1
 target=${LIFEBOAT_RESTORE_TARGET:-primary}
 mode=""
 database=""
+roles=""
 safety=null
 scale=null
 yes=0
@@ -41,6 +47,9 @@ while (( $# )); do
         --target) lb_need_value "$@"; target=$2; shift 2 ;;
         --mode) lb_need_value "$@"; mode=$2; shift 2 ;;
         --database) lb_need_value "$@"; database=$2; shift 2 ;;
+        --roles) lb_need_value "$@"; roles=$2; shift 2
+            [[ $roles == create-missing || $roles == require ]] \
+                || lb_usage_error "--roles takes create-missing or require, not '$roles'" ;;
         --no-safety-backup) safety=false; shift ;;
         --no-scale-down) scale=false; shift ;;
         --yes|-y) yes=1; shift ;;
@@ -78,10 +87,11 @@ if [[ $scratch != true ]] && (( ! yes )); then
 fi
 
 body=$(jq -nc --arg backupId "$backup" --arg target "$target" --arg database "$database" --arg mode "$mode" \
-    --argjson safetyBackup "$safety" --argjson scaleDown "$scale" '
+    --arg roles "$roles" --argjson safetyBackup "$safety" --argjson scaleDown "$scale" '
     {backupId: $backupId, target: $target}
     + (if $database != "" then {database: $database} else {} end)
     + (if $mode != "" then {mode: $mode} else {} end)
+    + (if $roles != "" then {roles: $roles} else {} end)
     + (if $safetyBackup != null then {safetyBackup: $safetyBackup} else {} end)
     + (if $scaleDown != null then {scaleDown: $scaleDown} else {} end)')
 

@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * Test resource: a bin folder whose {@code pg_dump} is the real one, except while the marker file
  * ({@code lifeboat-test.fail-marker}) exists: then it writes part of a dump and exits 1, as a pg_dump that dies
- * midway does. {@code psql} is the real one.
+ * midway does. {@code psql} and {@code pg_dumpall} (the roles) are the real ones.
  */
 public class FailingPgDumpResource implements QuarkusTestResourceLifecycleManager {
     private Path dir;
@@ -38,6 +38,7 @@ public class FailingPgDumpResource implements QuarkusTestResourceLifecycleManage
                     """.formatted(marker, real.resolve("pg_dump")));
             Files.setPosixFilePermissions(pgDump, PosixFilePermissions.fromString("rwxr-xr-x"));
             Files.createSymbolicLink(dir.resolve("psql"), real.resolve("psql"));
+            Files.createSymbolicLink(dir.resolve("pg_dumpall"), real.resolve("pg_dumpall"));
             return Map.of("lifeboat.pg.bin-dirs", dir.toString(), "lifeboat-test.fail-marker", marker.toString());
         } catch (IOException e) {
             throw new UncheckedIOException(e);

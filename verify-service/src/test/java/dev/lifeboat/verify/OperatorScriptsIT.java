@@ -137,7 +137,7 @@ class OperatorScriptsIT {
         assertThat(VerifyStack.postgres().psql("app", "SELECT count(*) FROM public.people")).isEqualTo(fewer);
 
         Run restored = runAgainst(inPlace, restorerToken, "restore-database.sh", id, "--target", "primary", "--yes",
-                "--no-safety-backup");
+                "--no-safety-backup", "--roles", "require");
         restored.expectExit(0);
         assertThat(restored.out).contains("COMPLETED: backup " + id + " into database app (target primary)")
                 .containsPattern("SAFETY_BACKUP +SKIPPED");
@@ -192,6 +192,9 @@ class OperatorScriptsIT {
             assertThat(bad.err).as(script).contains("unknown option '--no-such-option'");
         }
         run(operatorToken, "restore-database.sh").expectExit(2);
+        Run roles = run(operatorToken, "restore-database.sh", "latest", "--roles", "create-all");
+        roles.expectExit(2);
+        assertThat(roles.err).contains("--roles takes create-missing or require");
     }
 
     // ---- running the scripts ----

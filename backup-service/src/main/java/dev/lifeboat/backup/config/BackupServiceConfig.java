@@ -111,5 +111,18 @@ public interface BackupServiceConfig {
         /** How many finished backup jobs (with their errors) are kept in memory for {@code GET /backups/{id}}. */
         @WithDefault("100")
         int jobHistory();
+
+        /** The role definitions stored beside each backup ({@code lifeboat.backup.roles.*}). */
+        Roles roles();
+    }
+
+    interface Roles {
+        /**
+         * Whether the stored role definitions include the roles' password hashes ({@code pg_dumpall} without
+         * {@code --no-role-passwords}; needs a superuser, as only it can read them). Off: roles a restore creates are
+         * {@code NOLOGIN}, to be given a password by hand; on: they log in as before, and the backup holds hashes.
+         */
+        @WithDefault("false")
+        boolean passwords();
     }
 }

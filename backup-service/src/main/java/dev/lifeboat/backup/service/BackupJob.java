@@ -13,6 +13,11 @@ public final class BackupJob extends Job<BackupJob.StepName> {
     public enum StepName {
         /** pg_dump → fingerprint → compression → encryption → SHA-256 → the store; the data object committed. */
         DUMP,
+        /**
+         * The definitions of the roles the database refers to ({@code pg_dumpall --roles-only}, filtered) through the
+         * same chain into the backup's roles object.
+         */
+        ROLES,
         /** The metadata written: the commit marker. */
         COMMIT
     }

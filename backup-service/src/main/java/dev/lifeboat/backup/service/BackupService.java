@@ -15,15 +15,18 @@ import dev.lifeboat.backup.service.BackupJob.StepName;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
+import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.pg.CopyText;
 import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
+import dev.lifeboat.common.pg.RoleScript;
 import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.pipeline.Codec;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
+import dev.lifeboat.common.pipeline.Measure;
 import dev.lifeboat.common.pipeline.WriteChain;
 import dev.lifeboat.common.store.BucketLifecycle;
 import dev.lifeboat.common.store.ObjectStore;
@@ -32,7 +35,13 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,7 +55,8 @@ import org.jboss.logging.Logger;
  * Takes backups. The whole pipeline of DESIGN §2 is {@link #run}: pg_dump's stdout → content fingerprint →
  * compression → age encryption → size and SHA-256 of the stored bytes → the store's streaming upload, in one
  * pass with a fixed buffer, no temporary file. The data object is committed only after pg_dump exited 0 and
- * every stage finished; the metadata, written last, is the commit marker. Any failure aborts the upload and
+ * every stage finished; then the roles object (the definitions of the roles the database refers to, which a dump
+ * does not hold) through the same chain; the metadata, written last, is the commit marker. Any failure aborts the upload and
  * leaves no object, no metadata and no pending upload; earlier backups are never touched.
  */
 @ApplicationScoped
@@ -189,14 +199,29 @@ public class BackupService {
             }
             job.log().end(StepName.DUMP, Step.Status.DONE, chain.rawBytes() + " bytes dumped, " + job.bytesStored()
                     + " stored");
+            job.log().begin(StepName.ROLES, null);
+            BackupMetadata.RolesObject roles;
+            try {
+                roles = storeRoles(job, connection, serverVersion);
+            } catch (Exception | Error e) {
+                deleteQuietly(dataKey, e);
+                throw e;
+            }
+            job.log().end(StepName.ROLES, Step.Status.DONE, roles.names().size() + " roles" + (roles.passwords()
+                    ? " with password hashes" : ", without passwords") + ": " + roles.names());
             job.log().begin(StepName.COMMIT, null);
             Instant finishedAt = Instant.now();
             BackupMetadata metadata = new BackupMetadata(BackupMetadata.SCHEMA_VERSION, job.id(), db,
                     databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(),
                     chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
                     job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
-                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, null, null);
-            catalog.commit(metadata);
+                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, null, roles);
+            try {
+                catalog.commit(metadata); // removes the data object itself when it fails
+            } catch (IOException | RuntimeException e) {
+                deleteQuietly(roles.key(), e);
+                throw e;
+            }
             job.log().end(StepName.COMMIT, Step.Status.DONE, catalog.metadataKey(db, job.id()));
             job.succeeded(metadata);
             metrics.succeeded(metadata);
@@ -211,6 +236,87 @@ public class BackupService {
             LOG.errorf("Backup %s of %s failed: %s", job.id(), db, reason);
         } finally {
             jobs.finish(job);
+        }
+    }
+
+    /**
+     * The ROLES step: the definitions of the roles the database refers to, through the same write chain as the data
+     * (compression, encryption, size and SHA-256) into {@code <prefix>/roles/<id>}. pg_dumpall writes every role of
+     * the cluster; {@link RoleScript#filter} keeps the statements about the referenced ones as the output streams by.
+     * The text is never logged: with {@code lifeboat.backup.roles.passwords} it holds password hashes.
+     */
+    private BackupMetadata.RolesObject storeRoles(BackupJob job, PgConnection connection, int serverVersion)
+            throws IOException {
+        List<String> referenced = referencedRoles(connection);
+        boolean passwords = config.backup().roles().passwords();
+        PgTools.Program pgDumpall = pgTools.forServer("pg_dumpall", serverVersion / 10000);
+        List<String> args = new ArrayList<>(List.of("--no-password", "--roles-only",
+                "--database=" + connection.database()));
+        if (!passwords) {
+            args.add("--no-role-passwords");
+        }
+        String key = catalog.rolesKey(job.database(), job.id());
+        Measure stored = new Measure();
+        List<String> names;
+        WriteChain chain;
+        try (PendingObject pending = store.create(key);
+             // UTF-8 whatever the database's encoding, so the restore reads role names and comments one way
+             PgProcess dumpall = PgProcess.start(pgDumpall.path(), args,
+                     connection.withSettings(Map.of("client_encoding", "UTF8")), pgTools.connectTimeout(),
+                     new TimeLimit(config.backup().timeout(), "lifeboat.backup.timeout"))) {
+            dumpall.stdin().close();
+            chain = new WriteChain(pending, codec(), null, stored);
+            try {
+                Writer out = new OutputStreamWriter(new OutputStream() {
+                    @Override
+                    public void write(int b) throws IOException {
+                        chain.write(new byte[] {(byte) b}, 0, 1);
+                    }
+
+                    @Override
+                    public void write(byte[] b, int off, int len) throws IOException {
+                        chain.write(b, off, len);
+                    }
+                }, StandardCharsets.UTF_8);
+                names = RoleScript.filter(new BufferedReader(new InputStreamReader(dumpall.stdout(),
+                        StandardCharsets.UTF_8), BUFFER), referenced, out);
+                out.flush();
+                dumpall.waitSuccess();
+                chain.finish();
+            } finally {
+                chain.discard();
+            }
+            pending.commit();
+        }
+        return new BackupMetadata.RolesObject(key, chain.rawBytes(), stored.bytes(), stored.sha256Hex(), passwords,
+                names);
+    }
+
+    /**
+     * The roles the database's objects refer to: owners and grantees (and grantors) of its objects, of default
+     * privileges and of policies (pg_shdepend records them per database), the database's owner and the roles in its
+     * ACL. Not the bootstrap superuser (oid 10, which pg_shdepend does not record anyway: every server has one) and
+     * not the predefined {@code pg_*} roles, which every server of the major has.
+     */
+    private List<String> referencedRoles(PgConnection connection) throws IOException {
+        String sql = "SELECT coalesce(json_agg(r.rolname ORDER BY r.rolname), '[]') FROM pg_roles r"
+                + " WHERE r.oid <> 10 AND r.rolname !~ '^pg_' AND r.oid IN ("
+                + "SELECT refobjid FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass"
+                + " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                + " UNION SELECT datdba FROM pg_database WHERE datname = current_database()"
+                + " UNION SELECT a.grantee FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database()"
+                + " UNION SELECT a.grantor FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database())";
+        String json = pgTools.psqlQuery(pgTools.newest("psql"), connection.withSettings(Map.of("client_encoding",
+                "UTF8")), sql).strip();
+        return List.of(Json.read(json.getBytes(StandardCharsets.UTF_8), String[].class));
+    }
+
+    /** Removes an object a failed backup left (best effort: the janitor removes what remains). */
+    private void deleteQuietly(String key, Throwable failure) {
+        try {
+            store.delete(key);
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
         }
     }
 

@@ -192,6 +192,17 @@ public final class Errors {
         }
     }
 
+    /**
+     * The target server lacks roles the backup refers to (owners, grantees) and the restore asked for
+     * {@code "roles": "require"}: refused before anything changed. 409 like the other "the state here conflicts with
+     * the request" errors; the detail names the roles.
+     */
+    public static final class RolesMissing extends LifeboatException {
+        public RolesMissing(String detail) {
+            super(409, "roles-missing", "Roles missing on the target", detail);
+        }
+    }
+
     /** The clock reads earlier than the newest backup's recorded finish time: retention refuses to run. */
     public static final class ClockBehind extends LifeboatException {
         public ClockBehind(String detail) {

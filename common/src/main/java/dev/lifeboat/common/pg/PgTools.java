@@ -21,7 +21,8 @@ import java.util.stream.Stream;
 /**
  * Finds PostgreSQL client programs and the server's version, and runs quick queries with psql. pg_dump refuses
  * servers newer than itself and a dump from an older pg_dump may miss features, so for a server of major N the
- * {@code pg_dump} of major N is used, else the oldest newer one; only older ones → refused with a clear error.
+ * {@code pg_dump} of major N is used, else the oldest newer one; only older ones → refused with a clear error. The
+ * same rule picks {@code pg_dumpall} (the role definitions stored with each backup) and {@code psql} for loads.
  * Every query runs under a {@link TimeLimit} (by default {@code lifeboat.pg.query-timeout}) and its answer is
  * read with a size cap, so neither a stalled server nor a huge answer can hold or exhaust the caller.
  */

@@ -76,11 +76,40 @@ public final class ReadChain {
      */
     public static Result read(ObjectStore store, BackupMetadata backup, List<String> identities, Measure measure,
                               Sink sink) {
+        return read(store, StoredObject.data(backup), identities, measure, sink);
+    }
+
+    /**
+     * One stored object of a backup as the read chain checks it: where it is, what its metadata records, and the
+     * backup id (its suffix names the codec).
+     *
+     * @param what "data object" or "roles object", for messages
+     */
+    public record StoredObject(String backupId, String what, String key, long storedSizeBytes, String sha256,
+                               long rawSizeBytes, boolean encrypted) {
+        /** The backup's data object. */
+        public static StoredObject data(BackupMetadata backup) {
+            return new StoredObject(backup.id(), "data object", backup.key(), backup.storedSizeBytes(), backup.sha256(),
+                    backup.rawSizeBytes(), backup.encrypted());
+        }
+
+        /** The backup's roles object ({@link BackupMetadata#roles()} must be present). */
+        public static StoredObject roles(BackupMetadata backup) {
+            BackupMetadata.RolesObject r = backup.roles();
+            return new StoredObject(backup.id(), "roles object", r.key(), r.storedSizeBytes(), r.sha256(),
+                    r.rawSizeBytes(), backup.encrypted());
+        }
+    }
+
+    /** Reads one stored object of a backup through the chain into {@code sink}; as {@link #read(ObjectStore,
+     * BackupMetadata, List, Measure, Sink)}. */
+    public static Result read(ObjectStore store, StoredObject backup, List<String> identities, Measure measure,
+                              Sink sink) {
         InputStream raw;
         try {
             raw = store.open(backup.key());
         } catch (ObjectStore.ObjectNotFoundException e) {
-            return new Result(Outcome.MISSING, "The data object of backup " + backup.id() + " is missing ("
+            return new Result(Outcome.MISSING, "The " + backup.what() + " of backup " + backup.backupId() + " is missing ("
                     + store.locate(backup.key()) + ").", 0, false);
         } catch (IOException | RuntimeException e) {
             return storeError(store, backup, e);
@@ -91,7 +120,7 @@ public final class ReadChain {
         try (InputStream measured = measure.inputStream(new StoreReads(raw))) {
             InputStream dump = null;
             try {
-                dump = Codec.forReading(backup.id(), identities).decode(measured);
+                dump = Codec.forReading(backup.backupId(), identities).decode(measured);
             } catch (AgeStage.DecryptionException e) {
                 decodeProblem = Errors.describe(e);
                 keyProblem = true;
@@ -135,7 +164,7 @@ public final class ReadChain {
         return judge(backup, measure, dumpBytes, decodeProblem, keyProblem);
     }
 
-    private static Result judge(BackupMetadata backup, Measure measure, long dumpBytes, String decodeProblem,
+    private static Result judge(StoredObject backup, Measure measure, long dumpBytes, String decodeProblem,
                                 boolean keyProblem) {
         List<String> problems = new ArrayList<>();
         long size = measure.bytes();
@@ -160,11 +189,12 @@ public final class ReadChain {
             return new Result(outcome, size + " stored bytes, SHA-256 matches; " + (backup.encrypted() ? "decrypted and "
                     : "") + "decoded to " + dumpBytes + " bytes of dump", dumpBytes, false);
         }
-        return new Result(outcome, "Backup " + backup.id() + " is damaged: " + String.join("; ", problems) + ".",
+        return new Result(outcome, "Backup " + backup.backupId() + " is damaged" + (backup.what().equals("data object")
+                ? "" : " (its " + backup.what() + ")") + ": " + String.join("; ", problems) + ".",
                 dumpBytes, outcome == Outcome.UNDECODABLE && keyProblem);
     }
 
-    private static Result storeError(ObjectStore store, BackupMetadata backup, Exception e) {
+    private static Result storeError(ObjectStore store, StoredObject backup, Exception e) {
         Throwable cause = StoreReads.storeCause(e);
         return new Result(Outcome.STORE_ERROR, "Reading " + store.locate(backup.key()) + " failed: "
                 + Errors.describe(cause), 0, false);

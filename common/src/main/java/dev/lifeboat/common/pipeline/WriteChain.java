@@ -35,12 +35,17 @@ public final class WriteChain {
     public void transferFrom(InputStream dump) throws IOException {
         byte[] buffer = new byte[BUFFER];
         for (int n; (n = dump.read(buffer)) >= 0; ) {
-            if (fingerprint != null) {
-                fingerprint.write(buffer, 0, n);
-            }
-            encoded.write(buffer, 0, n);
-            raw.addAndGet(n);
+            write(buffer, 0, n);
         }
+    }
+
+    /** Writes bytes through the chain, for a producer that is not a stream (e.g. a filter writing as it reads). */
+    public void write(byte[] b, int off, int len) throws IOException {
+        if (fingerprint != null) {
+            fingerprint.write(b, off, len);
+        }
+        encoded.write(b, off, len);
+        raw.addAndGet(len);
     }
 
     /** Ends compression and encryption: the last bytes reach the pending object here. */

@@ -10,6 +10,7 @@ import dev.lifeboat.common.security.Roles;
 import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
 import dev.lifeboat.restore.service.RestoreJob;
 import dev.lifeboat.common.api.RestoreMode;
+import dev.lifeboat.common.api.RolesOption;
 import dev.lifeboat.restore.service.RestoreRequestSpec;
 import dev.lifeboat.restore.service.RestoreService;
 import dev.lifeboat.restore.service.Targets;
@@ -83,10 +84,18 @@ public class RestoreResource {
                         + "'; use clean-schema or recreate-database.");
             }
         }
+        RolesOption roles = null;
+        if (request.roles() != null) {
+            roles = RolesOption.parse(request.roles());
+            if (roles == null) {
+                throw new InvalidRequest("Unknown roles option '" + request.roles().replaceAll("\\p{Cntrl}", "?")
+                        + "'; use create-missing or require.");
+            }
+        }
         boolean safety = request.safetyBackup() != null ? request.safetyBackup() : target.safetyBackup();
         boolean scaleDown = request.scaleDown() == null || request.scaleDown();
         RestoreJob job = service.start(request.target(),
-                new RestoreRequestSpec(backup, request.database(), mode, safety, scaleDown));
+                new RestoreRequestSpec(backup, request.database(), mode, safety, scaleDown, roles));
         URI location = uri.getBaseUriBuilder().path("api/v1/restores").path(job.id()).build();
         if (!wait) {
             return Response.accepted(view(job)).location(location).build();

@@ -1,6 +1,7 @@
 package dev.lifeboat.restore.service;
 
 import dev.lifeboat.common.api.RestoreMode;
+import dev.lifeboat.common.api.RolesOption;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.client.BackupServiceClient;
 import dev.lifeboat.common.api.BackupView;
@@ -48,7 +49,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Restores backups (DESIGN §3). The steps, in the order they run, are all in {@link #start} (checks, at request
- * time, so a bad request is refused before anything happens) and {@link #run}: scale the target's workloads
+ * time, so a bad request is refused before anything happens: the backup, and the roles it refers to against the
+ * target server, see {@link TargetRoles}) and {@link #run}: scale the target's workloads
  * down, take a safety backup, load in one transaction (or into a new database that is then swapped in), scale
  * back up — also after a failure — and record the outcome. One restore per target at a time.
  */
@@ -117,15 +119,23 @@ public class RestoreService {
             throw new InvalidRequest("A safety backup of target '" + targetName + "' needs lifeboat.peers.backup-url and "
                     + "lifeboat.targets." + targetName + ".database-label; configure them or send \"safetyBackup\": false.");
         }
+        RolesOption roles = request.roles() != null ? request.roles()
+                : target.scratch() ? RolesOption.CREATE_MISSING : RolesOption.REQUIRE;
         RestoreRequestSpec spec = new RestoreRequestSpec(request.backup(), request.database(), mode, safety,
-                inPlace && request.scaleDown());
+                inPlace && request.scaleDown(), roles);
         RestoreJob job = jobs.register(targetName, new RestoreJob(IDS.next(), targetName, spec));
         BackupMetadata backup;
+        TargetRoles.Plan rolesPlan;
         try {
             job.log().begin(RestoreStep.RESOLVE, "backup " + request.backup());
             backup = resolve(targetName, target, spec);
             job.resolved(backup.id(), backup.storedSizeBytes());
-            job.log().end(RestoreStep.RESOLVE, Step.Status.DONE, backup.id() + ", " + backup.storedSizeBytes() + " bytes stored");
+            // before anything is touched: a target lacking roles is refused now (require), or they are planned
+            rolesPlan = TargetRoles.plan(store, backup, identities(), pgTools,
+                    targets.connection(targetName, target.scratch() ? target.maintenanceDatabase() : target.database()),
+                    roles, targetName);
+            job.log().end(RestoreStep.RESOLVE, Step.Status.DONE, backup.id() + ", " + backup.storedSizeBytes()
+                    + " bytes stored; " + rolesPlan.describe());
         } catch (RuntimeException e) {
             jobs.finish(job);
             throw e;
@@ -133,7 +143,7 @@ public class RestoreService {
         LOG.infof("Restore %s of %s into target %s started (%s)", job.id(), backup.id(), targetName,
                 target.scratch() ? "scratch" : mode.value());
         metrics.started(targetName);
-        workers.execute(() -> run(job, target, backup));
+        workers.execute(() -> run(job, target, backup, rolesPlan));
         return job;
     }
 
@@ -220,7 +230,7 @@ public class RestoreService {
     }
 
     /** Steps 2-6. Runs on a worker thread; records the outcome on the job, never throws. */
-    void run(RestoreJob job, Target target, BackupMetadata backup) {
+    void run(RestoreJob job, Target target, BackupMetadata backup, TargetRoles.Plan roles) {
         String targetName = job.target();
         RestoreRequestSpec spec = job.spec();
         List<Workload> scaled = List.of();
@@ -249,12 +259,13 @@ public class RestoreService {
                 job.log().skip(RestoreStep.SAFETY_BACKUP, "safetyBackup=false");
             }
             if (target.scratch()) {
-                restoreIntoNewDatabase(job, target, backup, scratchDatabase(job.id()), false);
+                restoreIntoNewDatabase(job, target, backup, scratchDatabase(job.id()), false, roles);
             } else if (spec.mode() == RestoreMode.RECREATE_DATABASE) {
-                restoreIntoNewDatabase(job, target, backup, "lifeboat_new_" + job.id().substring("restore_".length()), true);
+                restoreIntoNewDatabase(job, target, backup, "lifeboat_new_" + job.id().substring("restore_".length()), true,
+                        roles);
             } else {
                 job.database(target.database());
-                load(job, target, backup, target.database(), true);
+                load(job, target, backup, target.database(), true, roles);
             }
         } catch (RuntimeException | Error e) {
             failure = Errors.describe(e);
@@ -309,7 +320,8 @@ public class RestoreService {
     }
 
     /** Scratch and recreate-database: load into a new database; on failure it is dropped and nothing else changed. */
-    private void restoreIntoNewDatabase(RestoreJob job, Target target, BackupMetadata backup, String database, boolean swap) {
+    private void restoreIntoNewDatabase(RestoreJob job, Target target, BackupMetadata backup, String database, boolean swap,
+                                        TargetRoles.Plan roles) {
         String targetName = job.target();
         PgConnection maintenance = targets.connection(targetName, target.maintenanceDatabase());
         job.log().begin(RestoreStep.CREATE_DATABASE, database);
@@ -326,7 +338,7 @@ public class RestoreService {
         job.log().end(RestoreStep.CREATE_DATABASE, Step.Status.DONE, database);
         boolean keep = false;
         try {
-            load(job, target, backup, database, false);
+            load(job, target, backup, database, false, roles);
             if (swap) {
                 job.log().begin(RestoreStep.SWAP, null);
                 // read again: the settings as they are right before the swap, not as they were before the load
@@ -396,15 +408,21 @@ public class RestoreService {
         }
     }
 
-    /** Step 4: the load, in one transaction. {@code clean}: reset the schemas first (clean-schema mode). */
-    private void load(RestoreJob job, Target target, BackupMetadata backup, String database, boolean clean) {
+    /**
+     * Step 4: the load, in one transaction. {@code clean}: reset the schemas first (clean-schema mode). The missing roles
+     * of {@code roles} are created first, in the same transaction, so a failure removes them too.
+     */
+    private void load(RestoreJob job, Target target, BackupMetadata backup, String database, boolean clean,
+                      TargetRoles.Plan roles) {
         PgConnection connection = targets.connection(job.target(), database);
         int serverVersion = pgTools.serverVersionNum(connection);
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
         job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
-                clean ? Sql.resetPublicSchema(serverVersion) : "", clean, job.stored, config.restore().timeout());
-        job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
+                roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) : ""), clean, job.stored,
+                config.restore().timeout());
+        job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into "
+                + database + (roles.missing().isEmpty() ? "" : "; roles created: " + roles.missing()));
     }
 
     /** Takes the safety backup through backup-service and waits for it; its failure stops the restore. */

@@ -229,14 +229,24 @@ public class Verifier {
 
     /**
      * CHECKSUM: the whole object read once through the read chain: SHA-256 and size, age decryption (authenticating
-     * every chunk and the end) and decompression (zstd frames carry their own checksum) to the end of the dump. Only
-     * proof about the bytes is a defect; the store failing, or no configured key opening intact bytes, is an error.
+     * every chunk and the end) and decompression (zstd frames carry their own checksum) to the end of the dump; then
+     * the roles object the same way, when the backup has one. Only proof about the bytes is a defect; the store failing, or no configured key opening intact bytes, is an error.
      */
     private String checksum(VerificationJob job, BackupMetadata backup) throws IOException {
         String waited = awaitArchive(job, backup);
-        ReadChain.Result read = ReadChain.read(store, backup, identities(), job.stored, (b, off, len) -> { });
+        String data = verdict(ReadChain.read(store, backup, identities(), job.stored, (b, off, len) -> { }));
+        if (backup.roles() == null) {
+            return waited + data;
+        }
+        // the role definitions a restore into a rebuilt server needs: small, never archived (untagged), read whole too
+        return waited + data + "; roles object: " + verdict(ReadChain.read(store, ReadChain.StoredObject.roles(backup),
+                identities(), new dev.lifeboat.common.pipeline.Measure(), (b, off, len) -> { }));
+    }
+
+    /** What one read through the chain proves: its detail when OK, else the error or defect it is. */
+    private static String verdict(ReadChain.Result read) {
         return switch (read.outcome()) {
-            case OK -> waited + read.detail();
+            case OK -> read.detail();
             case STORE_ERROR -> throw new StoreUnavailable(read.detail(), null);
             case UNDECODABLE -> {
                 if (read.keyProblem()) {
