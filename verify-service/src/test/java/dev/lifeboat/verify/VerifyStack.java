@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,7 +23,8 @@ import java.util.Map;
  * {@code main} (the hard-content fixture), {@code legacy} (LATIN1, with a database-level time zone far from UTC)
  * and {@code sized} (for the status tests); the in-process S3 server; an age key pair; backup-service and
  * restore-service (with a scratch target on the same server) as real processes from their built applications.
- * The returned configuration is verify-service's, run in-process by the tests.
+ * The returned configuration is verify-service's, run in-process by the tests. A subclass adds databases of its own
+ * ({@link #extraDatabases}), each also an in-place restore target of restore-service.
  */
 public class VerifyStack implements QuarkusTestResourceLifecycleManager {
     private static PostgresServer postgres;
@@ -31,6 +33,18 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
     private static ServiceProcess restoreService;
     private static Path keys;
     private static S3FaultProxy faults;
+
+    /**
+     * A database a subclass adds: backed up as {@code label}, and restorable in place (clean-schema, no safety backup)
+     * through restore-service's target of the same name, which connects as {@code restoreUser}.
+     */
+    protected record Extra(String label, String database, String restoreUser, String restorePassword) {
+    }
+
+    /** Creates a subclass's own databases on {@code postgres} and says what they are; none here. */
+    protected List<Extra> extraDatabases(PostgresServer postgres) {
+        return List.of();
+    }
 
     @Override
     public Map<String, String> start() {
@@ -49,6 +63,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             postgres.createDatabase("sizeddb");
             postgres.psql("sizeddb", "CREATE TABLE items (id int PRIMARY KEY, body text);"
                     + "INSERT INTO items SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 3000) g;");
+            List<Extra> extras = extraDatabases(postgres);
             s3 = S3Server.start();
             String[] pair = AgeKeys.generate();
             keys = Files.createTempDirectory("lifeboat-verify-keys-");
@@ -82,6 +97,12 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
                 backup.put("lifeboat.databases." + db[0] + ".database", db[1]);
                 backup.put("lifeboat.databases." + db[0] + ".password", PostgresServer.PASSWORD);
             }
+            for (Extra extra : extras) {
+                backup.put("lifeboat.databases." + extra.label() + ".host", postgres.host());
+                backup.put("lifeboat.databases." + extra.label() + ".port", port);
+                backup.put("lifeboat.databases." + extra.label() + ".database", extra.database());
+                backup.put("lifeboat.databases." + extra.label() + ".password", PostgresServer.PASSWORD);
+            }
             backupService = ServiceProcess.start("backup-service", backup);
 
             Map<String, String> restore = new HashMap<>(store);
@@ -92,6 +113,16 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             restore.put("lifeboat.targets.scratch.database", "postgres");
             restore.put("lifeboat.targets.scratch.password", PostgresServer.PASSWORD);
             restore.put("lifeboat.targets.scratch.scratch", "true");
+            for (Extra extra : extras) {
+                String target = "lifeboat.targets." + extra.label();
+                restore.put(target + ".host", postgres.host());
+                restore.put(target + ".port", port);
+                restore.put(target + ".database", extra.database());
+                restore.put(target + ".user", extra.restoreUser());
+                restore.put(target + ".password", extra.restorePassword());
+                restore.put(target + ".database-label", extra.label());
+                restore.put(target + ".safety-backup", "false");
+            }
             restoreService = ServiceProcess.start("restore-service", restore);
 
             Map<String, String> verify = new HashMap<>(store);

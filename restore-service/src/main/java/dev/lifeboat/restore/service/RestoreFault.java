@@ -65,10 +65,10 @@ final class RestoreFault extends RuntimeException {
         if (denied.find()) {
             String hint = denied.group(3) == null ? "" : " (" + denied.group(3).strip() + ")";
             return new RestoreFault(RestoreFailure.TARGET_ERROR, "Extension " + denied.group(2).replace("\"\"", "\"")
-                    + " could not be created by role " + role + ": " + denied.group(1) + hint + ". A restore creates "
-                    + "again the extensions of the schemas it replaces (a backup holds their objects and data, not the "
-                    + "right to create them): restore as a superuser, or as a role that may create it (a trusted "
-                    + "extension needs CREATE on the database). The load was rolled back; the target is unchanged.");
+                    + " could not be created by role " + role + ": " + denied.group(1) + hint + ". The dump creates "
+                    + "the extensions of the schemas it replaces (a backup holds their objects and data, not the right "
+                    + "to create them): restore as a superuser, or as a role that may create it (a trusted extension "
+                    + "needs CREATE on the database). The load was rolled back; the target is unchanged.");
         }
         Matcher missing = EXTENSION_MISSING.matcher(said);
         if (missing.find()) {
