@@ -13,12 +13,6 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -29,60 +23,18 @@ import org.junit.jupiter.api.Test;
  * backed up, fully verified (PASSED), changed, restored in place (clean-schema) and must then dump exactly as at
  * backup time. A database owner who is not a superuser restores trusted extensions, and is refused PostGIS with a
  * message naming it, the target unchanged. PostGIS must be installed (.ci/run installs it): without it this fails.
+ * The databases are VerifyStack's ({@code extensionDatabases}).
  */
 @QuarkusTest
-@QuarkusTestResource(ExtensionsTest.Stack.class)
+@QuarkusTestResource(VerifyStack.class)
 class ExtensionsTest {
-    static final String OWNER = "app_owner";
-    static final String OWNER_PASSWORD = "app-owner-Pw'2";
-
-    /** VerifyStack plus the databases of this test, each an in-place restore target. */
-    public static class Stack extends VerifyStack {
-        @Override
-        protected List<Extra> extraDatabases(PostgresServer postgres) {
-            String major = postgres.bin().getParent().getFileName().toString();
-            Path control = Path.of("/usr/share/postgresql", major, "extension", "postgis.control");
-            if (!Files.isRegularFile(control)) {
-                throw new IllegalStateException("PostGIS is not installed for PostgreSQL " + major + " (" + control
-                        + " is missing): apt-get install postgresql-" + major + "-postgis-3 (.ci/run installs it)");
-            }
-            load(postgres, "gisdb", "/fixtures/postgis.sql");
-            load(postgres, "extdb", "/fixtures/extensions.sql");
-            load(postgres, "ecodb", "/fixtures/ecosystem.sql");
-            postgres.psql("postgres", "CREATE ROLE " + OWNER + " LOGIN PASSWORD '" + OWNER_PASSWORD.replace("'", "''")
-                    + "'; CREATE DATABASE ownerdb OWNER " + OWNER + "; CREATE DATABASE gisownerdb OWNER " + OWNER + ";");
-            // trusted extensions, created by the owner itself (PostgreSQL 13+)
-            postgres.psql("ownerdb", "SET ROLE " + OWNER + "; CREATE EXTENSION citext; CREATE EXTENSION pg_trgm;"
-                    + "CREATE TABLE public.people (id int PRIMARY KEY, email citext UNIQUE, bio text);"
-                    + "CREATE INDEX people_bio ON public.people USING gin (bio gin_trgm_ops);"
-                    + "INSERT INTO public.people SELECT g, 'Person' || g || '@Example.org', 'bio ' || md5(g::text) "
-                    + "FROM generate_series(1, 100) g;");
-            // PostGIS needs a superuser to create it; the owner's table uses it
-            postgres.psql("gisownerdb", "CREATE EXTENSION postgis; SET ROLE " + OWNER + ";"
-                    + "CREATE TABLE public.sites (id int PRIMARY KEY, pos geometry(Point, 4326));"
-                    + "INSERT INTO public.sites SELECT g, ST_SetSRID(ST_MakePoint(g, g), 4326) FROM generate_series(1, 20) g;");
-            return List.of(new Extra("gis", "gisdb", PostgresServer.USER, PostgresServer.PASSWORD),
-                    new Extra("ext", "extdb", PostgresServer.USER, PostgresServer.PASSWORD),
-                    new Extra("eco", "ecodb", PostgresServer.USER, PostgresServer.PASSWORD),
-                    new Extra("owner", "ownerdb", OWNER, OWNER_PASSWORD),
-                    new Extra("gisowner", "gisownerdb", OWNER, OWNER_PASSWORD));
-        }
-
-        private static void load(PostgresServer postgres, String database, String fixture) {
-            postgres.createDatabase(database);
-            try (InputStream sql = ExtensionsTest.class.getResourceAsStream(fixture)) {
-                postgres.load(database, sql);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-    }
-
+    private static final String OWNER = VerifyStack.OWNER;
     @Inject
     BackupCatalog catalog;
 
     @Test
     void aPostgisDatabaseVerifiesAndRestoresInPlaceExactly() {
+        assertPostgisInstalled();
         String shipped = pg().psql("gisdb", "SELECT count(*) FROM spatial_ref_sys");
         String id = VerificationTest.backup("gis");
         String atBackup = pg().pgDump("gisdb");
@@ -150,14 +102,17 @@ class ExtensionsTest {
     @Test
     void aDatabaseOwnerWhoIsNotSuperuserRestoresTrustedExtensions() {
         String id = VerificationTest.backup("owner");
-        restoresInPlaceToTheDumpedState("owner", "ownerdb", id, pg().pgDump("ownerdb"), "SET ROLE " + OWNER + ";"
+        String atBackup = pg().pgDump("ownerdb");
+        restoresInPlaceToTheDumpedState("owner", "ownerdb", id, atBackup, "SET ROLE " + OWNER + ";"
                 + "DELETE FROM public.people WHERE id > 50; DROP EXTENSION pg_trgm CASCADE;");
+        // created again by the owner, who may: trusted extensions
         assertThat(pg().psql("ownerdb", "SELECT extname || ' ' || pg_get_userbyid(extowner) FROM pg_extension "
                 + "WHERE extname <> 'plpgsql' ORDER BY 1").lines()).containsExactly("citext " + OWNER, "pg_trgm " + OWNER);
     }
 
     @Test
     void aDatabaseOwnerWhoIsNotSuperuserIsRefusedPostgisByNameAndTheTargetIsUnchanged() {
+        assertPostgisInstalled();
         String id = VerificationTest.backup("gisowner");
         pg().psql("gisownerdb", "SET ROLE " + OWNER + "; DELETE FROM public.sites WHERE id > 10;");
         String before = pg().pgDump("gisownerdb");
@@ -177,6 +132,10 @@ class ExtensionsTest {
     }
 
     // ---- helpers ----
+
+    private static void assertPostgisInstalled() {
+        assertThat(VerifyStack.postgisMissing()).as("PostGIS on the test machine").isNull();
+    }
 
     /**
      * Changes the database with {@code change}, restores backup {@code id} in place through {@code target}, and
