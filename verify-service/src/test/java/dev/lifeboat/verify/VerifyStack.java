@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,7 +23,9 @@ import java.util.Map;
  * {@code main} (the hard-content fixture), {@code legacy} (LATIN1, with a database-level time zone far from UTC)
  * and {@code sized} (for the status tests); the in-process S3 server; an age key pair; backup-service and
  * restore-service (with a scratch target on the same server) as real processes from their built applications.
- * The returned configuration is verify-service's, run in-process by the tests.
+ * For {@code ExtensionsTest} also the databases of {@link #extensionDatabases}, each an in-place restore target of
+ * restore-service too. The returned configuration is verify-service's, run in-process by the tests. Quarkus test
+ * resources apply to every test class of the module, so this one stack serves them all (started once).
  */
 public class VerifyStack implements QuarkusTestResourceLifecycleManager {
     private static PostgresServer postgres;
@@ -31,6 +34,63 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
     private static ServiceProcess restoreService;
     private static Path keys;
     private static S3FaultProxy faults;
+    private static String postgisMissing;
+    /** A database owner that is not a superuser (ExtensionsTest restores as it). */
+    static final String OWNER = "app_owner";
+    static final String OWNER_PASSWORD = "app-owner-Pw'2";
+
+    /**
+     * A database backed up as {@code label}, and restorable in place (clean-schema, no safety backup) through
+     * restore-service's target of the same name, which connects as {@code restoreUser}.
+     */
+    record Extra(String label, String database, String restoreUser, String restorePassword) {
+    }
+
+    /**
+     * The databases of ExtensionsTest: PostGIS, extensions in public and in another schema, ecosystem features, and
+     * two owned by a role that is not a superuser (one with trusted extensions it created, one with PostGIS, which
+     * only a superuser creates). Without PostGIS installed its databases stay empty and {@link #postgisMissing} says
+     * why, for the tests to fail with.
+     */
+    private static List<Extra> extensionDatabases(PostgresServer postgres) throws IOException {
+        String major = postgres.bin().getParent().getFileName().toString();
+        Path control = Path.of("/usr/share/postgresql", major, "extension", "postgis.control");
+        postgisMissing = Files.isRegularFile(control) ? null : "PostGIS is not installed for PostgreSQL " + major + " ("
+                + control + " is missing): apt-get install postgresql-" + major + "-postgis-3 (.ci/run installs it)";
+        postgres.createDatabase("gisdb");
+        if (postgisMissing == null) {
+            load(postgres, "gisdb", "/fixtures/postgis.sql");
+        }
+        postgres.createDatabase("extdb");
+        load(postgres, "extdb", "/fixtures/extensions.sql");
+        postgres.createDatabase("ecodb");
+        load(postgres, "ecodb", "/fixtures/ecosystem.sql");
+        postgres.psql("postgres", "CREATE ROLE " + OWNER + " LOGIN PASSWORD '" + OWNER_PASSWORD.replace("'", "''")
+                + "'; CREATE DATABASE ownerdb OWNER " + OWNER + "; CREATE DATABASE gisownerdb OWNER " + OWNER + ";");
+        // trusted extensions, created by the owner itself (PostgreSQL 13+)
+        postgres.psql("ownerdb", "SET ROLE " + OWNER + "; CREATE EXTENSION citext; CREATE EXTENSION pg_trgm;"
+                + "CREATE TABLE public.people (id int PRIMARY KEY, email citext UNIQUE, bio text);"
+                + "CREATE INDEX people_bio ON public.people USING gin (bio gin_trgm_ops);"
+                + "INSERT INTO public.people SELECT g, 'Person' || g || '@Example.org', 'bio ' || md5(g::text) "
+                + "FROM generate_series(1, 100) g;");
+        if (postgisMissing == null) {
+            // PostGIS, created by a superuser; the owner's table uses it
+            postgres.psql("gisownerdb", "CREATE EXTENSION postgis; SET ROLE " + OWNER + ";"
+                    + "CREATE TABLE public.sites (id int PRIMARY KEY, pos geometry(Point, 4326));"
+                    + "INSERT INTO public.sites SELECT g, ST_SetSRID(ST_MakePoint(g, g), 4326) FROM generate_series(1, 20) g;");
+        }
+        return List.of(new Extra("gis", "gisdb", PostgresServer.USER, PostgresServer.PASSWORD),
+                new Extra("ext", "extdb", PostgresServer.USER, PostgresServer.PASSWORD),
+                new Extra("eco", "ecodb", PostgresServer.USER, PostgresServer.PASSWORD),
+                new Extra("owner", "ownerdb", OWNER, OWNER_PASSWORD),
+                new Extra("gisowner", "gisownerdb", OWNER, OWNER_PASSWORD));
+    }
+
+    private static void load(PostgresServer postgres, String database, String fixture) throws IOException {
+        try (InputStream sql = VerifyStack.class.getResourceAsStream(fixture)) {
+            postgres.load(database, sql);
+        }
+    }
 
     @Override
     public Map<String, String> start() {
@@ -49,6 +109,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             postgres.createDatabase("sizeddb");
             postgres.psql("sizeddb", "CREATE TABLE items (id int PRIMARY KEY, body text);"
                     + "INSERT INTO items SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 3000) g;");
+            List<Extra> extras = extensionDatabases(postgres);
             s3 = S3Server.start();
             String[] pair = AgeKeys.generate();
             keys = Files.createTempDirectory("lifeboat-verify-keys-");
@@ -82,6 +143,12 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
                 backup.put("lifeboat.databases." + db[0] + ".database", db[1]);
                 backup.put("lifeboat.databases." + db[0] + ".password", PostgresServer.PASSWORD);
             }
+            for (Extra extra : extras) {
+                backup.put("lifeboat.databases." + extra.label() + ".host", postgres.host());
+                backup.put("lifeboat.databases." + extra.label() + ".port", port);
+                backup.put("lifeboat.databases." + extra.label() + ".database", extra.database());
+                backup.put("lifeboat.databases." + extra.label() + ".password", PostgresServer.PASSWORD);
+            }
             backupService = ServiceProcess.start("backup-service", backup);
 
             Map<String, String> restore = new HashMap<>(store);
@@ -92,6 +159,16 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             restore.put("lifeboat.targets.scratch.database", "postgres");
             restore.put("lifeboat.targets.scratch.password", PostgresServer.PASSWORD);
             restore.put("lifeboat.targets.scratch.scratch", "true");
+            for (Extra extra : extras) {
+                String target = "lifeboat.targets." + extra.label();
+                restore.put(target + ".host", postgres.host());
+                restore.put(target + ".port", port);
+                restore.put(target + ".database", extra.database());
+                restore.put(target + ".user", extra.restoreUser());
+                restore.put(target + ".password", extra.restorePassword());
+                restore.put(target + ".database-label", extra.label());
+                restore.put(target + ".safety-backup", "false");
+            }
             restoreService = ServiceProcess.start("restore-service", restore);
 
             Map<String, String> verify = new HashMap<>(store);
@@ -116,6 +193,16 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The labels of every database backup-service backs up here. */
+    static List<String> labels() {
+        return List.of("main", "legacy", "sized", "gis", "ext", "eco", "owner", "gisowner");
+    }
+
+    /** Why the PostGIS databases are empty (PostGIS not installed), or null. */
+    static String postgisMissing() {
+        return postgisMissing;
     }
 
     static PostgresServer postgres() {

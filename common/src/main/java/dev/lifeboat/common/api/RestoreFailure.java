@@ -13,7 +13,10 @@ public enum RestoreFailure {
     STORE_ERROR,
     /** A step did not finish within its timeout. */
     TIMEOUT,
-    /** The target server could not be reached, ran out of a resource, or ended the session. */
+    /**
+     * The target server could not be reached, ran out of a resource, or ended the session; or it cannot host the
+     * backup: an extension the dump creates is not installed on it, or the restore's role may not create it.
+     */
     TARGET_ERROR,
     /** A peer (backup-service for the safety backup) or the Kubernetes API failed. */
     PEER_ERROR,

@@ -12,11 +12,18 @@ import java.util.Objects;
  * Lets a plain-format dump restore over an existing database: written through on its way into psql (one
  * transaction), it puts {@code DROP SCHEMA IF EXISTS <name> CASCADE;} right before each {@code CREATE SCHEMA <name>;}
  * that pg_dump wrote for a schema TOC entry, so the dump's schemas are replaced instead of the restore failing
- * with "schema already exists". Every other byte passes through unchanged. Written by hand because no library
- * reads a pg_dump stream, and the stream is too large to hold or to turn into a String per line.
+ * with "schema already exists". The few objects a dump creates outside any schema that the target may hold too
+ * (publications, event triggers, foreign servers; see {@link Kind}) are replaced the same way. Every other byte
+ * passes through unchanged. Written by hand because no library reads a pg_dump stream, and the stream is too
+ * large to hold or to turn into a String per line.
  *
- * <p>A line is rewritten only when it is exactly {@code CREATE SCHEMA <identifier>;}, outside COPY data, and the
- * last TOC header ({@code -- Name: ...}) announced a schema ({@code ; Type: SCHEMA; Schema: -;}) with nothing but
+ * <p>Extensions need no line of their own: an extension lives in a schema, so dropping its schema drops it, and
+ * pg_dump creates it again with {@code CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA ...} right after the schemas,
+ * from the files installed on the target server.
+ *
+ * <p>A line is rewritten only when it is exactly {@code CREATE SCHEMA <identifier>;} (or starts with
+ * {@code CREATE PUBLICATION <identifier>} and the like), outside COPY data, and the last TOC header
+ * ({@code -- Name: ...}) announced that kind of object ({@code ; Type: SCHEMA; Schema: -;}) with nothing but
  * blank and comment lines since. The header condition keeps the same text inside a function body or a string
  * literal from being rewritten; skipping COPY blocks (from {@code COPY ... FROM stdin;} to the line {@code \.},
  * which no data line can be: a data backslash is doubled) keeps table data from being read as SQL.
@@ -27,17 +34,44 @@ import java.util.Objects;
  */
 public final class SchemaReset extends OutputStream {
     static final int MAX_HELD_LINE = 4096;
-    private static final byte[] CREATE_SCHEMA = ascii("CREATE SCHEMA ");
     private static final byte[] TOC_HEADER = ascii("-- Name: ");
-    private static final byte[] SCHEMA_ENTRY = ascii("; Type: SCHEMA; Schema: -;");
     private static final byte[] COMMENT = ascii("--");
     private static final byte[] COPY = ascii("COPY ");
     private static final byte[] FROM_STDIN = ascii(" FROM stdin;");
-    private static final byte[] DROP = ascii("DROP SCHEMA IF EXISTS ");
-    private static final byte[] CASCADE = ascii(" CASCADE;\n");
+
+    /**
+     * What is replaced: objects a clean-schema restore finds in the target already and that pg_dump creates without
+     * {@code IF NOT EXISTS}. Schemas are dropped with CASCADE (their content goes with them); a foreign server too
+     * (its user mappings, which the dump creates again); publications and event triggers hold nothing.
+     */
+    public enum Kind {
+        SCHEMA("SCHEMA", "CREATE SCHEMA ", "DROP SCHEMA IF EXISTS ", " CASCADE;\n", true),
+        PUBLICATION("PUBLICATION", "CREATE PUBLICATION ", "DROP PUBLICATION IF EXISTS ", ";\n", false),
+        EVENT_TRIGGER("EVENT TRIGGER", "CREATE EVENT TRIGGER ", "DROP EVENT TRIGGER IF EXISTS ", ";\n", false),
+        SERVER("SERVER", "CREATE SERVER ", "DROP SERVER IF EXISTS ", " CASCADE;\n", false);
+
+        private final byte[] entry;
+        private final byte[] create;
+        private final byte[] drop;
+        private final byte[] dropEnd;
+        /** The CREATE line is exactly {@code <create><identifier>;}; else the identifier ends at a space or ';'. */
+        private final boolean wholeLine;
+
+        Kind(String tocType, String create, String drop, String dropEnd, boolean wholeLine) {
+            this.entry = ascii("; Type: " + tocType + "; Schema: -;");
+            this.create = ascii(create);
+            this.drop = ascii(drop);
+            this.dropEnd = ascii(dropEnd);
+            this.wholeLine = wholeLine;
+        }
+    }
+
+    /** One object dropped before the dump created it again: its kind and its identifier as the dump writes it. */
+    public record Replaced(Kind kind, String identifier) {
+    }
 
     private final OutputStream out;
-    private final List<String> schemas = new ArrayList<>();
+    private final List<Replaced> replaced = new ArrayList<>();
     private final byte[] one = new byte[1];
     private boolean closed;
 
@@ -48,8 +82,8 @@ public final class SchemaReset extends OutputStream {
     private int held;
     // the line's last bytes, so that a COPY header longer than the kept start is still recognised
     private final byte[] tail = new byte[FROM_STDIN.length];
-    // a schema TOC header came last, followed only by blank and comment lines
-    private boolean afterSchemaHeader;
+    // the kind of the TOC header that came last, followed only by blank and comment lines; null if none
+    private Kind afterHeader;
 
     // inside COPY: the current row (to spot the "\." terminator)
     private boolean inCopy;
@@ -61,7 +95,12 @@ public final class SchemaReset extends OutputStream {
 
     /** The schema identifiers, as written in the dump, before whose creation a DROP was put, in dump order. */
     public List<String> schemas() {
-        return List.copyOf(schemas);
+        return replaced.stream().filter(r -> r.kind() == Kind.SCHEMA).map(Replaced::identifier).toList();
+    }
+
+    /** Every object before whose creation a DROP was put, schemas included, in dump order. */
+    public List<Replaced> replaced() {
+        return List.copyOf(replaced);
     }
 
     @Override
@@ -109,14 +148,14 @@ public final class SchemaReset extends OutputStream {
      */
     private int statementBytes(byte[] b, int from, int to, boolean lineEnds, int pending) throws IOException {
         keep(b, from, to);
-        boolean candidate = afterSchemaHeader && !lineTooLong && startsLike(CREATE_SCHEMA);
+        boolean candidate = afterHeader != null && !lineTooLong && startsLike(afterHeader.create);
         if (candidate && !lineEnds) {
             // whether a DROP goes before this line is known only at its end, and the DROP must come first
             writeRun(b, pending, from);
             held = lineLength;
             return to;
         }
-        int identifierEnd = candidate ? createSchemaIdentifierEnd() : -1;
+        int identifierEnd = candidate ? createIdentifierEnd() : -1;
         if (identifierEnd >= 0 || held > 0) {
             writeRun(b, pending, from);
             pending = from;
@@ -160,9 +199,14 @@ public final class SchemaReset extends OutputStream {
 
     private void endStatementLine() {
         if (startsWith(TOC_HEADER)) {
-            afterSchemaHeader = !lineTooLong && contains(SCHEMA_ENTRY);
+            afterHeader = null;
+            for (Kind kind : Kind.values()) {
+                if (!lineTooLong && contains(kind.entry)) {
+                    afterHeader = kind;
+                }
+            }
         } else if (lineLength > 0 && !startsWith(COMMENT)) {
-            afterSchemaHeader = false;
+            afterHeader = null;
             // the tail starts zeroed, so a line shorter than " FROM stdin;" never matches it
             if (startsWith(COPY) && Arrays.equals(tail, FROM_STDIN)) {
                 inCopy = true;
@@ -174,14 +218,23 @@ public final class SchemaReset extends OutputStream {
         Arrays.fill(tail, (byte) 0);
     }
 
-    /** The end of the identifier when the whole line is {@code CREATE SCHEMA <identifier>;}, else -1. */
-    private int createSchemaIdentifierEnd() {
-        if (lineTooLong || lineLength < CREATE_SCHEMA.length + 2 || !startsWith(CREATE_SCHEMA)
-                || line[lineLength - 1] != ';') {
+    /**
+     * The end of the identifier when the line creates an object of the last header's kind, else -1: the whole line is
+     * {@code CREATE SCHEMA <identifier>;}; or it starts with {@code CREATE PUBLICATION <identifier>} followed by a
+     * space, a ';' or the line's end (pg_dump continues some of these statements on the next lines).
+     */
+    private int createIdentifierEnd() {
+        Kind kind = afterHeader;
+        int start = kind == null ? 0 : kind.create.length;
+        if (kind == null || lineTooLong || lineLength <= start || !startsWith(kind.create)) {
             return -1;
         }
-        int semicolon = lineLength - 1;
-        return identifierEnd(line, CREATE_SCHEMA.length, semicolon) == semicolon ? semicolon : -1;
+        if (kind.wholeLine) {
+            int last = lineLength - 1;
+            return line[last] == ';' && last > start && identifierEnd(line, start, last) == last ? last : -1;
+        }
+        int end = identifierEnd(line, start, lineLength);
+        return end > 0 && (end == lineLength || line[end] == ' ' || line[end] == ';') ? end : -1;
     }
 
     /** Where the identifier starting at {@code from} ends (not beyond {@code to}), or -1 if none starts there. */
@@ -215,14 +268,15 @@ public final class SchemaReset extends OutputStream {
     }
 
     private void writeDrop(int identifierEnd) throws IOException {
-        int start = CREATE_SCHEMA.length;
+        Kind kind = afterHeader;
+        int start = kind.create.length;
         int n = identifierEnd - start;
-        byte[] drop = new byte[DROP.length + n + CASCADE.length];
-        System.arraycopy(DROP, 0, drop, 0, DROP.length);
-        System.arraycopy(line, start, drop, DROP.length, n);
-        System.arraycopy(CASCADE, 0, drop, DROP.length + n, CASCADE.length);
+        byte[] drop = new byte[kind.drop.length + n + kind.dropEnd.length];
+        System.arraycopy(kind.drop, 0, drop, 0, kind.drop.length);
+        System.arraycopy(line, start, drop, kind.drop.length, n);
+        System.arraycopy(kind.dropEnd, 0, drop, kind.drop.length + n, kind.dropEnd.length);
         out.write(drop);
-        schemas.add(new String(line, start, n, StandardCharsets.UTF_8));
+        replaced.add(new Replaced(kind, new String(line, start, n, StandardCharsets.UTF_8)));
     }
 
     /** Whether the line so far agrees with {@code prefix} (is a prefix of it, or starts with it). */
@@ -263,7 +317,7 @@ public final class SchemaReset extends OutputStream {
         closed = true;
         try {
             if (held > 0) {
-                int identifierEnd = createSchemaIdentifierEnd();
+                int identifierEnd = createIdentifierEnd();
                 if (identifierEnd >= 0) {
                     writeDrop(identifierEnd);
                 }

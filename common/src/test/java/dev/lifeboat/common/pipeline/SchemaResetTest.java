@@ -35,7 +35,7 @@ class SchemaResetTest {
             off += n;
         }
         reset.close();
-        return new Result(out.toByteArray(), reset.schemas());
+        return new Result(out.toByteArray(), reset.schemas(), reset.replaced());
     }
 
     static Result reset(String input) throws IOException {
@@ -43,7 +43,7 @@ class SchemaResetTest {
         return reset(bytes, () -> bytes.length);
     }
 
-    record Result(byte[] bytes, List<String> schemas) {
+    record Result(byte[] bytes, List<String> schemas, List<SchemaReset.Replaced> replaced) {
         String text() {
             return new String(bytes, StandardCharsets.UTF_8);
         }
@@ -213,6 +213,44 @@ class SchemaResetTest {
         }
         String dump = schemaHeader("s$1") + "CREATE SCHEMA _S$1;\n";
         assertThat(reset(dump).schemas()).containsExactly("_S$1");
+    }
+
+    @Test
+    void publicationsEventTriggersAndServersAreDroppedBeforeTheDumpCreatesThemAgain() throws IOException {
+        String dump = "--\n-- Name: veröffentlichung; Type: PUBLICATION; Schema: -; Owner: postgres\n--\n\n"
+                + "CREATE PUBLICATION \"veröffentlichung\" WITH (publish = 'insert, update, delete, truncate');\n"
+                + "--\n-- Name: pub_all; Type: PUBLICATION; Schema: -; Owner: postgres\n--\n\n"
+                + "CREATE PUBLICATION pub_all FOR ALL TABLES WITH (publish = 'insert');\n"
+                + "--\n-- Name: pub_all t; Type: PUBLICATION TABLE; Schema: s1; Owner: postgres\n--\n\n"
+                + "ALTER PUBLICATION pub_all ADD TABLE ONLY s1.t;\n"
+                + "--\n-- Name: no_ddl; Type: EVENT TRIGGER; Schema: -; Owner: postgres\n--\n\n"
+                + "CREATE EVENT TRIGGER no_ddl ON ddl_command_start\n   EXECUTE FUNCTION public.no_ddl();\n"
+                + "--\n-- Name: remote; Type: SERVER; Schema: -; Owner: postgres\n--\n\n"
+                + "CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (\n    host 'db'\n);\n"
+                + "--\n-- Name: pub2; Type: PUBLICATION; Schema: -; Owner: postgres\n--\n\n"
+                + "CREATE PUBLICATION pub2;\n";
+        Result result = reset(dump);
+        assertThat(result.text()).isEqualTo(dump
+                .replace("CREATE PUBLICATION \"ver", "DROP PUBLICATION IF EXISTS \"veröffentlichung\";\nCREATE PUBLICATION \"ver")
+                .replace("CREATE PUBLICATION pub_all", "DROP PUBLICATION IF EXISTS pub_all;\nCREATE PUBLICATION pub_all")
+                .replace("CREATE EVENT TRIGGER", "DROP EVENT TRIGGER IF EXISTS no_ddl;\nCREATE EVENT TRIGGER")
+                .replace("CREATE SERVER", "DROP SERVER IF EXISTS remote CASCADE;\nCREATE SERVER")
+                .replace("CREATE PUBLICATION pub2;", "DROP PUBLICATION IF EXISTS pub2;\nCREATE PUBLICATION pub2;"));
+        assertThat(result.replaced()).extracting(SchemaReset.Replaced::kind).containsExactly(SchemaReset.Kind.PUBLICATION,
+                SchemaReset.Kind.PUBLICATION, SchemaReset.Kind.EVENT_TRIGGER, SchemaReset.Kind.SERVER,
+                SchemaReset.Kind.PUBLICATION);
+        assertThat(result.schemas()).isEmpty();
+        byte[] bytes = dump.getBytes(StandardCharsets.UTF_8);
+        for (long seed = 0; seed < 50; seed++) {
+            Random random = new Random(seed);
+            assertThat(reset(bytes, () -> random.nextInt(1, 20)).bytes()).as("seed %d", seed).isEqualTo(result.bytes());
+        }
+        // a header of one kind does not license a CREATE of another, nor a CREATE that is not the object's own
+        for (String line : List.of("CREATE SCHEMA p;", "CREATE PUBLICATIONp;", "CREATE PUBLICATION \"\";",
+                "CREATE PUBLICATION p-q;", " CREATE PUBLICATION p;")) {
+            String other = "--\n-- Name: p; Type: PUBLICATION; Schema: -; Owner: postgres\n--\n\n" + line + "\n";
+            assertThat(reset(other).text()).as(line).isEqualTo(other);
+        }
     }
 
     @Test

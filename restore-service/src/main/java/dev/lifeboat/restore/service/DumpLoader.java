@@ -51,20 +51,20 @@ final class DumpLoader {
                 true);
         try {
             OutputStream psqlIn = new BufferedOutputStream(process.stdin(), BUFFER);
-            toPsql(process, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
+            toPsql(process, connection, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
             OutputStream sink = resetSchemas ? new SchemaReset(keepOpen(psqlIn)) : psqlIn;
             ReadChain.Result read;
             try {
                 read = ReadChain.read(store, metadata, identities, measure, sink::write);
             } catch (ReadChain.SinkFailed e) {
-                throw psqlStopped(process, e.getCause());
+                throw psqlStopped(process, connection, e.getCause());
             }
             if (!read.ok()) {
                 throw new RestoreFault(read.outcome() == ReadChain.Outcome.STORE_ERROR ? RestoreFailure.STORE_ERROR
                         : RestoreFailure.BACKUP_DAMAGED, read.detail() + " Nothing was committed; the target is unchanged.");
             }
             // a dump ends with a newline; one more completes a last line that did not, so nothing is held back
-            toPsql(process, () -> {
+            toPsql(process, connection, () -> {
                 sink.write('\n');
                 sink.flush();
                 write(psqlIn, "COMMIT;\n");
@@ -75,7 +75,7 @@ final class DumpLoader {
             } catch (PgTimeout e) {
                 throw e;
             } catch (PgToolFailed e) {
-                throw new RestoreFault(RestoreFault.ofPsqlError(process.stderr()),
+                throw RestoreFault.ofPsql(process.stderr(), connection.user(),
                         "A statement of the dump failed; the load was rolled back: " + e.getMessage());
             }
         } catch (RuntimeException e) {
@@ -95,18 +95,18 @@ final class DumpLoader {
     }
 
     /** Writing to psql failed: it ended, almost always because a statement failed; quote what it said. */
-    private static void toPsql(PgProcess process, IoStep step) {
+    private static void toPsql(PgProcess process, PgConnection connection, IoStep step) {
         try {
             step.run();
         } catch (IOException e) {
-            throw psqlStopped(process, e);
+            throw psqlStopped(process, connection, e);
         }
     }
 
-    private static RestoreFault psqlStopped(PgProcess process, IOException e) {
+    private static RestoreFault psqlStopped(PgProcess process, PgConnection connection, IOException e) {
         process.awaitExit(Duration.ofSeconds(5));
         String said = process.stderr();
-        return new RestoreFault(RestoreFault.ofPsqlError(said), "psql stopped reading the dump; the load was rolled back"
+        return RestoreFault.ofPsql(said, connection.user(), "psql stopped reading the dump; the load was rolled back"
                 + (said.isBlank() ? " (" + e.getMessage() + ")" : ": " + said));
     }
 

@@ -15,7 +15,10 @@ import dev.lifeboat.verify.config.VerifyServiceConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -39,14 +42,27 @@ public class RestoredData {
     private static final Pattern COLUMNS = Pattern.compile("(?:" + IDENT + "(?:, " + IDENT + ")*)?");
     /**
      * The tables the restore holds data in, named as pg_dump names them (quote_ident follows the same rules as
-     * pg_dump's quoting): ordinary tables outside the system schemas that no extension owns. Partitioned tables
-     * hold no rows themselves (their partitions are listed), views and foreign tables are not dumped as data.
+     * pg_dump's quoting): ordinary tables outside the system schemas that no extension owns, and the extension
+     * configuration tables ({@code pg_extension_config_dump}, e.g. PostGIS's spatial_ref_sys), whose data pg_dump
+     * dumps. Partitioned tables hold no rows themselves (their partitions are listed), views, materialized views
+     * (dumped as REFRESH) and foreign tables are not dumped as data.
      */
     private static final String TABLES_SQL = "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
             + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
             + "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
             + "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND NOT EXISTS (SELECT 1 FROM pg_depend d "
-            + "WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1";
+            + "WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e' AND NOT EXISTS ("
+            + "SELECT 1 FROM pg_extension e WHERE e.oid = d.refobjid AND c.oid = ANY (e.extconfig))) ORDER BY 1";
+    /**
+     * The extension configuration tables with the condition their extension registered
+     * ({@code pg_extension.extcondition}, e.g. {@code WHERE NOT (srid BETWEEN 2000 AND 2217 OR ...)}: the rows the
+     * extension's script creates are left out), one a line as {@code <table> x<hex of the condition>}, since a
+     * condition spans lines.
+     */
+    private static final String CONFIG_TABLES_SQL = "SELECT format('%I.%I', n.nspname, c.relname) || ' x' || "
+            + "encode(convert_to(coalesce(x.cond, ''), 'UTF8'), 'hex') FROM pg_extension e "
+            + "CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS x(relid, cond) "
+            + "JOIN pg_class c ON c.oid = x.relid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'";
 
     private final PgTools pgTools;
     private final VerifyServiceConfig config;
@@ -70,6 +86,7 @@ public class RestoredData {
         TimeLimit timeout = queryLimit();
         Set<String> restoredTables = new LinkedHashSet<>(pgTools.psqlQuery(psql, scratch, TABLES_SQL, timeout).lines()
                 .map(String::strip).filter(l -> !l.isEmpty()).toList());
+        Map<String, String> conditions = configTables(psql, scratch, timeout);
         PgConnection readback = scratch.withSettings(CopyText.forReadback(backup.encoding()));
         List<TableMismatch> mismatches = new ArrayList<>();
         long rows = 0;
@@ -84,7 +101,7 @@ public class RestoredData {
                         want.rows(), null, want.hash(), null));
                 continue;
             }
-            TableFingerprint got = readBack(psql, readback, want);
+            TableFingerprint got = readBack(psql, readback, want, conditions.get(want.table()));
             rows += got.rows();
             if (got.rows() != want.rows()) {
                 mismatches.add(new TableMismatch(want.table(), "row count differs", want.rows(), got.rows(),
@@ -118,11 +135,32 @@ public class RestoredData {
         return m.table() + " (" + m.problem() + counts + ")";
     }
 
-    /** One table read back with COPY ... TO STDOUT, in the dump's session settings, through the fingerprint. */
-    private TableFingerprint readBack(PgTools.Program psql, PgConnection connection, TableFingerprint table) {
+    /** The extension configuration tables of the restored database and the condition of each (see CONFIG_TABLES_SQL). */
+    private Map<String, String> configTables(PgTools.Program psql, PgConnection scratch, TimeLimit timeout) {
+        Map<String, String> conditions = new HashMap<>();
+        for (String line : pgTools.psqlQuery(psql, scratch, CONFIG_TABLES_SQL, timeout).lines().toList()) {
+            int at = line.lastIndexOf(" x");
+            if (at > 0) {
+                conditions.put(line.substring(0, at), new String(HexFormat.of().parseHex(line.substring(at + 2).strip()),
+                        StandardCharsets.UTF_8));
+            }
+        }
+        return conditions;
+    }
+
+    /**
+     * One table read back with COPY ... TO STDOUT, in the dump's session settings, through the fingerprint. An
+     * extension configuration table ({@code condition} not null) is read as pg_dump dumps it: the same columns, only
+     * the rows its extension's condition selects.
+     */
+    private TableFingerprint readBack(PgTools.Program psql, PgConnection connection, TableFingerprint table,
+                                      String condition) {
         ContentFingerprint fingerprint = new ContentFingerprint();
         fingerprint.beginTable(table.table(), table.columns());
-        String sql = "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT";
+        String sql = condition == null
+                ? "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT"
+                : "COPY (SELECT " + (table.columns().isEmpty() ? "*" : table.columns()) + " FROM " + table.table()
+                        + (condition.isBlank() ? "" : " " + condition) + ") TO STDOUT";
         try (PgProcess p = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
                 "-c", sql), connection, pgTools.connectTimeout(), queryLimit())) {
             p.stdin().close();
