@@ -32,7 +32,8 @@ import org.jboss.logging.Logger;
  *   <li>BREACHED: no completed backup; the newest backup not proven bad started longer ago than the RPO; the last
  *       measured restore took longer than the RTO; no backup is proven restorable and the newest one failed.</li>
  *   <li>AT_RISK: no backup proven restorable yet, or the newest proven one is older than the RPO; no restore time
- *       measured yet; a retained backup proven bad ({@link BackupCatalog#provenBad}); a size anomaly.</li>
+ *       measured yet; a retained backup proven bad ({@link BackupCatalog#provenBad}); a size anomaly; the server is
+ *       newer than every pg_dump backup-service has, so backups are refused ({@link BackupCatalog#serverRefusal}).</li>
  * </ul>
  */
 @ApplicationScoped
@@ -187,6 +188,9 @@ public class StatusService {
 
         archivedOnly(backups, records, lastRestore.map(VerificationRecord::restoreSeconds).orElse(null))
                 .ifPresent(findings::add);
+
+        catalog.serverRefusal(label).ifPresent(refusal -> findings.add(new Finding(Health.AT_RISK,
+                "backups are refused since " + refusal.checkedAt() + ": " + refusal.message())));
 
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {
