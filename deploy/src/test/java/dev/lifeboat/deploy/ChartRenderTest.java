@@ -62,7 +62,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ChartRenderTest {
     static final List<String> SERVICES = List.of("backup-service", "restore-service", "verify-service");
     static final List<String> ALERTS = List.of("LifeboatBackupMissing", "LifeboatBackupFailed",
-            "LifeboatBackupSizeAnomaly", "LifeboatVerificationFailed", "LifeboatVerificationStale",
+            "LifeboatBackupToolIncompatible", "LifeboatBackupSizeAnomaly", "LifeboatVerificationFailed", "LifeboatVerificationStale",
             "LifeboatRPOBreached", "LifeboatRTOBreached", "LifeboatServiceDown");
     static final String SECRETS_DIR = "/etc/lifeboat/secrets";
     /**
