@@ -14,14 +14,20 @@ import dev.lifeboat.common.testing.TokenResource;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,6 +42,7 @@ import org.junit.jupiter.api.Test;
  */
 class PgMajorsIT {
     private static final int[] MAJORS = {13, 14, 16, 17};
+    private static final ExecutorService STARTER = Executors.newVirtualThreadPerTaskExecutor();
     private static final Map<Integer, PostgresServer> SERVERS = new LinkedHashMap<>();
     private static PostgresServer local;
     private static S3Server s3;
@@ -46,14 +53,23 @@ class PgMajorsIT {
 
     @BeforeAll
     static void start() throws Exception {
-        local = PostgresServer.start();
+        // five servers, then three services, each group started side by side: the class's start-up is most of its time
+        CompletableFuture<PostgresServer> scratch = CompletableFuture.supplyAsync(PostgresServer::start, STARTER);
+        Map<Integer, CompletableFuture<PostgresServer>> starting = new LinkedHashMap<>();
         for (int major : MAJORS) {
-            PostgresServer server = PostgresServer.start(major);
-            SERVERS.put(major, server);
-            server.createDatabase("app");
-            try (InputStream sql = PgMajorsIT.class.getResourceAsStream("/fixtures/hard-content.sql")) {
-                server.load("app", sql);
+            starting.put(major, CompletableFuture.supplyAsync(() -> withFixture(PostgresServer.start(major)), STARTER));
+        }
+        // what started is kept for stop() even when another start failed
+        List<RuntimeException> failures = new ArrayList<>();
+        local = started(scratch, failures);
+        starting.forEach((major, server) -> {
+            PostgresServer s = started(server, failures);
+            if (s != null) {
+                SERVERS.put(major, s);
             }
+        });
+        if (!failures.isEmpty()) {
+            throw failures.get(0);
         }
         s3 = S3Server.start();
         dir = Files.createTempDirectory("lifeboat-majors-");
@@ -84,11 +100,14 @@ class PgMajorsIT {
         target(restoreConfig, "scratch17", SERVERS.get(17), "postgres", true);
         target(restoreConfig, "pg13", SERVERS.get(13), "app", false);
         target(restoreConfig, "pg14", SERVERS.get(14), "app", false);
-        restore = ServiceProcess.start("restore-service", restoreConfig);
+        int restoreApi = PostgresServer.freePort();
+        int restoreManagement = PostgresServer.freePort();
+        CompletableFuture<ServiceProcess> restoring = CompletableFuture.supplyAsync(
+                () -> ServiceProcess.start("restore-service", restoreConfig, restoreApi, restoreManagement), STARTER);
 
         Map<String, String> verifyConfig = new HashMap<>(common);
         verifyConfig.putAll(Map.of(
-                "lifeboat.peers.restore-url", restore.apiUrl(),
+                "lifeboat.peers.restore-url", "http://127.0.0.1:" + restoreApi,
                 "lifeboat.verify.scratch.host", local.host(),
                 "lifeboat.verify.scratch.port", Integer.toString(local.port()),
                 "lifeboat.verify.scratch.password", PostgresServer.PASSWORD,
@@ -96,7 +115,8 @@ class PgMajorsIT {
         for (int major : MAJORS) {
             verifyConfig.put("lifeboat.databases.pg" + major + ".rpo", "24h"); // known before its first backup
         }
-        verify = ServiceProcess.start("verify-service", verifyConfig);
+        CompletableFuture<ServiceProcess> verifying = CompletableFuture.supplyAsync(
+                () -> ServiceProcess.start("verify-service", verifyConfig), STARTER);
 
         Map<String, String> backupConfig = new HashMap<>(common);
         backupConfig.put("lifeboat.encryption.recipients", pair[0]);
@@ -108,7 +128,34 @@ class PgMajorsIT {
             backupConfig.put(p + "database", "app");
             backupConfig.put(p + "password", PostgresServer.PASSWORD);
         }
-        backup = ServiceProcess.start("backup-service", backupConfig);
+        CompletableFuture<ServiceProcess> backingUp = CompletableFuture.supplyAsync(
+                () -> ServiceProcess.start("backup-service", backupConfig), STARTER);
+        restore = started(restoring, failures);
+        verify = started(verifying, failures);
+        backup = started(backingUp, failures);
+        if (!failures.isEmpty()) {
+            throw failures.get(0);
+        }
+    }
+
+    /** What a start returned, or null with its failure added to {@code failures}. */
+    private static <T> T started(CompletableFuture<T> start, List<RuntimeException> failures) {
+        try {
+            return start.join();
+        } catch (RuntimeException e) {
+            failures.add(e);
+            return null;
+        }
+    }
+
+    private static PostgresServer withFixture(PostgresServer server) {
+        server.createDatabase("app");
+        try (InputStream sql = PgMajorsIT.class.getResourceAsStream("/fixtures/hard-content.sql")) {
+            server.load("app", sql);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return server;
     }
 
     private static void target(Map<String, String> config, String name, PostgresServer server, String database,
