@@ -525,9 +525,9 @@ public class BackupCatalog {
         }
     }
 
-    /** Folder of a database's server checks: {@code <prefix>/server-check/}. */
+    /** Folder of a database's server checks: {@code <prefix>/server-check/<label>/} (labels may share a prefix). */
     public String serverChecksPrefix(String label) {
-        return prefix(label) + "/server-check/";
+        return prefix(label) + "/server-check/" + label + "/";
     }
 
     /**
@@ -540,7 +540,7 @@ public class BackupCatalog {
     }
 
     /**
-     * Records a refusal ({@code supported} false) as a signed {@code <prefix>/server-check/<version>.json}
+     * Records a refusal ({@code supported} false) as a signed {@code <prefix>/server-check/<label>/<version>.json}
      * (write-once, like label sidecars: a new version, then the older ones removed); a supported server removes
      * the refusals, so only a server that cannot be backed up leaves anything in the store.
      */

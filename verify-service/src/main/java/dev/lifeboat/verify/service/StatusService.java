@@ -190,7 +190,7 @@ public class StatusService {
                 .ifPresent(findings::add);
 
         catalog.serverRefusal(label).ifPresent(refusal -> findings.add(new Finding(Health.AT_RISK,
-                "backups are refused since " + refusal.checkedAt() + ": " + refusal.message())));
+                "backups are refused (last checked " + refusal.checkedAt() + "): " + refusal.message())));
 
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {
