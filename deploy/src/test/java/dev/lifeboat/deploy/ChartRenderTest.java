@@ -62,8 +62,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ChartRenderTest {
     static final List<String> SERVICES = List.of("backup-service", "restore-service", "verify-service");
     static final List<String> ALERTS = List.of("LifeboatBackupMissing", "LifeboatBackupFailed",
-            "LifeboatBackupSizeAnomaly", "LifeboatVerificationFailed", "LifeboatBackupMetadataDamaged",
-            "LifeboatVerificationStale",
+            "LifeboatBackupToolIncompatible", "LifeboatBackupSizeAnomaly", "LifeboatVerificationFailed",
+            "LifeboatBackupMetadataDamaged", "LifeboatVerificationStale",
             "LifeboatRPOBreached", "LifeboatRTOBreached", "LifeboatServiceDown");
     static final String SECRETS_DIR = "/etc/lifeboat/secrets";
     /**

@@ -64,7 +64,8 @@ public class BackupResource {
     @RolesAllowed({Roles.OPERATOR, Roles.RESTORER})
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Start a backup", description = "202 + Location at once; with wait=true, 201 with the "
-            + "completed backup when done. 409 when a backup of that database is already running.")
+            + "completed backup when done. 409 when a backup of that database is already running, or when its server "
+            + "is newer than every pg_dump here (type pg-version-unsupported: nothing is tried).")
     public Response create(BackupRequest request, @QueryParam("wait") boolean wait, @jakarta.ws.rs.core.Context UriInfo uri) {
         BackupRequest r = request == null ? new BackupRequest(null, null, null) : request;
         String database = databases.resolve(r.database());

@@ -17,7 +17,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * _max) and {@code lifeboat_backups_total{result}}; plus {@code lifeboat_backup_running},
  * {@code lifeboat_backup_last_run_success} (1/0: how the latest backup run since start-up ended, NaN before the
  * first; the chart's {@code LifeboatBackupFailed} alert) and {@code lifeboat_backup_last_duration_seconds} (the
- * newest successful backup's duration, for the dashboard's duration-over-time panel).
+ * newest successful backup's duration, for the dashboard's duration-over-time panel); and
+ * {@code lifeboat_backup_tool_compatible} (1 when a pg_dump here can dump the database's server, 0 when the server is
+ * newer than every one and backups are refused, NaN until the server was asked; the chart's
+ * {@code LifeboatBackupToolIncompatible} alert).
  */
 @ApplicationScoped
 public class BackupMetrics {
@@ -28,6 +31,8 @@ public class BackupMetrics {
     /** 1 success, 0 failure, -1 no run since start-up (exported as NaN). */
     private final Map<String, AtomicLong> lastRun = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> lastDurationMillis = new ConcurrentHashMap<>();
+    /** 1 compatible, 0 the server is newer than every pg_dump, -1 not asked yet (exported as NaN). */
+    private final Map<String, AtomicLong> toolCompatible = new ConcurrentHashMap<>();
 
     public BackupMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -57,8 +62,17 @@ public class BackupMetrics {
                 .tag("database", database).register(registry);
         Gauge.builder("lifeboat.backup.last.duration.seconds", duration, v -> v.get() < 0 ? Double.NaN : v.get() / 1000.0)
                 .description("Duration of the newest successful backup").tag("database", database).register(registry);
+        Gauge.builder("lifeboat.backup.tool.compatible", toolCompatible.computeIfAbsent(database, d -> new AtomicLong(-1)),
+                        v -> v.get() < 0 ? Double.NaN : v.get())
+                .description("1 when a pg_dump here can dump the database's server, 0 when the server is newer than "
+                        + "every pg_dump here and backups are refused (NaN until the server was asked)")
+                .tag("database", database).register(registry);
         counter(database, "success");
         counter(database, "failure");
+    }
+
+    void toolCompatible(String database, boolean compatible) {
+        toolCompatible.computeIfAbsent(database, d -> new AtomicLong(-1)).set(compatible ? 1 : 0);
     }
 
     void started(String database) {

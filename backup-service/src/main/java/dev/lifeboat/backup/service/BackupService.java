@@ -7,6 +7,7 @@ import dev.lifeboat.common.config.EncryptionConfig;
 import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
+import dev.lifeboat.common.error.Errors.PgVersionUnsupported;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.job.JobRegistry;
 import dev.lifeboat.common.job.KeyLock;
@@ -98,6 +99,14 @@ public class BackupService {
     }
 
     void onStart(@Observes StartupEvent event) {
+        // the servers' versions are known (metric, status) before the first scheduled backup, without delaying start-up
+        Thread.ofVirtual().name("server-check").start(() -> databases.labels().forEach(db -> {
+            try {
+                checkServer(db);
+            } catch (RuntimeException e) {
+                // refused: checkServer recorded and logged it
+            }
+        }));
         if (recipients.isEmpty()) {
             LOG.warn("lifeboat.encryption.recipients is empty: backups are stored UNENCRYPTED");
         }
@@ -122,6 +131,12 @@ public class BackupService {
      * @throws BackupInProgress when a backup of that database is already running
      */
     public BackupJob start(String database, Trigger trigger, Map<String, String> labels) {
+        try {
+            checkServer(database);
+        } catch (PgVersionUnsupported e) {
+            metrics.failed(database, 0);
+            throw e;
+        }
         BackupJob job;
         synchronized (this) { // the id is reserved and registered at once, so two starts never pick the same
             job = jobs.register(database, new BackupJob(reserveId(database), database, trigger, labels));
@@ -130,6 +145,45 @@ public class BackupService {
         LOG.infof("Backup %s of %s started (%s)", job.id(), database, trigger);
         workers.execute(() -> run(job));
         return job;
+    }
+
+    /**
+     * Refuses up front a server newer than every pg_dump here ({@link PgVersionUnsupported}, naming both versions and
+     * what to install), and records what it found: the metric {@code lifeboat_backup_tool_compatible} and, for
+     * verify-service's status, a refusal in the store. A server that cannot be asked (down, wrong password) is left
+     * to the backup job, which fails with the reason as before.
+     */
+    void checkServer(String db) {
+        int version;
+        try {
+            version = pgTools.serverVersionNum(databases.connection(db));
+        } catch (RuntimeException e) {
+            LOG.debugf("The server of %s could not be asked for its version: %s", db, e.getMessage());
+            return;
+        }
+        String release = PgTools.release(version);
+        try {
+            PgTools.Program pgDump = pgTools.forServerVersion("pg_dump", version);
+            metrics.toolCompatible(db, true);
+            recordServerCheck(new BackupCatalog.ServerCheck(db, release, pgDump.release(), true, null, Instant.now()));
+        } catch (PgVersionUnsupported e) {
+            metrics.toolCompatible(db, false);
+            String newest = pgTools.find("pg_dump").stream().max(java.util.Comparator.comparingInt(PgTools.Program::major))
+                    .map(PgTools.Program::release).orElse(null);
+            recordServerCheck(new BackupCatalog.ServerCheck(db, release, newest, false, e.getMessage(), Instant.now()));
+            LOG.errorf("Backups of %s are refused: %s", db, e.getMessage());
+            throw e;
+        } catch (Errors.PgToolFailed e) {
+            LOG.debugf("No pg_dump for %s: %s", db, e.getMessage()); // no pg_dump at all: the job says so
+        }
+    }
+
+    private void recordServerCheck(BackupCatalog.ServerCheck check) {
+        try {
+            catalog.recordServerCheck(check);
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Cannot record the server check of %s in the store: %s", check.database(), e.getMessage());
+        }
     }
 
     /** A running or recently finished job. */
@@ -170,7 +224,7 @@ public class BackupService {
             job.log().begin(StepName.DUMP, null);
             PgConnection connection = databases.connection(db);
             int serverVersion = pgTools.serverVersionNum(connection);
-            PgTools.Program pgDump = pgTools.forServer("pg_dump", serverVersion / 10000);
+            PgTools.Program pgDump = pgTools.forServerVersion("pg_dump", serverVersion);
             DumpFormat format = config.backup().format();
             String dataKey = catalog.dataKey(db, job.id());
 
@@ -212,7 +266,7 @@ public class BackupService {
             job.log().begin(StepName.COMMIT, null);
             Instant finishedAt = Instant.now();
             BackupMetadata metadata = new BackupMetadata(BackupMetadata.SCHEMA_VERSION, job.id(), db,
-                    databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(),
+                    databases.databaseName(db), dataKey, PgTools.release(serverVersion), pgDump.version(),
                     chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
                     job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
                     job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, null, roles);
@@ -323,9 +377,5 @@ public class BackupService {
     /** Waits for a job; used by {@code ?wait=true} and the scheduler. */
     public BackupJob await(BackupJob job) {
         return jobs.await(job);
-    }
-
-    private static String formatVersion(int num) {
-        return num >= 100000 ? (num / 10000) + "." + (num % 10000) : (num / 10000) + "." + (num / 100 % 100) + "." + (num % 100);
     }
 }

@@ -607,6 +607,63 @@ public class BackupCatalog {
         }
     }
 
+    /** Folder of a database's server checks: {@code <prefix>/server-check/<label>/} (labels may share a prefix). */
+    public String serverChecksPrefix(String label) {
+        return prefix(label) + "/server-check/" + label + "/";
+    }
+
+    /**
+     * What backup-service found when it last asked a database's server for its version: a server newer than every
+     * pg_dump here cannot be backed up at all, which verify-service's status must show though no backup records it.
+     */
+    @io.quarkus.runtime.annotations.RegisterForReflection
+    public record ServerCheck(String database, String serverVersion, String pgDumpVersion, boolean supported,
+                              String message, Instant checkedAt) {
+    }
+
+    /**
+     * Records a refusal ({@code supported} false) as a signed {@code <prefix>/server-check/<label>/<version>.json}
+     * (write-once, like label sidecars: a new version, then the older ones removed); a supported server removes
+     * the refusals, so only a server that cannot be backed up leaves anything in the store.
+     */
+    public void recordServerCheck(ServerCheck check) throws IOException {
+        String folder = serverChecksPrefix(check.database());
+        List<String> older = store.list(folder).stream().map(ObjectInfo::key).sorted().toList();
+        if (!check.supported()) {
+            long version = Math.max(System.currentTimeMillis(), older.isEmpty() ? 0 : versionOf(older.get(older.size() - 1)) + 1);
+            store.putIfAbsent(folder + String.format("%015d", version) + ".json", integrity.sign(Json.write(check)));
+        }
+        for (String key : older) {
+            store.delete(key);
+        }
+    }
+
+    /** The newest trusted refusal recorded for a database's server, if its server is known to be unsupported. */
+    public Optional<ServerCheck> serverRefusal(String label) {
+        String folder = serverChecksPrefix(label);
+        try {
+            List<String> keys = store.list(folder).stream().map(ObjectInfo::key).sorted(Comparator.reverseOrder()).toList();
+            for (String key : keys) {
+                try (InputStream in = store.open(key)) {
+                    byte[] bytes = in.readAllBytes();
+                    ServerCheck check = Json.read(bytes, ServerCheck.class);
+                    if (integrity.check(bytes) == Integrity.Trust.UNTRUSTED || !label.equals(check.database())) {
+                        untrustedSeen(label, key);
+                    } else if (!check.supported()) {
+                        return Optional.of(check);
+                    }
+                } catch (ObjectStore.ObjectNotFoundException e) {
+                    // replaced meanwhile by a newer check
+                } catch (com.fasterxml.jackson.core.JacksonException e) {
+                    LOG.warnf("Ignoring unreadable server check %s: %s", key, e.getOriginalMessage());
+                }
+            }
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot read the server checks under " + folder + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The label a metadata key's file name starts with. */
     private static String labelOfKey(String key) {
         String name = key.substring(key.lastIndexOf('/') + 1);

@@ -89,6 +89,16 @@ public final class Errors {
     }
 
     /**
+     * The server is newer than every pg_dump here, which refuses such a server: nothing is tried, the detail names
+     * both versions and what to install. A {@link PgToolFailed}, so whoever handles those handles this too.
+     */
+    public static final class PgVersionUnsupported extends PgToolFailed {
+        public PgVersionUnsupported(String detail) {
+            super(409, "pg-version-unsupported", "PostgreSQL version not supported by the client programs", detail);
+        }
+    }
+
+    /**
      * A PostgreSQL client program reached its time limit and was killed; the detail names the program, what it
      * ran and the setting that limits it. A {@link PgToolFailed}, so whoever handles those handles this too.
      */

@@ -2,6 +2,7 @@ package dev.lifeboat.common.pg;
 
 import dev.lifeboat.common.config.PgConfig;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
+import dev.lifeboat.common.error.Errors.PgVersionUnsupported;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,14 +22,18 @@ import java.util.stream.Stream;
 /**
  * Finds PostgreSQL client programs and the server's version, and runs quick queries with psql. pg_dump refuses
  * servers newer than itself and a dump from an older pg_dump may miss features, so for a server of major N the
- * {@code pg_dump} of major N is used, else the oldest newer one; only older ones → refused with a clear error. The
- * same rule picks {@code pg_dumpall} (the role definitions stored with each backup) and {@code psql} for loads.
+ * {@code pg_dump} of major N is used, else the oldest newer one; only older ones → refused up front
+ * ({@link PgVersionUnsupported}, naming both versions and the package to install). The same rule picks
+ * {@code pg_dumpall} (the role definitions stored with each backup). psql and pg_restore only send SQL, so a server
+ * newer than every copy (a restore into a newer major: an upgrade rehearsal) gets the newest.
  * Every query runs under a {@link TimeLimit} (by default {@code lifeboat.pg.query-timeout}) and its answer is
  * read with a size cap, so neither a stalled server nor a huge answer can hold or exhaust the caller.
  */
 @ApplicationScoped
 public class PgTools {
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
+    /** The programs that read the server's catalogs themselves and so refuse a server newer than they are. */
+    private static final java.util.Set<String> DUMPERS = java.util.Set.of("pg_dump", "pg_dumpall");
     /** The configuration key of {@link #queryLimit()}. */
     public static final String QUERY_TIMEOUT = "lifeboat.pg.query-timeout";
     /** The largest answer {@link #psqlQuery} reads: a list of every table of a large database fits. */
@@ -96,6 +101,11 @@ public class PgTools {
 
     /** A found program and its major version. */
     public record Program(Path path, int major, String version) {
+        /** The release number alone, e.g. {@code 15.18} (from {@code pg_dump (PostgreSQL) 15.18 (Debian ...)}). */
+        public String release() {
+            Matcher m = VERSION.matcher(version);
+            return !m.find() ? Integer.toString(major) : m.group(1) + (m.group(2) == null ? "" : "." + m.group(2));
+        }
     }
 
     /** Every copy of {@code name} in the search folders, with its version. */
@@ -118,22 +128,48 @@ public class PgTools {
         }
     }
 
-    /** {@code name} for a server of {@code serverMajor}: the same major, else the oldest newer one. */
+    /**
+     * {@code name} for a server of {@code serverMajor}: the same major, else the oldest newer one; else, for psql
+     * and pg_restore, the newest older one, and for pg_dump and pg_dumpall {@link PgVersionUnsupported}.
+     */
     public Program forServer(String name, int serverMajor) {
-        return choose(name, find(name), serverMajor);
+        return choose(name, find(name), serverMajor, Integer.toString(serverMajor));
+    }
+
+    /** As {@link #forServer(String, int)}, for a server's {@code server_version_num}; a refusal names its release. */
+    public Program forServerVersion(String name, int serverVersionNum) {
+        return choose(name, find(name), serverVersionNum / 10000, release(serverVersionNum));
     }
 
     static Program choose(String name, List<Program> candidates, int serverMajor) {
+        return choose(name, candidates, serverMajor, Integer.toString(serverMajor));
+    }
+
+    static Program choose(String name, List<Program> candidates, int serverMajor, String serverRelease) {
         if (candidates.isEmpty()) {
             throw new PgToolFailed("No " + name + " found; install the PostgreSQL client programs or set lifeboat.pg.bin-dirs");
         }
-        return candidates.stream().filter(p -> p.major() == serverMajor).findFirst()
-                .or(() -> candidates.stream().filter(p -> p.major() > serverMajor).min(Comparator.comparingInt(Program::major)))
-                .orElseThrow(() -> new PgToolFailed("The server is PostgreSQL " + serverMajor + " but the newest " + name
-                        + " found is " + candidates.stream().mapToInt(Program::major).max().orElse(0) + " ("
-                        + candidates.stream().map(p -> p.path().toString()).toList() + "); an older " + name
-                        + " than the server cannot be used. Install the client of major " + serverMajor
-                        + " or newer and list its folder in lifeboat.pg.bin-dirs."));
+        Comparator<Program> byMajor = Comparator.comparingInt(Program::major);
+        Optional<Program> fitting = candidates.stream().filter(p -> p.major() == serverMajor).findFirst()
+                .or(() -> candidates.stream().filter(p -> p.major() > serverMajor).min(byMajor));
+        if (fitting.isPresent()) {
+            return fitting.get();
+        }
+        Program newest = candidates.stream().max(byMajor).orElseThrow();
+        if (!DUMPERS.contains(name)) {
+            return newest;
+        }
+        throw new PgVersionUnsupported("The server is PostgreSQL " + serverRelease + " but the newest " + name
+                + " here is " + newest.release() + " (" + newest.path() + "): " + name + " cannot dump a server newer "
+                + "than itself. Install postgresql-client-" + serverMajor + " in the image (the runtime image's build "
+                + "argument PG_MAJORS), or list a folder holding " + name + " " + serverMajor
+                + " or newer in lifeboat.pg.bin-dirs.");
+    }
+
+    /** A {@code server_version_num} as people write it: {@code 170005} → 17.5, {@code 90624} → 9.6.24. */
+    public static String release(int serverVersionNum) {
+        int n = serverVersionNum;
+        return n >= 100000 ? (n / 10000) + "." + (n % 10000) : (n / 10000) + "." + (n / 100 % 100) + "." + (n % 100);
     }
 
     /** The newest copy of {@code name}, for talking to a server whose version is not known yet. */

@@ -76,6 +76,34 @@ class BackupCatalogTest {
     }
 
     @Test
+    void aServerRefusalIsKeptSignedUntilTheServerIsSupportedAgainAndAPlantedOneIsIgnored() throws Exception {
+        FilesystemObjectStore store = new FilesystemObjectStore(dir);
+        java.nio.file.Path keyFile = dir.resolve("integrity.key");
+        java.nio.file.Files.writeString(keyFile, "k1=" + "0123456789abcdef".repeat(4) + "\n");
+        BackupCatalog catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix,
+                Integrity.fromKeyFile(java.util.Optional.of(keyFile)));
+        assertThat(catalog.serverRefusal("main")).isEmpty();
+        catalog.recordServerCheck(new BackupCatalog.ServerCheck("main", "15.18", "15.18", true, null, T));
+        assertThat(store.list(catalog.serverChecksPrefix("main"))).as("a supported server leaves nothing").isEmpty();
+
+        catalog.recordServerCheck(new BackupCatalog.ServerCheck("main", "17.5", "15.18", false, "too new", T));
+        catalog.recordServerCheck(new BackupCatalog.ServerCheck("main", "17.5", "15.18", false, "still too new", T));
+        assertThat(store.list(catalog.serverChecksPrefix("main"))).as("older versions removed").hasSize(1);
+        assertThat(catalog.serverRefusal("main")).map(BackupCatalog.ServerCheck::message).contains("still too new");
+        assertThat(catalog.serverRefusal("other")).isEmpty();
+
+        // planted without a valid tag, newer than the real one: ignored, and counted as untrusted
+        store.putIfAbsent(catalog.serverChecksPrefix("main") + "999999999999999.json",
+                Json.write(new BackupCatalog.ServerCheck("main", "18.0", "15.18", false, "planted", T)));
+        assertThat(catalog.serverRefusal("main")).map(BackupCatalog.ServerCheck::message).contains("still too new");
+        assertThat(catalog.untrustedCount("main")).isEqualTo(1);
+
+        catalog.recordServerCheck(new BackupCatalog.ServerCheck("main", "17.5", "17.2", true, null, T));
+        assertThat(catalog.serverRefusal("main")).isEmpty();
+        assertThat(store.list(catalog.serverChecksPrefix("main"))).isEmpty();
+    }
+
+    @Test
     void labelSidecarsAreSignedVersionedAndInTheDeleteOrder() throws Exception {
         FilesystemObjectStore store = new FilesystemObjectStore(dir);
         java.nio.file.Path keyFile = dir.resolve("integrity.key");

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
+import dev.lifeboat.common.error.Errors.PgVersionUnsupported;
 import dev.lifeboat.common.pg.PgTools.Program;
 import dev.lifeboat.common.testing.PostgresServer;
 import java.io.IOException;
@@ -72,11 +73,29 @@ class PgToolsTest {
 
     @Test
     void chooseRefusesWhenOnlyOlderMajorsExistAndNamesBothVersions() {
-        assertThatThrownBy(() -> PgTools.choose("pg_dump", List.of(program(12), program(13)), 15))
-                .isInstanceOf(PgToolFailed.class)
-                .hasMessageContaining("PostgreSQL 15")
-                .hasMessageContaining("found is 13")
-                .hasMessageContaining("pg_dump");
+        assertThatThrownBy(() -> PgTools.choose("pg_dump", List.of(program(12), program(13)), 17, "17.5"))
+                .isInstanceOf(PgVersionUnsupported.class)
+                .hasMessageContaining("The server is PostgreSQL 17.5 but the newest pg_dump here is 13.1 (/opt/pg13/bin/pg_dump)")
+                .hasMessageContaining("Install postgresql-client-17 in the image");
+        assertThatThrownBy(() -> PgTools.choose("pg_dumpall", List.of(program(13)), 15))
+                .isInstanceOf(PgVersionUnsupported.class).hasMessageContaining("PostgreSQL 15 but the newest pg_dumpall");
+    }
+
+    @Test
+    void psqlAndPgRestoreFallBackToTheNewestOlderMajorForANewerServer() {
+        // they only send SQL: a restore into a newer major (an upgrade rehearsal) works with them
+        assertThat(PgTools.choose("psql", List.of(program(13), program(15), program(14)), 17).major()).isEqualTo(15);
+        assertThat(PgTools.choose("pg_restore", List.of(program(15)), 17).major()).isEqualTo(15);
+        assertThat(PgTools.choose("psql", List.of(program(15), program(17)), 16).major()).isEqualTo(17);
+    }
+
+    @Test
+    void releaseIsWrittenAsPeopleWriteIt() {
+        assertThat(PgTools.release(170005)).isEqualTo("17.5");
+        assertThat(PgTools.release(150018)).isEqualTo("15.18");
+        assertThat(PgTools.release(90624)).isEqualTo("9.6.24");
+        assertThat(program(15).release()).isEqualTo("15.1");
+        assertThat(new PgTools.Program(Path.of("psql"), 17, "psql (PostgreSQL) 17beta1").release()).isEqualTo("17");
     }
 
     @Test

@@ -21,7 +21,9 @@ import java.util.stream.Stream;
  * A real, throwaway PostgreSQL for tests: initdb into a temp folder, started with pg_ctl on a free 127.0.0.1
  * port, TCP only, password authentication (scram) so the tests also prove that passwords reach the programs.
  * initdb refuses root, so as root (CI) the server runs as the {@code postgres} user through {@code runuser}.
- * Also a client for the tests: psql, pg_dump and database creation against that server.
+ * Also a client for the tests: psql, pg_dump and database creation against that server, always with the machine's
+ * newest client programs. {@link #start()} runs the machine's newest server; {@link #start(int)} a server of another
+ * major from {@link PostgresBinaries} (the client programs stay the machine's, as in production).
  */
 public final class PostgresServer implements AutoCloseable {
     public static final String USER = "postgres";
@@ -29,20 +31,38 @@ public final class PostgresServer implements AutoCloseable {
 
     private final Path dir;
     private final int port;
+    /** The client programs (psql, pg_dump): the machine's newest. */
     private final Path bin;
+    /** The server programs (initdb, pg_ctl, postgres). */
+    private final Path serverBin;
 
-    private PostgresServer(Path dir, int port, Path bin) {
+    private PostgresServer(Path dir, int port, Path bin, Path serverBin) {
         this.dir = dir;
         this.port = port;
         this.bin = bin;
+        this.serverBin = serverBin;
     }
 
     /** A client for a server started elsewhere (e.g. by a Quarkus test resource). */
     public static PostgresServer client(int port) {
-        return new PostgresServer(null, port, binDir());
+        return new PostgresServer(null, port, binDir(), binDir());
     }
 
+    /** A server of the machine's newest major. */
     public static PostgresServer start() {
+        return start(binDir());
+    }
+
+    /**
+     * A server of {@code major}: the machine's own when it has that major, else unpacked from the Maven Central
+     * binaries ({@link PostgresBinaries}; 13, 14, 16 and 17).
+     */
+    public static PostgresServer start(int major) {
+        Path local = binDir().getParent().getParent().resolve(Integer.toString(major)).resolve("bin");
+        return start(Files.isExecutable(local.resolve("initdb")) ? local : PostgresBinaries.bin(major));
+    }
+
+    private static PostgresServer start(Path serverBin) {
         Path bin = binDir();
         try {
             Path dir = Files.createTempDirectory("lifeboat-pg-");
@@ -55,14 +75,14 @@ public final class PostgresServer implements AutoCloseable {
                 Files.setOwner(dir, postgres);
                 Files.setOwner(pwfile, postgres);
             }
-            run(asServerUser(root, List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-U", USER,
+            run(asServerUser(root, List.of(serverBin.resolve("initdb").toString(), "-D", data.toString(), "-U", USER,
                     "--auth=scram-sha-256", "--pwfile=" + pwfile, "--no-sync", "-E", "UTF8", "--locale=C")), Map.of(), null);
             int port = freePort();
             String options = "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
                     + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50";
-            run(asServerUser(root, List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l",
+            run(asServerUser(root, List.of(serverBin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l",
                     dir.resolve("server.log").toString(), "-w", "-t", "60", "-o", options, "start")), Map.of(), null);
-            PostgresServer server = new PostgresServer(dir, port, bin);
+            PostgresServer server = new PostgresServer(dir, port, bin, serverBin);
             Runtime.getRuntime().addShutdownHook(new Thread(server::close));
             return server;
         } catch (IOException e) {
@@ -105,8 +125,14 @@ public final class PostgresServer implements AutoCloseable {
         return port;
     }
 
+    /** The folder of the client programs the tests use (the machine's newest). */
     public Path bin() {
         return bin;
+    }
+
+    /** The server's version, e.g. {@code 17.5}. */
+    public String version() {
+        return psql("postgres", "SHOW server_version").split(" ")[0];
     }
 
     /** Creates an empty database. */
@@ -198,7 +224,7 @@ public final class PostgresServer implements AutoCloseable {
         }
         boolean root = "root".equals(System.getProperty("user.name"));
         try {
-            run(asServerUser(root, List.of(bin.resolve("pg_ctl").toString(), "-D", dir.resolve("data").toString(),
+            run(asServerUser(root, List.of(serverBin.resolve("pg_ctl").toString(), "-D", dir.resolve("data").toString(),
                     "-m", "immediate", "-w", "stop")), Map.of(), null);
         } catch (RuntimeException ignored) {
             // already stopped

@@ -33,7 +33,9 @@ import org.jboss.logging.Logger;
  *       measured restore took longer than the RTO; no backup is proven restorable and the newest one failed.</li>
  *   <li>AT_RISK: no backup proven restorable yet, or the newest proven one is older than the RPO; no restore time
  *       measured yet; a retained backup proven bad ({@link BackupCatalog#provenBad}); a size anomaly; a metadata
- *       object that cannot be parsed (a backup that may be good but can be neither listed as one nor restored).</li>
+ *       object that cannot be parsed (a backup that may be good but can be neither listed as one nor restored); the
+ *       server is newer than every pg_dump backup-service has, so backups are refused
+ *       ({@link BackupCatalog#serverRefusal}).</li>
  * </ul>
  */
 @ApplicationScoped
@@ -195,6 +197,8 @@ public class StatusService {
                     + "their backups are never restored or verified: " + String.join(", ", damaged.stream().limit(5)
                     .map(d -> d.key() + " (" + d.error() + ")").toList()) + (damaged.size() > 5 ? ", ..." : "")));
         }
+        catalog.serverRefusal(label).ifPresent(refusal -> findings.add(new Finding(Health.AT_RISK,
+                "backups are refused (last checked " + refusal.checkedAt() + "): " + refusal.message())));
 
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {
