@@ -372,14 +372,18 @@ public class RestoreService {
         }
     }
 
-    /** Step 4: the load, in one transaction. {@code clean}: reset the schemas first (clean-schema mode). */
+    /**
+     * Step 4: the load, in one transaction. {@code clean}: reset the schemas and remove the large objects first
+     * (clean-schema mode).
+     */
     private void load(RestoreJob job, Target target, BackupMetadata backup, String database, boolean clean) {
         PgConnection connection = targets.connection(job.target(), database);
         int serverVersion = pgTools.serverVersionNum(connection);
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
         job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
-                clean ? Sql.resetPublicSchema(serverVersion) : "", clean, job.stored, config.restore().timeout());
+                clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : "", clean, job.stored,
+                config.restore().timeout());
         job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
     }
 
