@@ -169,6 +169,7 @@ public class BackupService {
                 args.add("--compress=0"); // compression is ours, after the dump
             }
             WriteChain chain;
+            BackupMetadata.LargeObjectsFingerprint largeObjects;
             // tagged as data: the only objects the bucket lifecycle rules move to colder storage classes
             try (PendingObject pending = store.create(dataKey, BucketLifecycle.DATA_TAGS);
                  // fixed time zone and bytea format: the COPY text, and so the fingerprint, do not depend on defaults
@@ -182,6 +183,8 @@ public class BackupService {
                     chain.transferFrom(dump.stdout());
                     dump.waitSuccess();
                     chain.finish();
+                    // before the commit: large objects that cannot be fingerprinted fail the backup, leaving nothing
+                    largeObjects = chain.largeObjects();
                 } finally {
                     chain.discard();
                 }
@@ -195,7 +198,7 @@ public class BackupService {
                     databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(),
                     chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
                     job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
-                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, null, null);
+                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, largeObjects, null);
             catalog.commit(metadata);
             job.log().end(StepName.COMMIT, Step.Status.DONE, catalog.metadataKey(db, job.id()));
             job.succeeded(metadata);

@@ -467,6 +467,41 @@ class SchemaResetTest {
             return new Psql(p.exitValue(), err.toString(StandardCharsets.UTF_8));
         }
 
+        /**
+         * The dump of a database with large objects loaded in one outer transaction that then fails: passed through,
+         * the BLOBS section's COMMIT commits everything before it; through SchemaReset nothing is left.
+         */
+        @Test
+        void largeObjectDataNoLongerCommitsTheOuterTransaction() throws Exception {
+            server.createDatabase("lo_src");
+            server.psql("lo_src", "SELECT lo_from_bytea(30001, 'x'); CREATE TABLE t (id int, doc oid); "
+                    + "INSERT INTO t VALUES (1, 30001);");
+            byte[] dump = PostgresServer.run(List.of(server.bin().resolve("pg_dump").toString(), "-d", "lo_src"),
+                    server.env(), null);
+            assertThat(new String(dump, StandardCharsets.UTF_8)).contains("BEGIN;", "lo_close", "COMMIT;");
+            for (boolean filtered : new boolean[] {false, true}) {
+                String db = filtered ? "lo_filtered" : "lo_plain";
+                server.createDatabase(db);
+                ProcessBuilder pb = new ProcessBuilder(server.bin().resolve("psql").toString(), "-X", "-q",
+                        "-v", "ON_ERROR_STOP=1", "-d", db).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .redirectError(ProcessBuilder.Redirect.DISCARD);
+                pb.environment().putAll(server.env());
+                Process p = pb.start();
+                OutputStream stdin = filtered ? new SchemaReset(p.getOutputStream(), false) : p.getOutputStream();
+                try (stdin) {
+                    stdin.write("BEGIN;\n".getBytes(StandardCharsets.UTF_8));
+                    stdin.write(dump);
+                    stdin.write("SELECT 1/0;\nCOMMIT;\n".getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // psql stopped at the error
+                }
+                assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                assertThat(p.exitValue()).isNotZero();
+                String left = server.psql(db, "SELECT count(*) FROM pg_largeobject_metadata WHERE oid = 30001");
+                assertThat(left).as(filtered ? "through SchemaReset" : "passed through").isEqualTo(filtered ? "0" : "1");
+            }
+        }
+
         @Test
         void restoringOverTheChangedDatabaseGivesTheDumpedDatabaseBack() throws Exception {
             String original = server.pgDump(DB);
