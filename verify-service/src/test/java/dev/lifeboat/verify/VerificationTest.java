@@ -318,7 +318,7 @@ class VerificationTest {
 
         List<VerificationJob> jobs = service.checksumAll();
         List<String> retained = new ArrayList<>();
-        for (String label : List.of("main", "legacy", "sized")) {
+        for (String label : List.of("main", "legacy", "sized", "lo")) {
             catalog.list(label).forEach(b -> retained.add(b.id()));
         }
         assertThat(jobs).extracting(VerificationJob::backupId).containsExactlyInAnyOrderElementsOf(retained);
