@@ -66,7 +66,7 @@ public final class LargeObjectFingerprint {
     // dump side: the TOC entry the lines belong to, and the object whose data is being written (-1: none)
     private Entry entry = Entry.OTHER;
     private long open = -1;
-    private byte[] decoded = new byte[16 * 1024];
+    private byte[] decoded = new byte[0]; // grown to the longest lowrite (16 KiB); none for dumps without large objects
 
     public LargeObjectFingerprint() {
         try {
