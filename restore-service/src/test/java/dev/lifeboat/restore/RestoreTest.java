@@ -7,12 +7,9 @@ import static org.hamcrest.Matchers.equalTo;
 
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.model.BackupMetadata;
-import dev.lifeboat.common.model.Compression;
-import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.pipeline.AgeKeys;
-import dev.lifeboat.common.pipeline.Codec;
-import dev.lifeboat.common.pipeline.Measure;
 import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.testing.ForgedBackups;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.TokenResource;
 import dev.lifeboat.restore.service.WorkloadScaler;
@@ -28,9 +25,7 @@ import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
-import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -630,20 +625,11 @@ class RestoreTest {
 
     /** The dump inside a stored backup. */
     private byte[] plain(BackupMetadata m) throws Exception {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        List<String> identities = AgeKeys.readIdentities(List.of(RestoreStack.identityFile()));
-        try (InputStream in = Codec.forReading(m.id(), identities).decode(store.open(m.key()))) {
-            in.transferTo(out);
-        }
-        return out.toByteArray();
+        return new ForgedBackups(store, catalog).plain(m, RestoreStack.identityFile());
     }
 
     private static byte[] encode(byte[] dump, List<String> recipients) throws Exception {
-        ByteArrayOutputStream stored = new ByteArrayOutputStream();
-        try (OutputStream out = Codec.forWriting(Compression.ZSTD, 3, 0, recipients).encode(stored)) {
-            out.write(dump);
-        }
-        return stored.toByteArray();
+        return ForgedBackups.encode(dump, recipients);
     }
 
     /**
@@ -656,26 +642,6 @@ class RestoreTest {
 
     /** As above, recording {@code rawSize} bytes of dump. */
     private String forge(BackupMetadata source, String id, byte[] data, boolean matching, long rawSize) throws Exception {
-        Measure measure = new Measure();
-        try (OutputStream m = measure.outputStream(OutputStream.nullOutputStream(), true)) {
-            m.write(data);
-        }
-        String key = catalog.dataKey("main", id);
-        store.delete(key);
-        store.delete(catalog.metadataKey("main", id));
-        try (ObjectStore.PendingObject out = store.create(key)) {
-            out.write(data);
-            out.commit();
-        }
-        String sha = measure.sha256Hex();
-        BackupMetadata forged = new BackupMetadata(source.schemaVersion(), id, source.database(), source.databaseName(),
-                key, source.serverVersion(), source.pgDumpVersion(), source.encoding(), source.format(), source.compression(),
-                source.encryptionRecipients(), source.trigger(), source.labels(), Instant.parse("2020-01-01T00:00:00Z"),
-                Instant.parse("2020-01-01T00:00:01Z"), 1, rawSize,
-                matching ? data.length : source.storedSizeBytes(),
-                matching ? sha : "0".repeat(64), source.fingerprint(), source.fingerprintAlgorithm(),
-                source.largeObjects(), source.roles());
-        store.putIfAbsent(catalog.metadataKey("main", id), Json.write(forged));
-        return id;
+        return new ForgedBackups(store, catalog).forge(source, id, data, matching, rawSize);
     }
 }

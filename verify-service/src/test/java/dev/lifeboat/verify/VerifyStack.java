@@ -20,9 +20,10 @@ import java.util.Map;
 
 /**
  * Everything verify-service's tests need, started once: a real PostgreSQL holding the databases backed up as
- * {@code main} (the hard-content fixture), {@code legacy} (LATIN1, with a database-level time zone far from UTC)
- * and {@code sized} (for the status tests); the in-process S3 server; an age key pair; backup-service and
- * restore-service (with a scratch target on the same server) as real processes from their built applications.
+ * {@code main} (the hard-content fixture), {@code legacy} (LATIN1, with a database-level time zone far from UTC),
+ * {@code sized} (for the status tests) and {@code lo} (large objects, see {@link #LARGE_OBJECTS}); the in-process S3
+ * server; an age key pair; backup-service and restore-service (with a scratch target on the same server, and the
+ * in-place target {@code lo} for the large-object database) as real processes from their built applications.
  * For {@code ExtensionsTest} also the databases of {@link #extensionDatabases}, each an in-place restore target of
  * restore-service too. The returned configuration is verify-service's, run in-process by the tests. Quarkus test
  * resources apply to every test class of the module, so this one stack serves them all (started once).
@@ -91,6 +92,21 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             postgres.load(database, sql);
         }
     }
+    private static String recipient;
+
+    /**
+     * The large-object fixture: objects owned by a non-default role and by postgres, one shared by two rows, an
+     * empty one, one of 11.2 MB (pseudo-random, so it neither compresses away nor fits one pg_dump write).
+     */
+    static final String LARGE_OBJECTS = "CREATE TABLE docs (id int PRIMARY KEY, title text, body oid);"
+            + "SELECT lo_from_bytea(40001, convert_to('first document', 'UTF8'));"
+            + "SELECT lo_from_bytea(40002, convert_to(repeat('shared text ', 5000), 'UTF8'));"
+            + "SELECT lo_from_bytea(40003, ''::bytea);"
+            + "SELECT lo_from_bytea(40004, (SELECT string_agg(decode(md5(g::text), 'hex'), ''::bytea ORDER BY g) "
+            + "FROM generate_series(1, 700000) g));"
+            + "ALTER LARGE OBJECT 40001 OWNER TO lo_owner; ALTER LARGE OBJECT 40004 OWNER TO lo_owner;"
+            + "INSERT INTO docs VALUES (1, 'first', 40001), (2, 'shared a', 40002), (3, 'shared b', 40002), "
+            + "(4, 'empty', 40003), (5, 'big', 40004);";
 
     @Override
     public Map<String, String> start() {
@@ -106,12 +122,16 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
                     + "CREATE TABLE events (id int PRIMARY KEY, at timestamptz, payload bytea);"
                     + "INSERT INTO events SELECT g, timestamptz '2024-03-30 23:30:00+00' + g * interval '1 hour', "
                     + "decode(md5(g::text), 'hex') FROM generate_series(1, 50) g;");
+            postgres.psql("postgres", "CREATE ROLE lo_owner");
+            postgres.createDatabase("lodb");
+            postgres.psql("lodb", LARGE_OBJECTS);
             postgres.createDatabase("sizeddb");
             postgres.psql("sizeddb", "CREATE TABLE items (id int PRIMARY KEY, body text);"
                     + "INSERT INTO items SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 3000) g;");
             List<Extra> extras = extensionDatabases(postgres);
             s3 = S3Server.start();
             String[] pair = AgeKeys.generate();
+            recipient = pair[0];
             keys = Files.createTempDirectory("lifeboat-verify-keys-");
             Path identity = keys.resolve("key.txt");
             Files.createFile(identity, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -137,7 +157,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             backup.putAll(new TokenResource().start());
             backup.put("lifeboat.encryption.recipients", pair[0]);
             backup.put("lifeboat.backup.schedule", "off");
-            for (String[] db : new String[][] {{"main", "app"}, {"legacy", "legacydb"}, {"sized", "sizeddb"}}) {
+            for (String[] db : new String[][] {{"main", "app"}, {"legacy", "legacydb"}, {"sized", "sizeddb"}, {"lo", "lodb"}}) {
                 backup.put("lifeboat.databases." + db[0] + ".host", postgres.host());
                 backup.put("lifeboat.databases." + db[0] + ".port", port);
                 backup.put("lifeboat.databases." + db[0] + ".database", db[1]);
@@ -169,6 +189,12 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
                 restore.put(target + ".database-label", extra.label());
                 restore.put(target + ".safety-backup", "false");
             }
+            restore.put("lifeboat.targets.lo.host", postgres.host());
+            restore.put("lifeboat.targets.lo.port", port);
+            restore.put("lifeboat.targets.lo.database", "lodb");
+            restore.put("lifeboat.targets.lo.password", PostgresServer.PASSWORD);
+            restore.put("lifeboat.targets.lo.modes", "clean-schema,recreate-database");
+            restore.put("lifeboat.targets.lo.safety-backup", "false");
             restoreService = ServiceProcess.start("restore-service", restore);
 
             Map<String, String> verify = new HashMap<>(store);
@@ -197,12 +223,22 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
 
     /** The labels of every database backup-service backs up here. */
     static List<String> labels() {
-        return List.of("main", "legacy", "sized", "gis", "ext", "eco", "owner", "gisowner");
+        return List.of("main", "legacy", "sized", "gis", "ext", "eco", "owner", "gisowner", "lo");
     }
 
     /** Why the PostGIS databases are empty (PostGIS not installed), or null. */
     static String postgisMissing() {
         return postgisMissing;
+    }
+
+    /** The age recipient backup-service encrypts to. */
+    static String recipient() {
+        return recipient;
+    }
+
+    /** The age identity restore-service and verify-service decrypt with. */
+    static Path identityFile() {
+        return keys.resolve("key.txt");
     }
 
     static PostgresServer postgres() {

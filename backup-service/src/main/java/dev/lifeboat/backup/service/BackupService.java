@@ -233,6 +233,7 @@ public class BackupService {
                 args.add("--compress=0"); // compression is ours, after the dump
             }
             WriteChain chain;
+            BackupMetadata.LargeObjectsFingerprint largeObjects;
             // tagged as data: the only objects the bucket lifecycle rules move to colder storage classes
             try (PendingObject pending = store.create(dataKey, BucketLifecycle.DATA_TAGS);
                  // fixed time zone and bytea format: the COPY text, and so the fingerprint, do not depend on defaults
@@ -246,6 +247,8 @@ public class BackupService {
                     chain.transferFrom(dump.stdout());
                     dump.waitSuccess();
                     chain.finish();
+                    // before the commit: large objects that cannot be fingerprinted fail the backup, leaving nothing
+                    largeObjects = chain.largeObjects();
                 } finally {
                     chain.discard();
                 }
@@ -269,7 +272,7 @@ public class BackupService {
                     databases.databaseName(db), dataKey, PgTools.release(serverVersion), pgDump.version(),
                     chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
                     job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
-                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, null, roles);
+                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, largeObjects, roles);
             try {
                 catalog.commit(metadata); // removes the data object itself when it fails
             } catch (IOException | RuntimeException e) {

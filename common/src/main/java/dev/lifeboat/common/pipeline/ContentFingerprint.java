@@ -24,7 +24,9 @@ import java.util.Map;
  * is order-independent and, unlike XOR, duplicate rows do not cancel out.
  *
  * <p>Memory stays bounded: row bytes go straight into the digest; only statement lines outside COPY blocks are
- * buffered, up to {@link #MAX_STATEMENT_LINE} bytes (longer lines cannot be COPY headers and are skipped).
+ * buffered, up to {@link #MAX_STATEMENT_LINE} bytes (longer lines cannot be COPY headers and are skipped). Statement
+ * lines also feed {@link LargeObjectFingerprint}, which reads the large objects' lines (about 32 KiB each) and fails
+ * on one it cannot read whole instead of skipping it.
  */
 public final class ContentFingerprint extends OutputStream {
     static final int MAX_STATEMENT_LINE = 1 << 20;
@@ -34,6 +36,8 @@ public final class ContentFingerprint extends OutputStream {
             java.util.regex.Pattern.compile("SET client_encoding = '([A-Za-z0-9_]{1,40})';");
 
     private final Map<String, Table> tables = new LinkedHashMap<>();
+    /** The dump's large objects, read from its statement lines. */
+    private final LargeObjectFingerprint largeObjects = new LargeObjectFingerprint();
     /** The dump's {@code SET client_encoding}: the encoding its COPY data is in. */
     private String encoding;
     private final MessageDigest digest;
@@ -125,6 +129,7 @@ public final class ContentFingerprint extends OutputStream {
     }
 
     private void endStatementLine() {
+        largeObjects.statementLine(line, lineLength, lineTooLong);
         if (!lineTooLong && startsWithCopy()) {
             String header = new String(line, 0, lineLength, StandardCharsets.UTF_8);
             if (header.endsWith(FROM_STDIN)) {
@@ -192,6 +197,14 @@ public final class ContentFingerprint extends OutputStream {
     /** The client encoding the dump declared ({@code SET client_encoding = '...';}), or null if none was seen. */
     public String encoding() {
         return encoding;
+    }
+
+    /**
+     * The fingerprint of the dump's large objects, once it ended (none: count 0); throws
+     * {@link LargeObjectFingerprint.Unreadable} when they could not all be read.
+     */
+    public dev.lifeboat.common.model.BackupMetadata.LargeObjectsFingerprint largeObjects() {
+        return largeObjects.result();
     }
 
     /** The fingerprint of every table seen so far, in dump order. */

@@ -9,13 +9,24 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Lets a plain-format dump restore over an existing database: written through on its way into psql (one
- * transaction), it puts {@code DROP SCHEMA IF EXISTS <name> CASCADE;} right before each {@code CREATE SCHEMA <name>;}
- * that pg_dump wrote for a schema TOC entry, so the dump's schemas are replaced instead of the restore failing
- * with "schema already exists". The few objects a dump creates outside any schema that the target may hold too
- * (publications, event triggers, foreign servers; see {@link Kind}) are replaced the same way. Every other byte
- * passes through unchanged. Written by hand because no library reads a pg_dump stream, and the stream is too
- * large to hold or to turn into a String per line.
+ * Rewrites a plain-format dump on its way into psql, where restore-service loads it in ONE transaction of its own:
+ * <ul>
+ * <li>always, it drops the transaction control pg_dump writes around large-object data: the lines {@code BEGIN;}
+ * right after a {@code Type: BLOBS} TOC header and the {@code COMMIT;} that ends that section. Passed through, that
+ * COMMIT would commit the restore's transaction halfway (and psql would run in autocommit after it), so a later
+ * failure could no longer roll the target back;</li>
+ * <li>with schema reset (clean-schema restores, {@link #SchemaReset(OutputStream)}), it puts
+ * {@code DROP SCHEMA IF EXISTS <name> CASCADE;} right before each {@code CREATE SCHEMA <name>;} that pg_dump wrote
+ * for a schema TOC entry, so the dump's schemas are replaced instead of the restore failing with "schema already
+ * exists". The few objects a dump creates outside any schema that the target may hold too (publications, event
+ * triggers, foreign servers; see {@link Kind}) are replaced the same way.</li>
+ * </ul>
+ * Every other byte passes through unchanged. Written by hand because no library reads a pg_dump stream, and the
+ * stream is too large to hold or to turn into a String per line.
+ *
+ * <p>Both rewrites look at whole lines only and only in the TOC entry they belong to: the BLOBS section holds
+ * nothing but {@code lo_open}/{@code lowrite}/{@code lo_close} calls between its BEGIN and COMMIT, so a
+ * {@code COMMIT;} line anywhere else (a procedure body written at column 0, COPY data) is left alone.
  *
  * <p>Extensions need no line of their own: an extension lives in a schema, so dropping its schema drops it, and
  * pg_dump creates it again with {@code CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA ...} right after the schemas,
@@ -35,6 +46,10 @@ import java.util.Objects;
 public final class SchemaReset extends OutputStream {
     static final int MAX_HELD_LINE = 4096;
     private static final byte[] TOC_HEADER = ascii("-- Name: ");
+    private static final byte[] DATA_HEADER = ascii("-- Data for Name: ");
+    private static final byte[] BLOBS_ENTRY = ascii("; Type: BLOBS;");
+    private static final byte[] BEGIN = ascii("BEGIN;");
+    private static final byte[] COMMIT = ascii("COMMIT;");
     private static final byte[] COMMENT = ascii("--");
     private static final byte[] COPY = ascii("COPY ");
     private static final byte[] FROM_STDIN = ascii(" FROM stdin;");
@@ -71,7 +86,9 @@ public final class SchemaReset extends OutputStream {
     }
 
     private final OutputStream out;
+    private final boolean resetSchemas;
     private final List<Replaced> replaced = new ArrayList<>();
+    private int transactionLinesDropped;
     private final byte[] one = new byte[1];
     private boolean closed;
 
@@ -84,13 +101,29 @@ public final class SchemaReset extends OutputStream {
     private final byte[] tail = new byte[FROM_STDIN.length];
     // the kind of the TOC header that came last, followed only by blank and comment lines; null if none
     private Kind afterHeader;
+    // a BLOBS TOC header came last, followed only by blank and comment lines: its BEGIN is next
+    private boolean afterBlobsHeader;
+    // the BLOBS section's BEGIN was dropped and its COMMIT not seen yet
+    private boolean inBlobs;
 
     // inside COPY: the current row (to spot the "\." terminator)
     private boolean inCopy;
     private final CopyRow row = new CopyRow();
 
+    /** Both rewrites: for a clean-schema restore over an existing database. */
     public SchemaReset(OutputStream out) {
+        this(out, true);
+    }
+
+    /** The large-object transaction control is always dropped; schemas are reset only with {@code resetSchemas}. */
+    public SchemaReset(OutputStream out, boolean resetSchemas) {
         this.out = Objects.requireNonNull(out, "out");
+        this.resetSchemas = resetSchemas;
+    }
+
+    /** How many {@code BEGIN;}/{@code COMMIT;} lines of BLOBS sections were dropped. */
+    public int transactionLinesDropped() {
+        return transactionLinesDropped;
     }
 
     /** The schema identifiers, as written in the dump, before whose creation a DROP was put, in dump order. */
@@ -148,14 +181,22 @@ public final class SchemaReset extends OutputStream {
      */
     private int statementBytes(byte[] b, int from, int to, boolean lineEnds, int pending) throws IOException {
         keep(b, from, to);
-        boolean candidate = afterHeader != null && !lineTooLong && startsLike(afterHeader.create);
+        boolean candidate = !lineTooLong && (resetSchemas && afterHeader != null && startsLike(afterHeader.create)
+                || afterBlobsHeader && startsLike(BEGIN) || inBlobs && startsLike(COMMIT));
         if (candidate && !lineEnds) {
-            // whether a DROP goes before this line is known only at its end, and the DROP must come first
+            // whether a DROP goes before this line (or the line goes) is known only at its end
             writeRun(b, pending, from);
             held = lineLength;
             return to;
         }
-        int identifierEnd = candidate ? createIdentifierEnd() : -1;
+        if (candidate && dropTransactionLine()) {
+            // the held start, this piece and the newline all go
+            writeRun(b, pending, from);
+            held = 0;
+            endStatementLine();
+            return to + 1;
+        }
+        int identifierEnd = candidate && resetSchemas ? createIdentifierEnd() : -1;
         if (identifierEnd >= 0 || held > 0) {
             writeRun(b, pending, from);
             pending = from;
@@ -197,16 +238,39 @@ public final class SchemaReset extends OutputStream {
         }
     }
 
+    /** Whether the complete line is a BLOBS section's {@code BEGIN;} or {@code COMMIT;}; if so, counts it as dropped. */
+    private boolean dropTransactionLine() {
+        boolean drop = !lineTooLong && (afterBlobsHeader && lineIs(BEGIN) || inBlobs && lineIs(COMMIT));
+        if (drop) {
+            transactionLinesDropped++;
+        }
+        return drop;
+    }
+
+    private boolean lineIs(byte[] text) {
+        return lineLength == text.length && startsWith(text);
+    }
+
     private void endStatementLine() {
-        if (startsWith(TOC_HEADER)) {
+        if (startsWith(TOC_HEADER) || startsWith(DATA_HEADER)) {
             afterHeader = null;
-            for (Kind kind : Kind.values()) {
-                if (!lineTooLong && contains(kind.entry)) {
-                    afterHeader = kind;
+            if (startsWith(TOC_HEADER)) {
+                for (Kind kind : Kind.values()) {
+                    if (!lineTooLong && contains(kind.entry)) {
+                        afterHeader = kind;
+                    }
                 }
             }
+            afterBlobsHeader = !lineTooLong && contains(BLOBS_ENTRY);
+            inBlobs = false;
+        } else if (afterBlobsHeader && lineIs(BEGIN)) {
+            afterBlobsHeader = false;
+            inBlobs = true;
+        } else if (inBlobs && lineIs(COMMIT)) {
+            inBlobs = false;
         } else if (lineLength > 0 && !startsWith(COMMENT)) {
             afterHeader = null;
+            afterBlobsHeader = false;
             // the tail starts zeroed, so a line shorter than " FROM stdin;" never matches it
             if (startsWith(COPY) && Arrays.equals(tail, FROM_STDIN)) {
                 inCopy = true;
@@ -316,14 +380,14 @@ public final class SchemaReset extends OutputStream {
         }
         closed = true;
         try {
-            if (held > 0) {
-                int identifierEnd = createIdentifierEnd();
+            if (held > 0 && !dropTransactionLine()) {
+                int identifierEnd = resetSchemas ? createIdentifierEnd() : -1;
                 if (identifierEnd >= 0) {
                     writeDrop(identifierEnd);
                 }
                 out.write(line, 0, held);
-                held = 0;
             }
+            held = 0;
         } finally {
             out.close();
         }

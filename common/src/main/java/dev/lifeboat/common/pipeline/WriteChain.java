@@ -81,6 +81,11 @@ public final class WriteChain {
         return fingerprint == null ? null : fingerprint.encoding();
     }
 
+    /** The large-object fingerprint, once the dump ended; null when not fingerprinted. */
+    public dev.lifeboat.common.model.BackupMetadata.LargeObjectsFingerprint largeObjects() {
+        return fingerprint == null ? null : fingerprint.largeObjects();
+    }
+
     /** The per-table fingerprint, once the dump ended; empty when not fingerprinted. */
     public List<dev.lifeboat.common.model.TableFingerprint> fingerprint() {
         return fingerprint == null ? List.of() : fingerprint.result();

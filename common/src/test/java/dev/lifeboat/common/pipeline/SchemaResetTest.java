@@ -300,6 +300,120 @@ class SchemaResetTest {
                 .isEqualTo(schemaHeader("s1") + "DROP SCHEMA IF EXISTS s1 CASCADE;\nCREATE SCHEMA s1;\nSELECT 1;");
     }
 
+    /** Writes {@code input} through a SchemaReset without schema reset in chunks of the sizes given, then closes it. */
+    static String dropTransactionControl(byte[] input, IntSupplier chunkSizes) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        SchemaReset reset = new SchemaReset(out, false);
+        int off = 0;
+        while (off < input.length) {
+            int n = Math.min(input.length - off, chunkSizes.getAsInt());
+            reset.write(input, off, n);
+            off += n;
+        }
+        reset.close();
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    static String dropTransactionControl(String input) throws IOException {
+        byte[] bytes = input.getBytes(StandardCharsets.UTF_8);
+        return dropTransactionControl(bytes, () -> bytes.length);
+    }
+
+    static final String BLOBS_HEADER = "--\n-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -\n--\n\n";
+
+    /** The large-object parts of what pg_dump 15 writes, with COPY rows and a procedure body that read alike. */
+    static final String LO_DUMP = schemaHeader("s1")
+            + "CREATE SCHEMA s1;\n\n"
+            + "--\n-- Name: p(); Type: PROCEDURE; Schema: s1; Owner: postgres\n--\n\n"
+            + "CREATE PROCEDURE s1.p()\n    LANGUAGE plpgsql\n    AS $$\nBEGIN;\nCOMMIT;\nEND $$;\n\n"
+            + "--\n-- Name: 16391; Type: BLOB; Schema: -; Owner: lo_owner\n--\n\n"
+            + "SELECT pg_catalog.lo_create('16391');\n\n\nALTER LARGE OBJECT 16391 OWNER TO lo_owner;\n\n"
+            + "--\n-- Data for Name: t; Type: TABLE DATA; Schema: s1; Owner: postgres\n--\n\n"
+            + "COPY s1.t (line) FROM stdin;\n"
+            + "-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -\n"
+            + "BEGIN;\nCOMMIT;\n\\.\n\n\n"
+            + BLOBS_HEADER
+            + "BEGIN;\n\n"
+            + "SELECT pg_catalog.lo_open('16391', 131072);\n"
+            + "SELECT pg_catalog.lowrite(0, '\\x" + "68".repeat(40_000) + "');\n"
+            + "SELECT pg_catalog.lo_close(0);\n\n"
+            + "COMMIT;\n\n"
+            + "--\n-- Name: t t_pkey; Type: CONSTRAINT; Schema: s1; Owner: postgres\n--\n\n"
+            + "COMMIT;\nBEGIN;\n";
+
+    static String withoutBlobsTransaction(String dump) {
+        String begin = BLOBS_HEADER + "BEGIN;\n";
+        String commit = "SELECT pg_catalog.lo_close(0);\n\nCOMMIT;\n";
+        assertThat(dump).contains(begin, commit);
+        return dump.replace(begin, BLOBS_HEADER).replace(commit, "SELECT pg_catalog.lo_close(0);\n\n");
+    }
+
+    @Test
+    void dropsOnlyTheBeginAndCommitOfTheLargeObjectSection() throws IOException {
+        String expected = withoutBlobsTransaction(LO_DUMP);
+        assertThat(dropTransactionControl(LO_DUMP)).isEqualTo(expected);
+        // with schema reset, both rewrites
+        assertThat(reset(LO_DUMP).text()).isEqualTo(dropBefore(expected, "s1"));
+        // the procedure body, the COPY rows and statements outside the section pass
+        assertThat(expected).contains("AS $$\nBEGIN;\nCOMMIT;\nEND $$;", "Owner: -\nBEGIN;\nCOMMIT;\n\\.\n",
+                "Owner: postgres\n--\n\nCOMMIT;\nBEGIN;\n");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        SchemaReset reset = new SchemaReset(out, false);
+        reset.write(LO_DUMP.getBytes(StandardCharsets.UTF_8));
+        reset.close();
+        assertThat(reset.transactionLinesDropped()).isEqualTo(2);
+        assertThat(reset.schemas()).isEmpty();
+    }
+
+    @Test
+    void dropsTheSameLinesHoweverTheInputIsChunked() throws IOException {
+        byte[] dump = LO_DUMP.getBytes(StandardCharsets.UTF_8);
+        String whole = dropTransactionControl(dump, () -> dump.length);
+        assertThat(dropTransactionControl(dump, () -> 1)).isEqualTo(whole);
+        // every split point around the section's BEGIN and COMMIT (the long lowrite line between them in one piece)
+        int begin = LO_DUMP.indexOf(BLOBS_HEADER);
+        int commit = LO_DUMP.indexOf("SELECT pg_catalog.lo_close(0);\n\nCOMMIT;");
+        for (int[] range : new int[][] {{begin, begin + BLOBS_HEADER.length() + 20}, {commit, commit + 45}}) {
+            for (int at = range[0]; at <= range[1]; at++) {
+                int[] sizes = {at, dump.length};
+                int[] next = {0};
+                assertThat(dropTransactionControl(dump, () -> sizes[next[0]++])).as("split at %d", at).isEqualTo(whole);
+            }
+        }
+        for (long seed = 0; seed < 100; seed++) {
+            Random random = new Random(seed);
+            assertThat(dropTransactionControl(dump, () -> random.nextInt(1, 5000))).as("seed %d", seed).isEqualTo(whole);
+        }
+    }
+
+    @Test
+    void onlyTheExactLinesRightAfterTheHeaderAreDropped() throws IOException {
+        for (String begin : List.of("BEGIN", "BEGIN; ", " BEGIN;", "begin;", "BEGIN;;", "START TRANSACTION;")) {
+            String dump = BLOBS_HEADER + begin + "\nSELECT pg_catalog.lo_close(0);\nCOMMIT;\n";
+            assertThat(dropTransactionControl(dump)).as(begin).isEqualTo(dump);
+        }
+        // a statement between header and BEGIN: not pg_dump's section start
+        String dump = BLOBS_HEADER + "SET search_path = '';\nBEGIN;\nCOMMIT;\n";
+        assertThat(dropTransactionControl(dump)).isEqualTo(dump);
+        // a COMMIT that is not exact stays; the section goes on to the exact one
+        dump = BLOBS_HEADER + "BEGIN;\nCOMMIT; \ncommit;\nCOMMIT;\nCOMMIT;\n";
+        assertThat(dropTransactionControl(dump)).isEqualTo(BLOBS_HEADER + "COMMIT; \ncommit;\nCOMMIT;\n");
+        // a TOC header ends the section: a later COMMIT belongs to something else
+        dump = BLOBS_HEADER + "BEGIN;\n--\n-- Name: p(); Type: PROCEDURE; Schema: s1; Owner: postgres\n--\nCOMMIT;\n";
+        assertThat(dropTransactionControl(dump)).isEqualTo(dump.replace(BLOBS_HEADER + "BEGIN;\n", BLOBS_HEADER));
+        // a BEGIN after a COPY header that reads like the BLOBS header is data
+        dump = "COPY s1.t (line) FROM stdin;\n" + BLOBS_HEADER + "BEGIN;\nCOMMIT;\n\\.\n";
+        assertThat(dropTransactionControl(dump)).isEqualTo(dump);
+    }
+
+    @Test
+    void aLastLineWithoutNewlineIsDecidedOnClose() throws IOException {
+        assertThat(dropTransactionControl(BLOBS_HEADER + "BEGIN;")).isEqualTo(BLOBS_HEADER);
+        assertThat(dropTransactionControl(BLOBS_HEADER + "BEGIN;\nCOMMIT;")).isEqualTo(BLOBS_HEADER);
+        assertThat(dropTransactionControl(BLOBS_HEADER + "BEGIN;\nCOMM")).isEqualTo(BLOBS_HEADER + "COMM");
+        assertThat(dropTransactionControl(BLOBS_HEADER + "BEG")).isEqualTo(BLOBS_HEADER + "BEG");
+    }
+
     /** Against a real PostgreSQL: a dump restored over its own, changed, database gives that database back. */
     @Nested
     @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -389,6 +503,41 @@ class SchemaResetTest {
                 assertThat(reset.schemas()).containsExactlyInAnyOrder("s1", "\"We ird\"");
             }
             return new Psql(p.exitValue(), err.toString(StandardCharsets.UTF_8));
+        }
+
+        /**
+         * The dump of a database with large objects loaded in one outer transaction that then fails: passed through,
+         * the BLOBS section's COMMIT commits everything before it; through SchemaReset nothing is left.
+         */
+        @Test
+        void largeObjectDataNoLongerCommitsTheOuterTransaction() throws Exception {
+            server.createDatabase("lo_src");
+            server.psql("lo_src", "SELECT lo_from_bytea(30001, 'x'); CREATE TABLE t (id int, doc oid); "
+                    + "INSERT INTO t VALUES (1, 30001);");
+            byte[] dump = PostgresServer.run(List.of(server.bin().resolve("pg_dump").toString(), "-d", "lo_src"),
+                    server.env(), null);
+            assertThat(new String(dump, StandardCharsets.UTF_8)).contains("BEGIN;", "lo_close", "COMMIT;");
+            for (boolean filtered : new boolean[] {false, true}) {
+                String db = filtered ? "lo_filtered" : "lo_plain";
+                server.createDatabase(db);
+                ProcessBuilder pb = new ProcessBuilder(server.bin().resolve("psql").toString(), "-X", "-q",
+                        "-v", "ON_ERROR_STOP=1", "-d", db).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .redirectError(ProcessBuilder.Redirect.DISCARD);
+                pb.environment().putAll(server.env());
+                Process p = pb.start();
+                OutputStream stdin = filtered ? new SchemaReset(p.getOutputStream(), false) : p.getOutputStream();
+                try (stdin) {
+                    stdin.write("BEGIN;\n".getBytes(StandardCharsets.UTF_8));
+                    stdin.write(dump);
+                    stdin.write("SELECT 1/0;\nCOMMIT;\n".getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // psql stopped at the error
+                }
+                assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                assertThat(p.exitValue()).isNotZero();
+                String left = server.psql(db, "SELECT count(*) FROM pg_largeobject_metadata WHERE oid = 30001");
+                assertThat(left).as(filtered ? "through SchemaReset" : "passed through").isEqualTo(filtered ? "0" : "1");
+            }
         }
 
         @Test

@@ -22,14 +22,16 @@ import java.util.List;
 
 /**
  * Loads a stored plain-format backup into a database in ONE transaction (DESIGN §3 step 4), streaming:
- * store → SHA-256 and size of the stored bytes → age decryption → decompression → (schema reset) → psql.
+ * store → SHA-256 and size of the stored bytes → age decryption → decompression → dump rewrite → psql.
  *
  * <p>Why it is all-or-nothing: psql runs without {@code --single-transaction}; this class writes {@code BEGIN}
  * first and writes {@code COMMIT} itself, only after the last stored byte was read and its size and SHA-256
  * matched the metadata (age authenticates every chunk and its end as it decrypts; zstd and gzip check their own
  * frames). psql runs with {@code ON_ERROR_STOP}, so a failing statement ends it at once. On any failure psql is
  * killed before its input is closed, and even an input that just ends has no COMMIT: PostgreSQL rolls the
- * transaction back when the connection goes, and the database is exactly as before.
+ * transaction back when the connection goes, and the database is exactly as before. The only transaction control
+ * pg_dump writes itself, the {@code BEGIN;}/{@code COMMIT;} around large-object data, is dropped on the way
+ * ({@link SchemaReset}), so Lifeboat's COMMIT is the only one that reaches the server.
  */
 final class DumpLoader {
     private static final int BUFFER = 1 << 16;
@@ -39,8 +41,8 @@ final class DumpLoader {
 
     /**
      * Loads {@code metadata}'s object into {@code connection}'s database. {@code preamble} runs first, inside the
-     * transaction; with {@code resetSchemas} each schema the dump creates is dropped just before (see
-     * {@link SchemaReset}). {@code measure} counts the stored bytes read (progress) and checks their digest.
+     * transaction; with {@code resetSchemas} each schema the dump creates is dropped just before, and the dump's
+     * large-object transaction control is dropped either way (see {@link SchemaReset}). {@code measure} counts the stored bytes read (progress) and checks their digest.
      */
     static void load(ObjectStore store, BackupMetadata metadata, List<String> identities, PgTools.Program psql,
                      PgConnection connection, Duration connectTimeout, String preamble, boolean resetSchemas,
@@ -52,7 +54,8 @@ final class DumpLoader {
         try {
             OutputStream psqlIn = new BufferedOutputStream(process.stdin(), BUFFER);
             toPsql(process, connection, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
-            OutputStream sink = resetSchemas ? new SchemaReset(keepOpen(psqlIn)) : psqlIn;
+            // always through SchemaReset: it drops the BEGIN/COMMIT pg_dump wraps large-object data in
+            SchemaReset sink = new SchemaReset(keepOpen(psqlIn), resetSchemas);
             ReadChain.Result read;
             try {
                 read = ReadChain.read(store, metadata, identities, measure, sink::write);

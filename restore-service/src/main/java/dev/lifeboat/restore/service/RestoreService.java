@@ -409,8 +409,9 @@ public class RestoreService {
     }
 
     /**
-     * Step 4: the load, in one transaction. {@code clean}: reset the schemas first (clean-schema mode). The missing roles
-     * of {@code roles} are created first, in the same transaction, so a failure removes them too.
+     * Step 4: the load, in one transaction. {@code clean}: reset the schemas and remove the large objects first
+     * (clean-schema mode). The missing roles of {@code roles} are created first, in the same transaction, so a failure
+     * removes them too.
      */
     private void load(RestoreJob job, Target target, BackupMetadata backup, String database, boolean clean,
                       TargetRoles.Plan roles) {
@@ -419,8 +420,8 @@ public class RestoreService {
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
         job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
-                roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) : ""), clean, job.stored,
-                config.restore().timeout());
+                roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""), clean,
+                job.stored, config.restore().timeout());
         job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into "
                 + database + (roles.missing().isEmpty() ? "" : "; roles created: " + roles.missing()));
     }

@@ -11,6 +11,7 @@ import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
+import dev.lifeboat.common.pipeline.LargeObjectFingerprint;
 import dev.lifeboat.verify.config.VerifyServiceConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
@@ -63,6 +64,27 @@ public class RestoredData {
             + "encode(convert_to(coalesce(x.cond, ''), 'UTF8'), 'hex') FROM pg_extension e "
             + "CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS x(relid, cond) "
             + "JOIN pg_class c ON c.oid = x.relid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'";
+
+    /** The name large objects are reported under among the tables that differ. */
+    static final String LARGE_OBJECTS = "large objects";
+    /** Bytes of a large object read per row: one row of hex stays under about 512 KiB. */
+    private static final int LO_CHUNK = 256 * 1024;
+    /**
+     * Every large object, in oid order, as rows of (oid, owner, offset, data) with the data in chunks of
+     * {@link #LO_CHUNK} bytes in offset order (an empty object gives one empty chunk). {@code lo_get} with an offset
+     * keeps each row small, so neither the server nor Lifeboat holds an object whole; the size comes from seeking to
+     * the end of a descriptor that is closed right away. The owner is the role's name in the client encoding (the
+     * dump's), and owner and data are hex, so no COPY escaping is involved. Reading needs SELECT on each object
+     * (owner, grant, or superuser); pg_largeobject_metadata is readable by everyone.
+     */
+    private static final String LARGE_OBJECTS_SQL = "COPY (SELECT m.oid, pg_catalog.encode(pg_catalog.convert_to("
+            + "pg_catalog.pg_get_userbyid(m.lomowner), pg_catalog.pg_client_encoding()), 'hex'), c.off, "
+            + "pg_catalog.encode(pg_catalog.lo_get(m.oid, c.off, " + LO_CHUNK + "), 'hex') "
+            + "FROM (SELECT oid, lomowner FROM pg_catalog.pg_largeobject_metadata ORDER BY oid) m "
+            + "CROSS JOIN LATERAL (SELECT pg_catalog.lo_lseek64(d.fd, 0, 2) AS size, pg_catalog.lo_close(d.fd) "
+            + "FROM (SELECT pg_catalog.lo_open(m.oid, 262144) AS fd) d) s "
+            + "CROSS JOIN LATERAL pg_catalog.generate_series(0, greatest(s.size - 1, 0), " + LO_CHUNK + ") c(off)) "
+            + "TO STDOUT";
 
     private final PgTools pgTools;
     private final VerifyServiceConfig config;
@@ -119,16 +141,145 @@ public class RestoredData {
                         null, null, null, null));
             }
         }
+        // backups from before large objects were fingerprinted record none: nothing to compare them with
+        BackupMetadata.LargeObjectsFingerprint wantObjects = backup.largeObjects();
+        String objects = "";
+        if (wantObjects != null) {
+            BackupMetadata.LargeObjectsFingerprint got = readLargeObjects(psql, readback);
+            TableMismatch mismatch = compare(wantObjects, got);
+            if (mismatch != null) {
+                mismatches.add(mismatch);
+            }
+            objects = ", " + got.count() + " large objects (" + got.bytes() + " bytes)";
+        }
         if (!mismatches.isEmpty()) {
             String list = mismatches.stream().limit(10).map(RestoredData::describe).collect(Collectors.joining("; "));
             throw new Verifier.Defect(StepName.FINGERPRINT, "The restored data differs from what was dumped in "
                     + mismatches.size() + " table(s): " + list + (mismatches.size() > 10 ? "; ..." : ""),
                     mismatches.get(0).table(), mismatches);
         }
-        return expected.size() + " tables, " + rows + " rows: same tables, row counts and content as at backup time";
+        return expected.size() + " tables, " + rows + " rows" + objects
+                + ": same tables, row counts and content as at backup time";
+    }
+
+    /**
+     * The large objects' difference, reported as a table named {@value #LARGE_OBJECTS} (rows: the number of
+     * objects), or null when count, size and hash agree.
+     */
+    static TableMismatch compare(BackupMetadata.LargeObjectsFingerprint want, BackupMetadata.LargeObjectsFingerprint got) {
+        String problem;
+        if (want.count() != got.count()) {
+            problem = "count differs: " + want.count() + " in the backup, " + got.count() + " restored";
+        } else if (want.bytes() != got.bytes()) {
+            problem = "total size differs: " + want.bytes() + " bytes in the backup, " + got.bytes() + " restored";
+        } else if (!want.hash().equals(got.hash())) {
+            problem = "content differs: the oid, owner or data of at least one of " + want.count() + " objects";
+        } else {
+            return null;
+        }
+        return new TableMismatch(LARGE_OBJECTS, problem, want.count(), got.count(), want.hash(), got.hash());
+    }
+
+    /**
+     * The restored database's large objects, streamed through {@link LargeObjectFingerprint} (see
+     * {@link #LARGE_OBJECTS_SQL}); rows out of order are an error, not a verdict.
+     */
+    private BackupMetadata.LargeObjectsFingerprint readLargeObjects(PgTools.Program psql, PgConnection connection) {
+        LargeObjectFingerprint fingerprint = new LargeObjectFingerprint();
+        HexFormat hex = HexFormat.of();
+        try (PgProcess p = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
+                "-c", LARGE_OBJECTS_SQL), connection, pgTools.connectTimeout(), queryLimit())) {
+            p.stdin().close();
+            try (InputStream in = p.stdout()) {
+                Lines lines = new Lines(in);
+                byte[] line = new byte[2 * LO_CHUNK + 256];
+                long current = -1;
+                long expectedOffset = 0;
+                for (int n; (n = lines.next(line)) >= 0; ) {
+                    String[] f = new String(line, 0, n, java.nio.charset.StandardCharsets.US_ASCII).split("\t", -1);
+                    if (f.length != 4) {
+                        throw new IllegalStateException("Reading the large objects back gave a row of " + f.length
+                                + " fields, not 4");
+                    }
+                    long oid = Long.parseLong(f[0]);
+                    long offset = Long.parseLong(f[2]);
+                    if (oid != current) {
+                        if (oid < current || offset != 0) {
+                            throw new IllegalStateException("Reading the large objects back gave large object " + oid
+                                    + " out of order");
+                        }
+                        if (current >= 0) {
+                            fingerprint.endData();
+                        }
+                        fingerprint.object(oid, hex.parseHex(f[1]));
+                        fingerprint.beginData(oid);
+                        current = oid;
+                        expectedOffset = 0;
+                    }
+                    if (offset != expectedOffset) {
+                        throw new IllegalStateException("Reading large object " + oid + " back gave offset " + offset
+                                + " where " + expectedOffset + " was due");
+                    }
+                    byte[] data = hex.parseHex(f[3]);
+                    fingerprint.data(data, 0, data.length);
+                    expectedOffset += LO_CHUNK;
+                }
+                if (current >= 0) {
+                    fingerprint.endData();
+                }
+            }
+            p.waitSuccess();
+        } catch (IOException e) {
+            throw new PgToolFailed("Reading the large objects back failed: " + e.getMessage(), e);
+        }
+        return fingerprint.result();
+    }
+
+    /** Lines of a stream, each into a caller's array of bounded size. */
+    private static final class Lines {
+        private final InputStream in;
+        private final byte[] buffer = new byte[BUFFER];
+        private int pos;
+        private int limit;
+
+        Lines(InputStream in) {
+            this.in = in;
+        }
+
+        /** The next line into {@code line} without its newline; its length, or -1 at the end. Too long: an error. */
+        int next(byte[] line) throws IOException {
+            int n = 0;
+            while (true) {
+                if (pos == limit) {
+                    limit = in.read(buffer);
+                    pos = 0;
+                    if (limit < 0) {
+                        limit = 0;
+                        return n == 0 ? -1 : n;
+                    }
+                }
+                int end = pos;
+                while (end < limit && buffer[end] != '\n') {
+                    end++;
+                }
+                if (n + end - pos > line.length) {
+                    throw new IOException("a row of more than " + line.length + " bytes");
+                }
+                System.arraycopy(buffer, pos, line, n, end - pos);
+                n += end - pos;
+                if (end < limit) {
+                    pos = end + 1;
+                    return n;
+                }
+                pos = limit;
+            }
+        }
     }
 
     private static String describe(TableMismatch m) {
+        if (LARGE_OBJECTS.equals(m.table())) {
+            return LARGE_OBJECTS + " (" + m.problem() + ")";
+        }
         String counts = "row count differs".equals(m.problem())
                 ? ": " + m.backupRows() + " in the backup, " + m.restoredRows() + " restored"
                 : "content differs".equals(m.problem()) ? ", " + m.backupRows() + " rows" : "";
