@@ -21,9 +21,12 @@ import org.junit.jupiter.api.Test;
  * PostgreSQL features applications use (partitions, domains, enums, generated and identity columns, full-text
  * triggers, materialized views, row-level security, ICU collations, inheritance, comments, publications). Each is
  * backed up, fully verified (PASSED), changed, restored in place (clean-schema) and must then dump exactly as at
- * backup time. A database owner who is not a superuser restores trusted extensions, and is refused PostGIS with a
- * message naming it, the target unchanged. PostGIS must be installed (.ci/run installs it): without it this fails.
- * The databases are VerifyStack's ({@code extensionDatabases}).
+ * backup time; restored then into VerifyStack's fresh server (as after a rebuild: none of the roles, roles
+ * create-missing) it must dump exactly so too, the roles it refers to created NOLOGIN. A database owner who is not a
+ * superuser restores trusted extensions, and is refused PostGIS with a message naming it, the target unchanged. A
+ * database's own settings ({@code ALTER DATABASE ... SET}) are not in a pg_dump: restored into the fresh server, the
+ * data is equal and the settings are not there, as documented. PostGIS must be installed (.ci/run installs it):
+ * without it this fails. The databases are VerifyStack's ({@code extensionDatabases}, {@code settings}).
  */
 @QuarkusTest
 @QuarkusTestResource(VerifyStack.class)
@@ -58,6 +61,7 @@ class ExtensionsTest {
         // the shipped reference systems (not in the dump) come back with the extension
         assertThat(pg().psql("gisdb", "SELECT count(*) FROM spatial_ref_sys")).isEqualTo(shipped);
         assertThat(pg().psql("gisdb", "SELECT ST_AsText(pos) FROM places WHERE id = 60")).isEqualTo("POINT(30 15)");
+        restoresIntoTheFreshServerExactly(id, atBackup);
     }
 
     @Test
@@ -74,6 +78,7 @@ class ExtensionsTest {
                 .containsExactly("citext public", "hstore ext", "pg_trgm ext", "uuid-ossp public");
         assertThat(pg().psql("extdb", "SELECT count(*) FROM public.accounts WHERE ext.similarity(note, 'note number 42 about') > 0.36"))
                 .isEqualTo("1");
+        restoresIntoTheFreshServerExactly(id, atBackup);
     }
 
     @Test
@@ -97,6 +102,7 @@ class ExtensionsTest {
         assertThat(pg().psql("ecodb", "SELECT * FROM shop.sales_by_state ORDER BY state")).isEqualTo(salesBefore);
         assertThat(pg().psql("ecodb", "SELECT count(*) FROM shop.products WHERE search @@ to_tsquery('german', 'Läufer')"))
                 .isEqualTo("120");
+        restoresIntoTheFreshServerExactly(id, atBackup);
     }
 
     @Test
@@ -108,6 +114,32 @@ class ExtensionsTest {
         // created again by the owner, who may: trusted extensions
         assertThat(pg().psql("ownerdb", "SELECT extname || ' ' || pg_get_userbyid(extowner) FROM pg_extension "
                 + "WHERE extname <> 'plpgsql' ORDER BY 1").lines()).containsExactly("citext " + OWNER, "pg_trgm " + OWNER);
+        // the owner is a login role with a password here; on the fresh server it is created without either
+        restoresIntoTheFreshServerExactly(id, atBackup, OWNER);
+    }
+
+    @Test
+    void aDatabasesOwnSettingsDoNotComeToAFreshServerButItsDataDoes() {
+        String settings = "SELECT string_agg(coalesce(pg_get_userbyid(nullif(s.setrole, 0))::text, '*') || ' ' || c, "
+                + "E'\\n' ORDER BY s.setrole, c) FROM pg_db_role_setting s, unnest(s.setconfig) c "
+                + "WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = '%s')";
+        assertThat(pg().psql("postgres", settings.formatted("settingsdb")).lines()).containsExactly(
+                "* search_path=public, billing", "* work_mem=5MB", "settings_reader statement_timeout=7s");
+        String id = VerificationTest.backup("settings");
+        String atBackup = pg().pgDump("settingsdb");
+        assertThat(atBackup).contains("ALTER TABLE public.accounts OWNER TO settings_owner;")
+                .contains("GRANT SELECT ON TABLE public.accounts TO settings_reader;");
+
+        VerifyStack.FreshRestore restored = VerifyStack.restoreIntoFresh(id);
+        try {
+            assertThat(fresh().pgDump(restored.database())).isEqualTo(atBackup);
+            restored.assertRolesCreatedNologin("settings_owner", "settings_reader");
+            // documented: ALTER DATABASE ... SET (and ALTER ROLE ... IN DATABASE ... SET) are not in a pg_dump
+            assertThat(fresh().psql("postgres", settings.formatted(restored.database()))).isEmpty();
+            assertThat(fresh().psql(restored.database(), "SELECT current_setting('work_mem')")).isNotEqualTo("5MB");
+        } finally {
+            restored.drop();
+        }
     }
 
     @Test
@@ -151,6 +183,21 @@ class ExtensionsTest {
         assertThat(pg().pgDump(database)).isEqualTo(atBackup);
     }
 
+    /**
+     * Restores backup {@code id} into the fresh server (none of the roles; roles create-missing) and compares its
+     * pg_dump, owners and grants included, with {@code atBackup}; exactly {@code roles} were created, NOLOGIN. The
+     * scratch database and those roles are dropped afterwards.
+     */
+    private static void restoresIntoTheFreshServerExactly(String id, String atBackup, String... roles) {
+        VerifyStack.FreshRestore restored = VerifyStack.restoreIntoFresh(id);
+        try {
+            assertThat(fresh().pgDump(restored.database())).as("pg_dump on the fresh server").isEqualTo(atBackup);
+            restored.assertRolesCreatedNologin(roles);
+        } finally {
+            restored.drop();
+        }
+    }
+
     private static Response restore(String target, String backupId) {
         return given().baseUri(VerifyStack.restoreService().apiUrl()).auth().oauth2(TokenResource.RESTORER)
                 .contentType("application/json").body(Map.of("backupId", backupId, "target", target))
@@ -159,5 +206,9 @@ class ExtensionsTest {
 
     private static PostgresServer pg() {
         return VerifyStack.postgres();
+    }
+
+    private static PostgresServer fresh() {
+        return VerifyStack.fresh();
     }
 }

@@ -26,7 +26,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Large objects end to end (issue 10), against the {@code lo} database of {@link VerifyStack} (objects of two owners,
  * one shared by two rows, an empty one, one above 10 MB): backed up with their fingerprint, proven by a full
- * verification, restored in place in both modes exactly as they were; and a restore that fails after the dump's
+ * verification, restored in place in both modes exactly as they were, and into VerifyStack's fresh server (none of
+ * the roles, roles create-missing: the objects' owner is created NOLOGIN) exactly so too; and a restore that fails
+ * after the dump's
  * large-object section (a failing statement, a damaged end of the stored object, a SHA-256 that does not match)
  * leaves the target as it was, large objects included. pg_dump wraps large-object data in its own BEGIN/COMMIT:
  * passed to the server, that COMMIT would have committed the half-done restore.
@@ -50,10 +52,14 @@ class LargeObjectsTest {
     }
 
     private static Snapshot snapshot() throws Exception {
-        String dump = pg().pgDump(DB);
+        return snapshot(pg(), DB);
+    }
+
+    private static Snapshot snapshot(PostgresServer server, String database) throws Exception {
+        String dump = server.pgDump(database);
         assertThat(dump).contains("SELECT pg_catalog.lo_open('40004'");
         return new Snapshot(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                .digest(dump.getBytes(StandardCharsets.UTF_8))), dump.length(), pg().psql(DB, OBJECTS));
+                .digest(dump.getBytes(StandardCharsets.UTF_8))), dump.length(), server.psql(database, OBJECTS));
     }
 
     /** Rows and large objects changed, added and removed; {@code tag} makes each round's changes its own. */
@@ -90,6 +96,17 @@ class LargeObjectsTest {
             assertThat(snapshot()).as("changed before the %s restore", mode).isNotEqualTo(atBackup);
             restore(id, mode).then().statusCode(201).body("status", equalTo("COMPLETED")).body("mode", equalTo(mode));
             assertThat(snapshot()).as("after the %s restore", mode).isEqualTo(atBackup);
+        }
+
+        // into a server without the roles: every object's oid, owner, length and MD5 as at backup time
+        VerifyStack.FreshRestore fresh = VerifyStack.restoreIntoFresh(id);
+        try {
+            assertThat(snapshot(VerifyStack.fresh(), fresh.database())).as("restored into the fresh server")
+                    .isEqualTo(atBackup);
+            assertThat(atBackup.objects()).contains(" lo_owner ");
+            fresh.assertRolesCreatedNologin("lo_owner");
+        } finally {
+            fresh.drop();
         }
     }
 

@@ -1,5 +1,8 @@
 package dev.lifeboat.verify;
 
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3FaultProxy;
@@ -8,6 +11,8 @@ import dev.lifeboat.common.testing.ServiceProcess;
 import dev.lifeboat.common.testing.TempDirs;
 import dev.lifeboat.common.testing.TokenResource;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.Response;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -25,11 +30,14 @@ import java.util.Map;
  * server; an age key pair; backup-service and restore-service (with a scratch target on the same server, and the
  * in-place target {@code lo} for the large-object database) as real processes from their built applications.
  * For {@code ExtensionsTest} also the databases of {@link #extensionDatabases}, each an in-place restore target of
- * restore-service too. The returned configuration is verify-service's, run in-process by the tests. Quarkus test
+ * restore-service too, and {@code settings} (database-level settings, see {@link #SETTINGS}). A second PostgreSQL
+ * server, the "fresh" one, stands for a rebuilt server: none of the fixtures' roles, a scratch target {@code fresh} of
+ * restore-service, so a backup can be restored into it with {@code "roles": "create-missing"} and compared. The returned configuration is verify-service's, run in-process by the tests. Quarkus test
  * resources apply to every test class of the module, so this one stack serves them all (started once).
  */
 public class VerifyStack implements QuarkusTestResourceLifecycleManager {
     private static PostgresServer postgres;
+    private static PostgresServer fresh;
     private static S3Server s3;
     private static ServiceProcess backupService;
     private static ServiceProcess restoreService;
@@ -108,6 +116,19 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             + "INSERT INTO docs VALUES (1, 'first', 40001), (2, 'shared a', 40002), (3, 'shared b', 40002), "
             + "(4, 'empty', 40003), (5, 'big', 40004);";
 
+    /**
+     * The database-level settings fixture (database {@code settingsdb}, backed up as {@code settings}): settings for
+     * every role and for one role in this database, which a pg_dump does not hold; a table owned by one role and
+     * granted to another, which it does.
+     */
+    static final String SETTINGS = "CREATE ROLE settings_owner; CREATE ROLE settings_reader;"
+            + "CREATE DATABASE settingsdb; ALTER DATABASE settingsdb SET search_path = public, billing;"
+            + "ALTER DATABASE settingsdb SET work_mem = '5MB';"
+            + "ALTER ROLE settings_reader IN DATABASE settingsdb SET statement_timeout = '7s';";
+
+    /** Restore-service's scratch target on the fresh server. */
+    static final String FRESH_TARGET = "fresh";
+
     @Override
     public Map<String, String> start() {
         try {
@@ -125,6 +146,10 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             postgres.psql("postgres", "CREATE ROLE lo_owner");
             postgres.createDatabase("lodb");
             postgres.psql("lodb", LARGE_OBJECTS);
+            postgres.psql("postgres", SETTINGS);
+            postgres.psql("settingsdb", "CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL);"
+                    + "INSERT INTO accounts SELECT g, 'account ' || g FROM generate_series(1, 100) g;"
+                    + "ALTER TABLE accounts OWNER TO settings_owner; GRANT SELECT ON accounts TO settings_reader;");
             postgres.createDatabase("sizeddb");
             postgres.psql("sizeddb", "CREATE TABLE items (id int PRIMARY KEY, body text);"
                     + "INSERT INTO items SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 3000) g;");
@@ -157,7 +182,8 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             backup.putAll(new TokenResource().start());
             backup.put("lifeboat.encryption.recipients", pair[0]);
             backup.put("lifeboat.backup.schedule", "off");
-            for (String[] db : new String[][] {{"main", "app"}, {"legacy", "legacydb"}, {"sized", "sizeddb"}, {"lo", "lodb"}}) {
+            for (String[] db : new String[][] {{"main", "app"}, {"legacy", "legacydb"}, {"sized", "sizeddb"}, {"lo", "lodb"},
+                    {"settings", "settingsdb"}}) {
                 backup.put("lifeboat.databases." + db[0] + ".host", postgres.host());
                 backup.put("lifeboat.databases." + db[0] + ".port", port);
                 backup.put("lifeboat.databases." + db[0] + ".database", db[1]);
@@ -195,6 +221,14 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             restore.put("lifeboat.targets.lo.password", PostgresServer.PASSWORD);
             restore.put("lifeboat.targets.lo.modes", "clean-schema,recreate-database");
             restore.put("lifeboat.targets.lo.safety-backup", "false");
+            // a rebuilt server: PostgreSQL (with PostGIS, installed for the same binaries) and none of the roles
+            fresh = PostgresServer.start();
+            String freshTarget = "lifeboat.targets." + FRESH_TARGET;
+            restore.put(freshTarget + ".host", fresh.host());
+            restore.put(freshTarget + ".port", Integer.toString(fresh.port()));
+            restore.put(freshTarget + ".database", "postgres");
+            restore.put(freshTarget + ".password", PostgresServer.PASSWORD);
+            restore.put(freshTarget + ".scratch", "true");
             restoreService = ServiceProcess.start("restore-service", restore);
 
             Map<String, String> verify = new HashMap<>(store);
@@ -223,7 +257,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
 
     /** The labels of every database backup-service backs up here. */
     static List<String> labels() {
-        return List.of("main", "legacy", "sized", "gis", "ext", "eco", "owner", "gisowner", "lo");
+        return List.of("main", "legacy", "sized", "gis", "ext", "eco", "owner", "gisowner", "lo", "settings");
     }
 
     /** Why the PostGIS databases are empty (PostGIS not installed), or null. */
@@ -243,6 +277,63 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
 
     static PostgresServer postgres() {
         return postgres;
+    }
+
+    /** The fresh server (restore-service's scratch target {@link #FRESH_TARGET}). */
+    static PostgresServer fresh() {
+        return fresh;
+    }
+
+    /**
+     * A completed restore into the fresh server: its id, the scratch database it created there and the detail of its
+     * LOAD step, which names the roles it created.
+     */
+    record FreshRestore(String id, String database, String loadDetail) {
+        /**
+         * Exactly {@code roles} were created by the restore (none when empty), and each cannot log in: the backup
+         * holds no passwords, so they come back NOLOGIN.
+         */
+        void assertRolesCreatedNologin(String... roles) {
+            if (roles.length == 0) {
+                assertThat(loadDetail).doesNotContain("roles created");
+                return;
+            }
+            List<String> sorted = java.util.Arrays.stream(roles).sorted().toList();
+            assertThat(loadDetail).contains("roles created: " + sorted);
+            assertThat(fresh.psql("postgres", "SELECT string_agg(rolname || ':' || rolcanlogin, ',' ORDER BY rolname) "
+                    + "FROM pg_roles WHERE rolname IN ('" + String.join("', '", sorted) + "')"))
+                    .isEqualTo(String.join(",", sorted.stream().map(r -> r + ":false").toList()));
+        }
+
+        /**
+         * Drops the scratch database through restore-service, then every role the restores created, so that the
+         * fresh server is again one without the fixtures' roles for the next test.
+         */
+        void drop() {
+            given().baseUri(restoreService.apiUrl()).auth().oauth2(TokenResource.RESTORER)
+                    .delete("/api/v1/restores/" + id + "/database").then().statusCode(204);
+            assertThat(fresh.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat\\_scratch\\_%'"))
+                    .as("scratch databases left on the fresh server").isEqualTo("0");
+            String roles = fresh.psql("postgres", "SELECT string_agg(quote_ident(rolname), ', ') FROM pg_roles "
+                    + "WHERE rolname !~ '^pg_' AND oid <> 10");
+            if (!roles.isEmpty()) {
+                fresh.psql("postgres", "DROP ROLE " + roles);
+            }
+        }
+    }
+
+    /** Restores backup {@code backupId} into the fresh server, creating the missing roles; asserts it completed. */
+    static FreshRestore restoreIntoFresh(String backupId) {
+        Response r = given().baseUri(restoreService.apiUrl()).auth().oauth2(TokenResource.RESTORER)
+                .contentType("application/json")
+                .body(Map.of("backupId", backupId, "target", FRESH_TARGET, "roles", "create-missing"))
+                .post("/api/v1/restores?wait=true");
+        assertThat(r.statusCode()).as(r.asString()).isEqualTo(201);
+        JsonPath done = r.jsonPath();
+        assertThat(done.getString("status")).as(done.getString("error")).isEqualTo("COMPLETED");
+        assertThat(done.getString("database")).startsWith("lifeboat_scratch_");
+        return new FreshRestore(done.getString("id"), done.getString("database"),
+                done.getString("steps.find { it.name == 'LOAD' }.detail"));
     }
 
     /** The fault proxy between the in-process verify-service and the S3 server. */
@@ -271,8 +362,10 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
         if (s3 != null) {
             s3.close();
         }
-        if (postgres != null) {
-            postgres.close();
+        for (PostgresServer server : new PostgresServer[] {postgres, fresh}) {
+            if (server != null) {
+                server.close();
+            }
         }
         TempDirs.delete(keys);
     }
