@@ -45,14 +45,14 @@ import org.jboss.logging.Logger;
 /**
  * Takes backups. The whole pipeline of DESIGN §2 is {@link #run}: pg_dump's stdout → content fingerprint →
  * compression → age encryption → size and SHA-256 of the stored bytes → the store's streaming upload, in one
- * pass with a fixed buffer, no temporary file. The data object is committed only after pg_dump exited 0 and
+ * pass through a fixed pool of buffers, the stages overlapping on threads of their own ({@link WriteChain}), no
+ * temporary file. The data object is committed only after pg_dump exited 0 and
  * every stage finished; the metadata, written last, is the commit marker. Any failure aborts the upload and
  * leaves no object, no metadata and no pending upload; earlier backups are never touched.
  */
 @ApplicationScoped
 public class BackupService {
     private static final Logger LOG = Logger.getLogger(BackupService.class);
-    private static final int BUFFER = 1 << 16;
 
     private final BackupServiceConfig config;
     private final DatabaseRegistry databases;
@@ -195,7 +195,7 @@ public class BackupService {
                     databases.databaseName(db), dataKey, formatVersion(serverVersion), pgDump.version(),
                     chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
                     job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
-                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, null, null);
+                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), chain.fingerprintAlgorithm(), null, null);
             catalog.commit(metadata);
             job.log().end(StepName.COMMIT, Step.Status.DONE, catalog.metadataKey(db, job.id()));
             job.succeeded(metadata);
