@@ -16,6 +16,13 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -71,20 +78,32 @@ public class RestoredData {
         Set<String> restoredTables = new LinkedHashSet<>(pgTools.psqlQuery(psql, scratch, TABLES_SQL, timeout).lines()
                 .map(String::strip).filter(l -> !l.isEmpty()).toList());
         PgConnection readback = scratch.withSettings(CopyText.forReadback(backup.encoding()));
+        String algorithm = backup.fingerprintAlgorithm();
+        if (!ContentFingerprint.knows(algorithm)) {
+            throw new IllegalStateException("The backup's fingerprint was computed with '" + algorithm + "', which this "
+                    + "version of verify-service does not know; verify it with the version that wrote it or a newer one");
+        }
         List<TableMismatch> mismatches = new ArrayList<>();
-        long rows = 0;
+        List<TableFingerprint> present = new ArrayList<>();
         for (TableFingerprint want : expected) {
             if (!TABLE.matcher(want.table()).matches() || !COLUMNS.matcher(want.columns()).matches()) {
                 throw new Verifier.Defect(StepName.FINGERPRINT, "The metadata names table " + want.table()
                         + " (columns " + want.columns() + ") in a form pg_dump never writes; it was altered.",
                         want.table(), List.of());
             }
+            if (restoredTables.contains(want.table())) {
+                present.add(want);
+            }
+        }
+        Map<String, TableFingerprint> readBack = readBackAll(psql, readback, present, algorithm, job);
+        long rows = 0;
+        for (TableFingerprint want : expected) {
             if (!restoredTables.contains(want.table())) {
                 mismatches.add(new TableMismatch(want.table(), "in the backup but missing from the restored database",
                         want.rows(), null, want.hash(), null));
                 continue;
             }
-            TableFingerprint got = readBack(psql, readback, want);
+            TableFingerprint got = readBack.get(want.table());
             rows += got.rows();
             if (got.rows() != want.rows()) {
                 mismatches.add(new TableMismatch(want.table(), "row count differs", want.rows(), got.rows(),
@@ -93,7 +112,6 @@ public class RestoredData {
                 mismatches.add(new TableMismatch(want.table(), "content differs", want.rows(), got.rows(),
                         want.hash(), got.hash()));
             }
-            job.tablesCompared.incrementAndGet();
         }
         Set<String> fingerprinted = expected.stream().map(TableFingerprint::table).collect(Collectors.toSet());
         for (String table : restoredTables) {
@@ -118,9 +136,66 @@ public class RestoredData {
         return m.table() + " (" + m.problem() + counts + ")";
     }
 
+    /**
+     * Every table of {@code tables} read back, by name, over {@code lifeboat.verify.readback-connections} connections
+     * at once, the largest tables (by the backup's row counts) first, so the longest read starts at once and the
+     * small ones fill the other connections around it. The first failure stops the rest and propagates.
+     */
+    private Map<String, TableFingerprint> readBackAll(PgTools.Program psql, PgConnection connection,
+                                                      List<TableFingerprint> tables, String algorithm,
+                                                      VerificationJob job) {
+        List<TableFingerprint> largestFirst = new ArrayList<>(tables);
+        largestFirst.sort(Comparator.comparingLong(TableFingerprint::rows).reversed());
+        int parallel = Math.max(1, Math.min(config.verify().readbackConnections(), largestFirst.size()));
+        Map<String, TableFingerprint> out = new ConcurrentHashMap<>();
+        if (largestFirst.isEmpty()) {
+            return out;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(parallel, Thread.ofPlatform().name("verify-readback-", 1)
+                .factory());
+        try {
+            ExecutorCompletionService<TableFingerprint> done = new ExecutorCompletionService<>(pool);
+            for (TableFingerprint table : largestFirst) {
+                done.submit(() -> readBack(psql, connection, table, algorithm));
+            }
+            for (int i = 0; i < largestFirst.size(); i++) {
+                TableFingerprint got = done.take().get();
+                out.put(got.table(), got);
+                job.tablesCompared.incrementAndGet();
+            }
+            return out;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while reading the restored tables back", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow(); // after a failure: the reads still running are killed with their psql (PgProcess.close)
+            awaitQuietly(pool);
+        }
+    }
+
+    private static void awaitQuietly(ExecutorService pool) {
+        boolean interrupted = false;
+        while (!pool.isTerminated()) {
+            try {
+                pool.awaitTermination(1, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** One table read back with COPY ... TO STDOUT, in the dump's session settings, through the fingerprint. */
-    private TableFingerprint readBack(PgTools.Program psql, PgConnection connection, TableFingerprint table) {
-        ContentFingerprint fingerprint = new ContentFingerprint();
+    private TableFingerprint readBack(PgTools.Program psql, PgConnection connection, TableFingerprint table,
+                                      String algorithm) {
+        ContentFingerprint fingerprint = new ContentFingerprint(algorithm);
         fingerprint.beginTable(table.table(), table.columns());
         String sql = "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT";
         try (PgProcess p = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
