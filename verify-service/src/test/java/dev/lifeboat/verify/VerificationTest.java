@@ -202,7 +202,7 @@ class VerificationTest {
     }
 
     @Test
-    void aBackupFingerprintedWithTheLegacyAlgorithmIsVerifiedWithIt() {
+    void aBackupFingerprintedWithTheLegacyAlgorithmIsVerifiedWithIt() throws Exception {
         String id = backup("main");
         BackupMetadata m = catalog.get(id);
         assertThat(m.fingerprintAlgorithm()).isEqualTo(ContentFingerprint.XXH3_128);

@@ -80,7 +80,7 @@ public final class WriteChain {
             while (true) {
                 rethrow(failure.get());
                 Chunk chunk = free.take();
-                int n = dump.read(chunk.data, 0, CHUNK);
+                int n = fill(dump, chunk.data);
                 if (n < 0) {
                     free.add(chunk);
                     break;
@@ -116,6 +116,23 @@ public final class WriteChain {
                 stop(tapStage);
             }
         }
+    }
+
+    /**
+     * Reads into {@code data}: one read, then more while the dump has bytes ready without waiting, so that each
+     * hand-off carries a full buffer rather than the few KiB pg_dump writes at a time (every hand-off wakes two
+     * threads); -1 at the end of the dump.
+     */
+    private static int fill(InputStream dump, byte[] data) throws IOException {
+        int n = dump.read(data, 0, data.length);
+        while (n > 0 && n < data.length && dump.available() > 0) {
+            int more = dump.read(data, n, data.length - n);
+            if (more < 0) {
+                break; // the end: the next read says so again
+            }
+            n += more;
+        }
+        return n;
     }
 
     /**
