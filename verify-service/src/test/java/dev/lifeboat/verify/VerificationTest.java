@@ -7,6 +7,11 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.not;
 
 import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.config.EncryptionConfig;
+import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.pipeline.ContentFingerprint;
+import dev.lifeboat.common.pipeline.Measure;
+import dev.lifeboat.common.pipeline.ReadChain;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.TableFingerprint;
@@ -45,6 +50,9 @@ class VerificationTest {
 
     @Inject
     BackupCatalog catalog;
+
+    @Inject
+    EncryptionConfig encryption;
 
     @Inject
     VerificationService service;
@@ -190,6 +198,35 @@ class VerificationTest {
                 .body("error", not(containsString("public.people")))
                 .body("mismatches.size()", equalTo(1)).body("mismatches[0].problem", equalTo("content differs"));
         assertThat(r.jsonPath().getString("steps.find { it.name == 'DROP_SCRATCH' }.status")).isEqualTo("DONE");
+        assertNoScratchDatabaseLeft();
+    }
+
+    @Test
+    void aBackupFingerprintedWithTheLegacyAlgorithmIsVerifiedWithIt() throws Exception {
+        String id = backup("main");
+        BackupMetadata m = catalog.get(id);
+        assertThat(m.fingerprintAlgorithm()).isEqualTo(ContentFingerprint.XXH3_128);
+        // what a backup written before the algorithm was recorded holds: SHA-256 row hashes and no algorithm
+        ContentFingerprint legacy = new ContentFingerprint(BackupMetadata.LEGACY_FINGERPRINT);
+        ReadChain.Result read = ReadChain.read(store, m, AgeKeys.readIdentities(encryption.identityFiles().orElseThrow()),
+                new Measure(), legacy::write);
+        assertThat(read.ok()).as(read.detail()).isTrue();
+        List<TableFingerprint> old = legacy.result();
+        assertThat(old).extracting(TableFingerprint::table)
+                .containsExactlyElementsOf(m.fingerprint().stream().map(TableFingerprint::table).toList());
+        assertThat(old).extracting(TableFingerprint::hash).doesNotContainAnyElementsOf(
+                m.fingerprint().stream().filter(t -> t.rows() > 0).map(TableFingerprint::hash).toList());
+        store.delete(catalog.metadataKey("main", id));
+        BackupMetadata before = copy(m, id, m.key(), m.storedSizeBytes(), m.sha256(), old);
+        catalog.commit(new BackupMetadata(before.schemaVersion(), before.id(), before.database(), before.databaseName(),
+                before.key(), before.serverVersion(), before.pgDumpVersion(), before.encoding(), before.format(),
+                before.compression(), before.encryptionRecipients(), before.trigger(), before.labels(),
+                before.startedAt(), before.finishedAt(), before.durationSeconds(), before.rawSizeBytes(),
+                before.storedSizeBytes(), before.sha256(), old, null, before.largeObjects(), before.roles()));
+        assertThat(catalog.get(id).fingerprintAlgorithm()).isNull();
+
+        verify(id, "full").then().statusCode(201).body("result", equalTo("PASSED"))
+                .body("steps.find { it.name == 'FINGERPRINT' }.status", equalTo("DONE"));
         assertNoScratchDatabaseLeft();
     }
 

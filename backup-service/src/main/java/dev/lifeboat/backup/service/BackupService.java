@@ -55,15 +55,18 @@ import org.jboss.logging.Logger;
 /**
  * Takes backups. The whole pipeline of DESIGN §2 is {@link #run}: pg_dump's stdout → content fingerprint →
  * compression → age encryption → size and SHA-256 of the stored bytes → the store's streaming upload, in one
- * pass with a fixed buffer, no temporary file. The data object is committed only after pg_dump exited 0 and
- * every stage finished; then the roles object (the definitions of the roles the database refers to, which a dump
- * does not hold) through the same chain; the metadata, written last, is the commit marker. Any failure aborts the upload and
+ * pass through a fixed pool of buffers, the stages overlapping on threads of their own ({@link WriteChain}), no
+ * temporary file. The data object is committed only after pg_dump exited 0 and every stage finished; then the roles
+ * object (the definitions of the roles the database refers to, which a dump does not hold) through the same chain;
+ * the metadata, written last, is the commit marker. Any failure aborts the upload and
  * leaves no object, no metadata and no pending upload; earlier backups are never touched.
  */
 @ApplicationScoped
 public class BackupService {
     private static final Logger LOG = Logger.getLogger(BackupService.class);
-    private static final int BUFFER = 1 << 16;
+
+    /** Read buffer of pg_dumpall's output (role definitions: small). */
+    private static final int ROLES_BUFFER = 1 << 16;
 
     private final BackupServiceConfig config;
     private final DatabaseRegistry databases;
@@ -272,7 +275,8 @@ public class BackupService {
                     databases.databaseName(db), dataKey, PgTools.release(serverVersion), pgDump.version(),
                     chain.encoding(), format, config.backup().compression(), recipients, job.trigger(),
                     job.labels(), job.startedAt(), finishedAt, job.elapsedSeconds(), chain.rawBytes(),
-                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), null, largeObjects, roles);
+                    job.bytesStored(), job.stored.sha256Hex(), chain.fingerprint(), chain.fingerprintAlgorithm(),
+                    largeObjects, roles);
             try {
                 catalog.commit(metadata); // removes the data object itself when it fails
             } catch (IOException | RuntimeException e) {
@@ -336,7 +340,7 @@ public class BackupService {
                     }
                 }, StandardCharsets.UTF_8);
                 names = RoleScript.filter(new BufferedReader(new InputStreamReader(dumpall.stdout(),
-                        StandardCharsets.UTF_8), BUFFER), referenced, out);
+                        StandardCharsets.UTF_8), ROLES_BUFFER), referenced, out);
                 out.flush();
                 dumpall.waitSuccess();
                 chain.finish();

@@ -1,5 +1,10 @@
 package dev.lifeboat.common.pipeline;
 
+import com.dynatrace.hash4j.hashing.HashStream128;
+import com.dynatrace.hash4j.hashing.HashValue128;
+import com.dynatrace.hash4j.hashing.Hasher128;
+import com.dynatrace.hash4j.hashing.Hashing;
+import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.TableFingerprint;
 import java.io.OutputStream;
 import java.math.BigInteger;
@@ -20,8 +25,14 @@ import java.util.Map;
  * backslash, carriage return inside values are escaped: {@code \n}, {@code \t}, {@code \\}; NULL is {@code \N}),
  * and the block ends with the line {@code \.}, which no data line can be (a data backslash is doubled). So the
  * raw line bytes identify the row's values without decoding any escape, and {@code COPY ... TO STDOUT} of the
- * restored table yields the same lines. Each line's SHA-256 (first 128 bits) is added modulo 2^128: addition
- * is order-independent and, unlike XOR, duplicate rows do not cancel out.
+ * restored table yields the same lines. Each line's 128-bit hash is added modulo 2^128: addition is
+ * order-independent and, unlike XOR, duplicate rows do not cancel out.
+ *
+ * <p>The per-row hash is {@link #XXH3_128} (hash4j's XXH3-128, a few GB/s) for new backups; backups fingerprinted
+ * before the metadata named an algorithm used {@link BackupMetadata#LEGACY_FINGERPRINT} (the first 128 bits of each
+ * row's SHA-256, one {@code MessageDigest} call per row, the backup's slowest stage), which stays computable so
+ * those backups stay verifiable. A non-cryptographic hash is enough here: the fingerprint proves the restore put
+ * back what was dumped; tampering with the stored bytes is caught by their SHA-256 and age's authentication.
  *
  * <p>Memory stays bounded: row bytes go straight into the digest; only statement lines outside COPY blocks are
  * buffered, up to {@link #MAX_STATEMENT_LINE} bytes (longer lines cannot be COPY headers and are skipped). Statement
@@ -40,7 +51,11 @@ public final class ContentFingerprint extends OutputStream {
     private final LargeObjectFingerprint largeObjects = new LargeObjectFingerprint();
     /** The dump's {@code SET client_encoding}: the encoding its COPY data is in. */
     private String encoding;
-    private final MessageDigest digest;
+    /** The algorithm new backups are fingerprinted with, as recorded in {@code BackupMetadata.fingerprintAlgorithm}. */
+    public static final String XXH3_128 = "xxh3-128-sum";
+
+    private final String algorithm;
+    private final RowHash digest;
     private final byte[] one = new byte[1];
 
     // outside COPY: the current line, unless it outgrew the limit
@@ -52,12 +67,35 @@ public final class ContentFingerprint extends OutputStream {
     private Table current;
     private final CopyRow row = new CopyRow();
 
+    /** A fingerprint with the current algorithm, {@link #XXH3_128}. */
     public ContentFingerprint() {
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        this(XXH3_128);
+    }
+
+    /**
+     * A fingerprint with the named algorithm: {@link #XXH3_128}, or {@link BackupMetadata#LEGACY_FINGERPRINT} (null
+     * means legacy, as in metadata written before the algorithm was recorded).
+     *
+     * @throws IllegalArgumentException for an algorithm this version does not know
+     */
+    public ContentFingerprint(String algorithm) {
+        this.algorithm = algorithm == null ? BackupMetadata.LEGACY_FINGERPRINT : algorithm;
+        this.digest = switch (this.algorithm) {
+            case XXH3_128 -> new Xxh3RowHash();
+            case BackupMetadata.LEGACY_FINGERPRINT -> new Sha256RowHash();
+            default -> throw new IllegalArgumentException("Unknown fingerprint algorithm '" + algorithm + "' (known: "
+                    + XXH3_128 + ", " + BackupMetadata.LEGACY_FINGERPRINT + ")");
+        };
+    }
+
+    /** Whether this version can compute the named algorithm (null = legacy). */
+    public static boolean knows(String algorithm) {
+        return algorithm == null || XXH3_128.equals(algorithm) || BackupMetadata.LEGACY_FINGERPRINT.equals(algorithm);
+    }
+
+    /** The per-row hash algorithm, as recorded in the metadata. */
+    public String algorithm() {
+        return algorithm;
     }
 
     /** Starts a table's block explicitly, for reading {@code COPY ... TO STDOUT} output (verification). */
@@ -85,9 +123,10 @@ public final class ContentFingerprint extends OutputStream {
             int nl = CopyRow.indexOfNewline(b, i, end);
             int segmentEnd = nl < 0 ? end : nl;
             if (current != null) {
-                rowBytes(b, i, segmentEnd - i);
                 if (nl >= 0) {
-                    endRow();
+                    endRow(b, i, segmentEnd - i);
+                } else {
+                    rowBytes(b, i, segmentEnd - i);
                 }
             } else {
                 statementBytes(b, i, segmentEnd - i);
@@ -99,17 +138,20 @@ public final class ContentFingerprint extends OutputStream {
         }
     }
 
+    /** A piece of a row that goes on in the next write. */
     private void rowBytes(byte[] b, int off, int len) {
         row.add(b, off, len);
         digest.update(b, off, len);
     }
 
-    private void endRow() {
+    /** The last piece of a row (the whole row, most of the time: then it is hashed in one call). */
+    private void endRow(byte[] b, int off, int len) {
+        row.add(b, off, len);
         if (row.endIsTerminator()) {
             digest.reset();
             current = null;
         } else {
-            current.add(digest.digest());
+            digest.finish(b, off, len, current);
         }
     }
 
@@ -221,6 +263,85 @@ public final class ContentFingerprint extends OutputStream {
         // nothing held: result() is read after the stream ends
     }
 
+    /**
+     * A per-row hash, fed in pieces: {@link #update} for a piece of a row that goes on, {@link #finish} with its last
+     * piece, which adds the row's 128 bits to the table and starts the next row.
+     */
+    private interface RowHash {
+        void update(byte[] b, int off, int len);
+
+        void finish(byte[] b, int off, int len, Table table);
+
+        void reset();
+    }
+
+    /** XXH3-128; a row that arrives in one piece (nearly all) is hashed by the one-shot function, no stream state. */
+    private static final class Xxh3RowHash implements RowHash {
+        private static final Hasher128 HASHER = Hashing.xxh3_128();
+        private final HashStream128 stream = HASHER.hashStream();
+        private boolean streaming;
+
+        @Override
+        public void update(byte[] b, int off, int len) {
+            stream.putBytes(b, off, len);
+            streaming = true;
+        }
+
+        @Override
+        public void finish(byte[] b, int off, int len, Table table) {
+            HashValue128 v;
+            if (streaming) {
+                v = stream.putBytes(b, off, len).get();
+                reset();
+            } else {
+                v = HASHER.hashBytesTo128Bits(b, off, len);
+            }
+            table.add(v.getMostSignificantBits(), v.getLeastSignificantBits());
+        }
+
+        @Override
+        public void reset() {
+            stream.reset();
+            streaming = false;
+        }
+    }
+
+    /** The legacy hash: the first 128 bits of the row's SHA-256, big-endian. */
+    private static final class Sha256RowHash implements RowHash {
+        private final MessageDigest sha;
+
+        Sha256RowHash() {
+            try {
+                sha = MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        @Override
+        public void update(byte[] b, int off, int len) {
+            sha.update(b, off, len);
+        }
+
+        @Override
+        public void finish(byte[] b, int off, int len, Table table) {
+            sha.update(b, off, len);
+            byte[] d = sha.digest();
+            long h = 0;
+            long l = 0;
+            for (int i = 0; i < 8; i++) {
+                h = (h << 8) | (d[i] & 0xff);
+                l = (l << 8) | (d[8 + i] & 0xff);
+            }
+            table.add(h, l);
+        }
+
+        @Override
+        public void reset() {
+            sha.reset();
+        }
+    }
+
     private static final class Table {
         private static final BigInteger MOD = BigInteger.ONE.shiftLeft(128);
         final String name;
@@ -234,14 +355,8 @@ public final class ContentFingerprint extends OutputStream {
             this.columns = columns;
         }
 
-        /** Adds the first 128 bits of a row digest to the 128-bit sum (high:low), carrying between the halves. */
-        void add(byte[] sha) {
-            long h = 0;
-            long l = 0;
-            for (int i = 0; i < 8; i++) {
-                h = (h << 8) | (sha[i] & 0xff);
-                l = (l << 8) | (sha[8 + i] & 0xff);
-            }
+        /** Adds a row's 128-bit hash (h:l) to the 128-bit sum (high:low), carrying between the halves. */
+        void add(long h, long l) {
             long newLow = low + l;
             long carry = Long.compareUnsigned(newLow, low) < 0 ? 1 : 0;
             low = newLow;

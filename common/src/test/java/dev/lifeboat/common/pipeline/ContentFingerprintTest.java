@@ -2,6 +2,9 @@ package dev.lifeboat.common.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.dynatrace.hash4j.hashing.HashValue128;
+import com.dynatrace.hash4j.hashing.Hashing;
+import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.TableFingerprint;
 import dev.lifeboat.common.testing.PostgresServer;
 import java.io.ByteArrayOutputStream;
@@ -32,10 +35,18 @@ class ContentFingerprintTest {
     }
 
     static List<TableFingerprint> fingerprint(byte[] dump) {
-        ContentFingerprint fp = new ContentFingerprint();
+        return fingerprint(dump, ContentFingerprint.XXH3_128);
+    }
+
+    static List<TableFingerprint> fingerprint(byte[] dump, String algorithm) {
+        ContentFingerprint fp = new ContentFingerprint(algorithm);
         fp.write(dump, 0, dump.length);
         fp.close();
         return fp.result();
+    }
+
+    static List<TableFingerprint> legacy(String dump) {
+        return fingerprint(dump.getBytes(StandardCharsets.UTF_8), BackupMetadata.LEGACY_FINGERPRINT);
     }
 
     static TableFingerprint only(List<TableFingerprint> result) {
@@ -60,6 +71,138 @@ class ContentFingerprintTest {
         }
         String hex = sum.mod(BigInteger.ONE.shiftLeft(128)).toString(16);
         return "0".repeat(32 - hex.length()) + hex;
+    }
+
+    /** The same sum over each row line's XXH3-128 (hash4j's one-shot function, big-endian high:low), mod 2^128. */
+    static String xxh3ReferenceHash(List<String> rows) {
+        BigInteger sum = BigInteger.ZERO;
+        for (String r : rows) {
+            HashValue128 v = Hashing.xxh3_128().hashBytesTo128Bits(r.getBytes(StandardCharsets.UTF_8));
+            sum = sum.add(new BigInteger(1, java.nio.ByteBuffer.allocate(16).putLong(v.getMostSignificantBits())
+                    .putLong(v.getLeastSignificantBits()).array()));
+        }
+        String hex = sum.mod(BigInteger.ONE.shiftLeft(128)).toString(16);
+        return "0".repeat(32 - hex.length()) + hex;
+    }
+
+    /** Line ends are found eight bytes at a time: the same answer as a byte-by-byte search, at every offset. */
+    @Test
+    void newlineSearchFindsTheFirstNewlineLikeAByteByByteSearch() {
+        Random random = new Random(11);
+        byte[] alphabet = {'\n', '\n' ^ (byte) 0x80, 0x0b, 0x09, 0x00, (byte) 0xff, 'a', 0x01, (byte) 0x8b};
+        for (int round = 0; round < 2000; round++) {
+            byte[] b = new byte[random.nextInt(0, 40)];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = random.nextInt(4) == 0 ? alphabet[random.nextInt(alphabet.length)] : (byte) random.nextInt(256);
+            }
+            int from = b.length == 0 ? 0 : random.nextInt(b.length + 1);
+            int to = from + (b.length == from ? 0 : random.nextInt(b.length - from + 1));
+            int expected = -1;
+            for (int i = from; i < to; i++) {
+                if (b[i] == '\n') {
+                    expected = i;
+                    break;
+                }
+            }
+            assertThat(CopyRow.indexOfNewline(b, from, to)).as("round %d", round).isEqualTo(expected);
+        }
+    }
+
+    /** The algorithms: the current one (XXH3-128), and the legacy one that old backups are verified with. */
+    @Nested
+    class Algorithms {
+        /** A fixture whose fingerprint the implementation before XXH3 (commit d94ed2e) computed; values copied from it. */
+        static String fixture() {
+            StringBuilder s = new StringBuilder("SET client_encoding = 'UTF8';\nCOPY public.t (id, name) FROM stdin;\n");
+            for (int i = 0; i < 1000; i++) {
+                s.append(i).append("\tname ").append(i % 7).append("\t\\N\n");
+            }
+            s.append("1\tname 1\t\\N\n\\.\n\nCOPY \"My Schema\".\"Tab.le\" (v) FROM stdin;\n\n\tä ö 日本\n\\.\n");
+            return s.toString();
+        }
+
+        @Test
+        void theLegacyAlgorithmGivesWhatTheOldImplementationGaveOnTheFixture() {
+            assertThat(legacy(fixture())).containsExactly(
+                    new TableFingerprint("public.t", "id, name", 1001, "c52b8b92a30c98a45da90c0f08b7f841"),
+                    new TableFingerprint("\"My Schema\".\"Tab.le\"", "v", 2, "80d8dad548e98e780bae775451a99715"));
+        }
+
+        @Test
+        void nullNamesTheLegacyAlgorithmAsInOldMetadata() {
+            ContentFingerprint fp = new ContentFingerprint(null);
+            assertThat(fp.algorithm()).isEqualTo(BackupMetadata.LEGACY_FINGERPRINT);
+            byte[] b = fixture().getBytes(StandardCharsets.UTF_8);
+            fp.write(b, 0, b.length);
+            assertThat(fp.result()).isEqualTo(legacy(fixture()));
+        }
+
+        @Test
+        void xxh3OfOneEmptyRowIsThePublishedXxh128OfTheEmptyInput() {
+            // XXH3_128bits("") with seed 0, as published by the xxHash project (xxhsum -H2 of an empty file)
+            assertThat(only(fingerprint(copy("public.t (v)", ""))).hash()).isEqualTo("99aa06d3014798d86001c324468d497f");
+        }
+
+        @Test
+        void xxh3HasAStableValueForTheFixtureAndDiffersFromLegacy() {
+            List<TableFingerprint> now = fingerprint(fixture());
+            assertThat(now).extracting(TableFingerprint::rows).containsExactly(1001L, 2L);
+            assertThat(now.get(0).hash()).isEqualTo(xxh3ReferenceHash(fixtureRows()));
+            assertThat(now.get(0).hash()).isNotEqualTo(legacy(fixture()).get(0).hash());
+        }
+
+        static List<String> fixtureRows() {
+            List<String> rows = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                rows.add(i + "\tname " + (i % 7) + "\t\\N");
+            }
+            rows.add("1\tname 1\t\\N");
+            return rows;
+        }
+
+        @Test
+        void xxh3RowsSplitAcrossWritesHashAsWholeRows() {
+            byte[] dump = fixture().getBytes(StandardCharsets.UTF_8);
+            List<TableFingerprint> whole = fingerprint(dump);
+            for (int chunk : new int[] {1, 2, 3, 7, 16, 17, 64, 255, 4096}) {
+                ContentFingerprint fp = new ContentFingerprint();
+                for (int off = 0; off < dump.length; off += chunk) {
+                    fp.write(dump, off, Math.min(chunk, dump.length - off));
+                }
+                assertThat(fp.result()).as("chunks of %d", chunk).isEqualTo(whole);
+            }
+        }
+
+        @Test
+        void longRowsOverTheStreamingPathHashLikeTheOneShotFunction() {
+            List<String> rows = List.of("x".repeat(100_000), "y".repeat(241), "z".repeat(1 << 17));
+            byte[] dump = copy("public.t (v)", rows.toArray(String[]::new)).getBytes(StandardCharsets.UTF_8);
+            ContentFingerprint fp = new ContentFingerprint();
+            for (int off = 0; off < dump.length; off += 1000) {
+                fp.write(dump, off, Math.min(1000, dump.length - off));
+            }
+            assertThat(only(fp.result()).hash()).isEqualTo(xxh3ReferenceHash(rows));
+        }
+
+        @Test
+        void bothAlgorithmsAreOrderIndependentAndDuplicatesDoNotCancel() {
+            for (String algorithm : List.of(ContentFingerprint.XXH3_128, BackupMetadata.LEGACY_FINGERPRINT)) {
+                byte[] ab = copy("public.t (v)", "a", "b", "a").getBytes(StandardCharsets.UTF_8);
+                byte[] ba = copy("public.t (v)", "a", "a", "b").getBytes(StandardCharsets.UTF_8);
+                byte[] b = copy("public.t (v)", "b").getBytes(StandardCharsets.UTF_8);
+                assertThat(fingerprint(ab, algorithm)).as(algorithm).isEqualTo(fingerprint(ba, algorithm));
+                assertThat(only(fingerprint(ab, algorithm)).hash()).as(algorithm)
+                        .isNotEqualTo(only(fingerprint(b, algorithm)).hash());
+            }
+        }
+
+        @Test
+        void anUnknownAlgorithmIsRefused() {
+            assertThat(ContentFingerprint.knows("md5-sum")).isFalse();
+            assertThat(ContentFingerprint.knows(null)).isTrue();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new ContentFingerprint("md5-sum"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("md5-sum");
+        }
     }
 
     @Nested
@@ -122,7 +265,9 @@ class ContentFingerprintTest {
             List<String> rows = List.of("1\t\\N", "2\t\\\\", "3\ta\\tb", "4\ta\\nb", "5\t\\r\\n", "6\t\\\\.", "7\t\\\\N");
             TableFingerprint t = only(fingerprint(copy("public.t (id, v)", rows.toArray(String[]::new))));
             assertThat(t.rows()).isEqualTo(7);
-            assertThat(t.hash()).isEqualTo(referenceHash(rows));
+            assertThat(t.hash()).isEqualTo(xxh3ReferenceHash(rows));
+            assertThat(only(legacy(copy("public.t (id, v)", rows.toArray(String[]::new)))).hash())
+                    .isEqualTo(referenceHash(rows));
         }
 
         @Test
@@ -169,6 +314,8 @@ class ContentFingerprintTest {
                 rows.add("row " + i);
             }
             assertThat(only(fingerprint(copy("public.t (v)", rows.toArray(String[]::new)))).hash())
+                    .isEqualTo(xxh3ReferenceHash(rows));
+            assertThat(only(legacy(copy("public.t (v)", rows.toArray(String[]::new)))).hash())
                     .isEqualTo(referenceHash(rows));
         }
 

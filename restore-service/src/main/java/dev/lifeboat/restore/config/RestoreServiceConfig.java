@@ -125,5 +125,27 @@ public interface RestoreServiceConfig {
          */
         @WithDefault("false")
         boolean haltBeforeSwapForTests();
+
+        /** The load session's settings, {@code lifeboat.restore.session.*}. */
+        Session session();
+    }
+
+    /**
+     * Settings of the restore's own session for the bulk load ({@code lifeboat.restore.session.*}), set with
+     * {@code SET LOCAL} inside its transaction: they end with it and never change the server's own settings. Empty
+     * leaves the server's value.
+     */
+    interface Session {
+        /** Memory for each index build and constraint check of the load (server default 64MB). */
+        @WithDefault("256MB")
+        Optional<String> maintenanceWorkMem();
+
+        /** Parallel workers one index build may use (capped by the server's max_parallel_workers). */
+        @WithDefault("2")
+        Optional<String> maxParallelMaintenanceWorkers();
+
+        /** The load's one COMMIT does not wait for its WAL flush (the database is no less consistent). */
+        @WithDefault("off")
+        Optional<String> synchronousCommit();
     }
 }

@@ -75,6 +75,9 @@ public class RestoreService {
     /** Running restores, one per target, and the recently finished ones. */
     private final JobRegistry<RestoreJob> jobs;
 
+    /** The load session's {@code SET LOCAL} lines (lifeboat.restore.session.*). */
+    private final String sessionTuning;
+
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
                           BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig) {
@@ -89,6 +92,7 @@ public class RestoreService {
         this.metrics = metrics;
         this.archive = ArchiveWait.of(store, storeConfig);
         this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.restore().jobHistory(), RestoreInProgress::new);
+        this.sessionTuning = SessionTuning.preamble(config.restore().session()); // a bad value stops the start
     }
 
     void onStop(@Observes ShutdownEvent event) {
@@ -420,7 +424,7 @@ public class RestoreService {
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
         job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
-                roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""), clean,
+                sessionTuning + roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""), clean,
                 job.stored, config.restore().timeout());
         job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into "
                 + database + (roles.missing().isEmpty() ? "" : "; roles created: " + roles.missing()));

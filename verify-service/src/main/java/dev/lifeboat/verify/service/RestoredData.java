@@ -20,6 +20,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.Comparator;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -110,20 +117,32 @@ public class RestoredData {
                 .map(String::strip).filter(l -> !l.isEmpty()).toList());
         Map<String, String> conditions = configTables(psql, scratch, timeout);
         PgConnection readback = scratch.withSettings(CopyText.forReadback(backup.encoding()));
+        String algorithm = backup.fingerprintAlgorithm();
+        if (!ContentFingerprint.knows(algorithm)) {
+            throw new IllegalStateException("The backup's fingerprint was computed with '" + algorithm + "', which this "
+                    + "version of verify-service does not know; verify it with the version that wrote it or a newer one");
+        }
         List<TableMismatch> mismatches = new ArrayList<>();
-        long rows = 0;
+        List<TableFingerprint> present = new ArrayList<>();
         for (TableFingerprint want : expected) {
             if (!TABLE.matcher(want.table()).matches() || !COLUMNS.matcher(want.columns()).matches()) {
                 throw new Verifier.Defect(StepName.FINGERPRINT, "The metadata names table " + want.table()
                         + " (columns " + want.columns() + ") in a form pg_dump never writes; it was altered.",
                         want.table(), List.of());
             }
+            if (restoredTables.contains(want.table())) {
+                present.add(want);
+            }
+        }
+        Map<String, TableFingerprint> readBack = readBackAll(psql, readback, present, algorithm, conditions, job);
+        long rows = 0;
+        for (TableFingerprint want : expected) {
             if (!restoredTables.contains(want.table())) {
                 mismatches.add(new TableMismatch(want.table(), "in the backup but missing from the restored database",
                         want.rows(), null, want.hash(), null));
                 continue;
             }
-            TableFingerprint got = readBack(psql, readback, want, conditions.get(want.table()));
+            TableFingerprint got = readBack.get(want.table());
             rows += got.rows();
             if (got.rows() != want.rows()) {
                 mismatches.add(new TableMismatch(want.table(), "row count differs", want.rows(), got.rows(),
@@ -132,7 +151,6 @@ public class RestoredData {
                 mismatches.add(new TableMismatch(want.table(), "content differs", want.rows(), got.rows(),
                         want.hash(), got.hash()));
             }
-            job.tablesCompared.incrementAndGet();
         }
         Set<String> fingerprinted = expected.stream().map(TableFingerprint::table).collect(Collectors.toSet());
         for (String table : restoredTables) {
@@ -300,13 +318,69 @@ public class RestoredData {
     }
 
     /**
-     * One table read back with COPY ... TO STDOUT, in the dump's session settings, through the fingerprint. An
-     * extension configuration table ({@code condition} not null) is read as pg_dump dumps it: the same columns, only
-     * the rows its extension's condition selects.
+     * Every table of {@code tables} read back, by name, over {@code lifeboat.verify.readback-connections} connections
+     * at once, the largest tables (by the backup's row counts) first, so the longest read starts at once and the
+     * small ones fill the other connections around it. The first failure stops the rest and propagates.
+     */
+    private Map<String, TableFingerprint> readBackAll(PgTools.Program psql, PgConnection connection,
+                                                      List<TableFingerprint> tables, String algorithm,
+                                                      Map<String, String> conditions, VerificationJob job) {
+        List<TableFingerprint> largestFirst = new ArrayList<>(tables);
+        largestFirst.sort(Comparator.comparingLong(TableFingerprint::rows).reversed());
+        int parallel = Math.max(1, Math.min(config.verify().readbackConnections(), largestFirst.size()));
+        Map<String, TableFingerprint> out = new ConcurrentHashMap<>();
+        if (largestFirst.isEmpty()) {
+            return out;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(parallel, Thread.ofPlatform().name("verify-readback-", 1)
+                .factory());
+        try {
+            ExecutorCompletionService<TableFingerprint> done = new ExecutorCompletionService<>(pool);
+            for (TableFingerprint table : largestFirst) {
+                done.submit(() -> readBack(psql, connection, table, algorithm, conditions.get(table.table())));
+            }
+            for (int i = 0; i < largestFirst.size(); i++) {
+                TableFingerprint got = done.take().get();
+                out.put(got.table(), got);
+                job.tablesCompared.incrementAndGet();
+            }
+            return out;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while reading the restored tables back", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow(); // after a failure: the reads still running are killed with their psql (PgProcess.close)
+            awaitQuietly(pool);
+        }
+    }
+
+    private static void awaitQuietly(ExecutorService pool) {
+        boolean interrupted = false;
+        while (!pool.isTerminated()) {
+            try {
+                pool.awaitTermination(1, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * One table read back with COPY ... TO STDOUT, in the dump's session settings, through the fingerprint of the
+     * backup's algorithm. An extension configuration table ({@code condition} not null) is read as pg_dump dumps it:
+     * the same columns, only the rows its extension's condition selects.
      */
     private TableFingerprint readBack(PgTools.Program psql, PgConnection connection, TableFingerprint table,
-                                      String condition) {
-        ContentFingerprint fingerprint = new ContentFingerprint();
+                                      String algorithm, String condition) {
+        ContentFingerprint fingerprint = new ContentFingerprint(algorithm);
         fingerprint.beginTable(table.table(), table.columns());
         String sql = condition == null
                 ? "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT"
