@@ -14,14 +14,15 @@ import java.util.List;
 /**
  * A backup as backup-service's API shows it and its clients read it: running (with progress), failed (with the
  * reason), completed (with what verify-service proved of it, and its metadata) or, when its metadata has no valid
- * integrity tag, {@code trusted=false}.
+ * integrity tag, {@code trusted=false}. {@code holder}: the replica (pod) running or last running the job, while it is
+ * not completed.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 @RegisterForReflection
 public record BackupView(String id, String database, JobState status, Trigger trigger, Instant startedAt,
                          Instant finishedAt, Progress progress, String error, Verification verification,
-                         Boolean trusted, BackupMetadata metadata) {
+                         Boolean trusted, BackupMetadata metadata, String holder) {
 
     /** Bytes read from pg_dump, bytes written to the store so far, and seconds since the start. */
     @RegisterForReflection
@@ -51,13 +52,13 @@ public record BackupView(String id, String database, JobState status, Trigger tr
     public static BackupView of(BackupMetadata m, List<VerificationRecord> records) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 new Progress(m.rawSizeBytes(), m.storedSizeBytes(), m.durationSeconds()), null,
-                Verification.of(records), null, m);
+                Verification.of(records), null, m, null);
     }
 
     /** A backup whose metadata is untrusted: shown, never acted on. */
     public static BackupView untrusted(BackupMetadata m) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 null, "UNTRUSTED: the metadata has no valid integrity tag; never restored, verified or chosen as latest",
-                null, Boolean.FALSE, m);
+                null, Boolean.FALSE, m, null);
     }
 }
