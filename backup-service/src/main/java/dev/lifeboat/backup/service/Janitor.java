@@ -3,6 +3,7 @@ package dev.lifeboat.backup.service;
 import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.coord.Coordination;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
@@ -31,9 +32,11 @@ public class Janitor {
     private final BackupCatalog catalog;
     private final BackupService service;
     private final BackupServiceConfig config;
+    private final Coordination coordination;
 
     public Janitor(ObjectStore store, DatabaseRegistry databases, BackupCatalog catalog, BackupService service,
-                   BackupServiceConfig config) {
+                   BackupServiceConfig config, Coordination coordination) {
+        this.coordination = coordination;
         this.store = store;
         this.databases = databases;
         this.catalog = catalog;
@@ -44,7 +47,9 @@ public class Janitor {
     @Scheduled(identity = "janitor", every = "${lifeboat.backup.janitor-interval:1h}", delayed = "1m",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void scheduled() {
-        clean();
+        if (coordination.leader()) { // one replica cleans; the others' running backups are younger than the grace
+            clean();
+        }
     }
 
     /** One pass over every database; returns the keys removed. */

@@ -18,7 +18,7 @@ import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.job.JobIds;
 import dev.lifeboat.common.job.JobRegistry;
 import dev.lifeboat.common.job.JobState;
-import dev.lifeboat.common.job.KeyLock;
+import dev.lifeboat.common.coord.Coordination;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
@@ -75,7 +75,8 @@ public class RestoreService {
 
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
-                          BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig) {
+                          BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig,
+                          Coordination coordination) {
         this.config = config;
         this.targets = targets;
         this.catalog = catalog;
@@ -86,7 +87,8 @@ public class RestoreService {
         this.backups = backups;
         this.metrics = metrics;
         this.archive = ArchiveWait.of(store, storeConfig);
-        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.restore().jobHistory(), RestoreInProgress::new);
+        this.jobs = new JobRegistry<>(coordination.lock("restore"), config.restore().jobHistory(),
+                RestoreInProgress::new);
     }
 
     void onStop(@Observes ShutdownEvent event) {
