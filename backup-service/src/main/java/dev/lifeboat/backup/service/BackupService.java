@@ -127,36 +127,30 @@ public class BackupService {
      */
     void onStop(@Observes ShutdownEvent event) {
         draining = true;
-        List<BackupJob> running = jobs.active();
-        if (!running.isEmpty()) {
-            LOG.infof("Shutting down: waiting up to %s for %d running backup(s)", shutdown.grace(),
-                    running.size());
-            long deadline = System.nanoTime() + shutdown.grace().toNanos();
-            for (BackupJob job : running) {
-                awaitUntil(job, deadline);
-            }
+        if (!jobs.idle()) {
+            LOG.infof("Shutting down: waiting up to %s for %d running backup(s)", shutdown.grace(), jobs.active().size());
+            awaitIdle(shutdown.grace());
             for (BackupJob job : jobs.active()) {
                 LOG.warnf("Backup %s did not finish within lifeboat.shutdown.grace: stopping it", job.id());
                 job.interrupt("interrupted by shutdown");
             }
-            long stopDeadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-            for (BackupJob job : running) {
-                awaitUntil(job, stopDeadline);
-            }
+            // its upload aborted, its record written and its Lease released before the process goes
+            awaitIdle(java.time.Duration.ofSeconds(10));
         }
         workers.shutdownNow();
         journal.close();
     }
 
-    private static void awaitUntil(BackupJob job, long deadline) {
-        try {
-            job.done().get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            // still running
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException e) {
-            // ended
+    /** Waits until no job is active (each ended, was recorded and released its key), at most {@code limit}. */
+    private void awaitIdle(java.time.Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!jobs.idle() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
@@ -197,6 +191,11 @@ public class BackupService {
     /** A running or recently finished job of this replica. */
     public Optional<BackupJob> job(String id) {
         return jobs.find(id);
+    }
+
+    /** Removes the records of backup jobs that ended before {@code before} (the janitor's pass). */
+    public List<String> pruneRecords(Instant before) throws IOException {
+        return journal.prune(before);
     }
 
     /** The stored record of a job, from whichever replica ran it (ABANDONED when its replica went silent). */

@@ -90,7 +90,41 @@ public class Janitor {
         if (!removed.isEmpty()) {
             LOG.infof("Janitor removed incomplete backups: %s", removed);
         }
+        // a claim must outlive the starting deadline, or a late replica would take its run again
+        java.time.Duration keep = config.backup().janitorGrace().compareTo(config.backup().startingDeadline()) >= 0
+                ? config.backup().janitorGrace() : config.backup().startingDeadline();
+        pruneJobs(Instant.now().minus(keep).minus(java.time.Duration.ofHours(1)));
         return removed;
+    }
+
+    /**
+     * Job records (jobs/backup/) of backups that ended before {@code cutoff}, and claims of scheduled runs
+     * (jobs/claims/backup/) older than that: both only matter around the time the job ran.
+     */
+    private void pruneJobs(Instant cutoff) {
+        try {
+            List<String> records = service.pruneRecords(cutoff);
+            int claims = 0;
+            for (ObjectInfo o : store.list(dev.lifeboat.common.job.JobJournal.PREFIX + "claims/backup/")) {
+                String stamp = o.key().substring(o.key().lastIndexOf('/') + 1);
+                Instant at;
+                try {
+                    at = Instant.from(dev.lifeboat.common.job.JobIds.STAMP.parse(stamp));
+                } catch (java.time.DateTimeException e) {
+                    continue;
+                }
+                if (at.isBefore(cutoff)) {
+                    store.delete(o.key());
+                    claims++;
+                }
+            }
+            if (!records.isEmpty() || claims > 0) {
+                LOG.infof("Janitor removed %d job record(s) and %d schedule claim(s) older than %s", records.size(),
+                        claims, cutoff);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Janitor pass over job records failed: %s", e.getMessage());
+        }
     }
 
     /**

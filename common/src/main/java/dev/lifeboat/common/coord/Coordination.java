@@ -7,9 +7,11 @@ import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfig
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElector;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
+import jakarta.interceptor.Interceptor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +27,8 @@ import org.jboss.logging.Logger;
  * How the replicas of one service share work. In Kubernetes: per-key locks on Leases ({@link LeaseLock}) and one
  * leader per service (fabric8's {@link LeaderElector} on the Lease {@code lifeboat-<service>-leader}), which alone runs
  * the singleton tasks (janitors, sweeps, daily passes). Outside Kubernetes: in-process locks, and this replica is
- * always the leader. The replica's identity is {@code lifeboat.instance-id}, else the pod name ({@code HOSTNAME}).
+ * always the leader. The replica's identity is {@code lifeboat.instance-id}, else the pod name ({@code POD_NAME}, set
+ * by the chart from the downward API, else {@code HOSTNAME}).
  */
 @ApplicationScoped
 public class Coordination {
@@ -46,11 +49,12 @@ public class Coordination {
 
     public Coordination(CoordinationConfig config, Instance<KubernetesClient> clients,
                         @ConfigProperty(name = "quarkus.application.name") String service,
-                        @ConfigProperty(name = "lifeboat.instance-id") Optional<String> instanceId) {
+                        InstanceConfig instanceConfig) {
         this.config = config;
         this.clients = clients;
         this.service = service;
-        this.instance = instanceId.filter(s -> !s.isBlank())
+        this.instance = instanceConfig.instanceId().filter(s -> !s.isBlank())
+                .or(() -> Optional.ofNullable(System.getenv("POD_NAME")).filter(s -> !s.isBlank()))
                 .or(() -> Optional.ofNullable(System.getenv("HOSTNAME")).filter(s -> !s.isBlank()))
                 .orElse("local");
         this.kubernetes = switch (config.mode()) {
@@ -138,7 +142,8 @@ public class Coordination {
         });
     }
 
-    void onStop(@Observes ShutdownEvent event) {
+    /** After the services' own shutdown (a later priority), which still release their Leases through the locks. */
+    void onStop(@Observes @Priority(Interceptor.Priority.LIBRARY_AFTER + 1000) ShutdownEvent event) {
         stopping = true;
         CompletableFuture<?> e = election;
         if (e != null) {

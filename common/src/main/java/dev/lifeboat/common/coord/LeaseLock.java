@@ -134,26 +134,35 @@ public final class LeaseLock implements KeyLock, AutoCloseable {
                 : new Holder(job(current), current.getSpec().getHolderIdentity()));
     }
 
+    /** Synchronized with the renewer, so a renewal and the release never race for the same resourceVersion. */
     @Override
-    public void release(String key, String jobId) {
+    public synchronized void release(String key, String jobId) {
         String name = leaseName(key);
         if (!held.remove(name, jobId)) {
             return;
         }
-        try {
-            Lease current = leases().withName(name).get();
-            if (current != null && ours(current, jobId)) {
-                current.getSpec().setHolderIdentity(null);
-                current.getSpec().setRenewTime(now());
-                current.getMetadata().getAnnotations().remove(JOB_ANNOTATION);
-                leases().resource(current).update();
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            try {
+                Lease current = leases().withName(name).get();
+                if (current != null && ours(current, jobId)) {
+                    current.getSpec().setHolderIdentity(null);
+                    current.getSpec().setRenewTime(now());
+                    current.getMetadata().getAnnotations().remove(JOB_ANNOTATION);
+                    leases().resource(current).update();
+                }
+                return;
+            } catch (KubernetesClientException e) {
+                if (e.getCode() != 409 || attempt == ATTEMPTS - 1) {
+                    LOG.warnf("Cannot release Lease %s (it expires by itself in %s): %s", name, duration,
+                            e.getMessage());
+                    return;
+                }
             }
-        } catch (KubernetesClientException e) {
-            LOG.warnf("Cannot release Lease %s (it expires by itself in %s): %s", name, duration, e.getMessage());
         }
     }
 
     /** Who holds {@code key} now, if anyone (a free or expired Lease has no holder). */
+    @Override
     public Optional<Holder> holder(String key) {
         Lease current = leases().withName(leaseName(key)).get();
         if (current == null || current.getSpec() == null || free(current.getSpec(), now())) {
@@ -163,7 +172,7 @@ public final class LeaseLock implements KeyLock, AutoCloseable {
     }
 
     /** Renews every held Lease; one that another replica took is dropped and reported. */
-    void renewAll() {
+    synchronized void renewAll() {
         for (Map.Entry<String, String> e : held.entrySet()) {
             String name = e.getKey();
             String jobId = e.getValue();

@@ -116,19 +116,24 @@ public final class JobJournal implements AutoCloseable {
 
     /** The stored record of job {@code id}, judged (a silent holder's unfinished job is ABANDONED). */
     public Optional<JobRecord> read(String id) {
-        try {
-            Optional<String> key = last(id);
-            if (key.isEmpty()) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                Optional<String> key = last(id);
+                if (key.isEmpty()) {
+                    return Optional.empty();
+                }
+                try (InputStream in = store.open(key.get())) {
+                    return Optional.of(Json.read(in.readAllBytes(), JobRecord.class).judged(Instant.now(), silence));
+                }
+            } catch (ObjectStore.ObjectNotFoundException e) {
+                if (attempt >= 3) { // replaced by a newer version between the listing and the read, again and again
+                    LOG.warnf("Cannot read the record of %s %s: it keeps changing", kind, id);
+                    return Optional.empty();
+                }
+            } catch (IOException e) {
+                LOG.warnf("Cannot read the record of %s %s: %s", kind, id, e.getMessage());
                 return Optional.empty();
             }
-            try (InputStream in = store.open(key.get())) {
-                return Optional.of(Json.read(in.readAllBytes(), JobRecord.class).judged(Instant.now(), silence));
-            }
-        } catch (ObjectStore.ObjectNotFoundException e) {
-            return read(id); // replaced by a newer version between the listing and the read
-        } catch (IOException e) {
-            LOG.warnf("Cannot read the record of %s %s: %s", kind, id, e.getMessage());
-            return Optional.empty();
         }
     }
 
@@ -151,6 +156,22 @@ public final class JobJournal implements AutoCloseable {
             read(id).ifPresent(out::add);
         }
         return out;
+    }
+
+    /**
+     * Removes the records of jobs that ended (or were abandoned) before {@code before}, and leftover older versions;
+     * returns the ids removed. Records of running jobs stay.
+     */
+    public List<String> prune(Instant before) throws IOException {
+        List<String> removed = new ArrayList<>();
+        for (JobRecord r : list("")) {
+            Instant last = r.finishedAt() != null ? r.finishedAt() : r.heartbeat();
+            if (r.state().done() && last != null && last.isBefore(before)) {
+                delete(r.id());
+                removed.add(r.id());
+            }
+        }
+        return removed;
     }
 
     /** Removes every stored version of job {@code id}. */

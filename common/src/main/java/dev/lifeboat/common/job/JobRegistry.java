@@ -73,6 +73,11 @@ public final class JobRegistry<J extends Job<?>> {
         }
     }
 
+    /** Who holds {@code key}, on this or another replica; empty when it is free. */
+    public Optional<KeyLock.Holder> holder(String key) {
+        return lock.holder(key);
+    }
+
     /** An active or recently finished job. */
     public synchronized Optional<J> find(String id) {
         Entry<J> entry = active.get(id);

@@ -17,6 +17,9 @@ public interface KeyLock {
     /** Gives {@code key} back if {@code jobId} holds it. */
     void release(String key, String jobId);
 
+    /** Who holds {@code key} now, on any replica; empty when it is free. */
+    Optional<Holder> holder(String key);
+
     /**
      * Who holds a key: the job and the replica (pod name) running it; {@code instance} is null for the in-process
      * lock, where it can only be this replica.
@@ -37,6 +40,11 @@ public interface KeyLock {
             @Override
             public void release(String key, String jobId) {
                 holders.remove(key, jobId);
+            }
+
+            @Override
+            public Optional<Holder> holder(String key) {
+                return Optional.ofNullable(holders.get(key)).map(job -> new Holder(job, null));
             }
         };
     }

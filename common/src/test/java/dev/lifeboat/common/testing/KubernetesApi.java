@@ -14,10 +14,13 @@ import java.util.Map;
  * {@link #serviceProperties}) share. No Docker and no real API server are needed.
  */
 public final class KubernetesApi implements AutoCloseable {
+    /** The mock server logs every request at INFO; held here so the level set below sticks. */
+    private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
     private final KubernetesMockServer server;
     private final NamespacedKubernetesClient client;
 
     public KubernetesApi() {
+        MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
         server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
                 new KubernetesCrudDispatcher(), false);
         server.init();

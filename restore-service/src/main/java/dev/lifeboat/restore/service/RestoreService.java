@@ -19,6 +19,7 @@ import dev.lifeboat.common.job.JobIds;
 import dev.lifeboat.common.job.JobRegistry;
 import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.coord.Coordination;
+import dev.lifeboat.common.coord.ShutdownConfig;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
@@ -72,11 +73,15 @@ public class RestoreService {
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("restore-", 1).factory());
     /** Running restores, one per target, and the recently finished ones. */
     private final JobRegistry<RestoreJob> jobs;
+    private final ShutdownConfig shutdown;
+    /** Set at shutdown: no new restore starts on this replica. */
+    private volatile boolean draining;
 
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
                           BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig,
-                          Coordination coordination) {
+                          Coordination coordination, ShutdownConfig shutdown) {
+        this.shutdown = shutdown;
         this.config = config;
         this.targets = targets;
         this.catalog = catalog;
@@ -91,8 +96,37 @@ public class RestoreService {
                 RestoreInProgress::new);
     }
 
+    /**
+     * Graceful shutdown (SIGTERM): no new restore starts (503); running ones get {@code lifeboat.shutdown.grace} to
+     * finish, then psql is killed before its COMMIT, so the load rolls back and the target is unchanged, and the
+     * workloads are scaled back, before the process exits.
+     */
     void onStop(@Observes ShutdownEvent event) {
+        draining = true;
+        if (!jobs.idle()) {
+            LOG.infof("Shutting down: waiting up to %s for %d running restore(s)", shutdown.grace(), jobs.active().size());
+            awaitIdle(shutdown.grace());
+            for (RestoreJob job : jobs.active()) {
+                LOG.warnf("Restore %s did not finish within lifeboat.shutdown.grace: rolling it back", job.id());
+                job.interrupt("interrupted by shutdown");
+            }
+            // rolled back and its workloads scaled back before the process goes
+            awaitIdle(java.time.Duration.ofSeconds(20));
+        }
         workers.shutdownNow();
+    }
+
+    /** Waits until no restore is active (each ended and released its target), at most {@code limit}. */
+    private void awaitIdle(java.time.Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!jobs.idle() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** Validates a restore id (it names a scratch database); throws {@link InvalidRequest}. */
@@ -111,6 +145,10 @@ public class RestoreService {
      * @throws RestoreInProgress when a restore into the target is already running
      */
     public RestoreJob start(String targetName, RestoreRequestSpec request) {
+        if (draining) {
+            throw new Errors.ShuttingDown("This replica is shutting down and starts no restore; retry (another "
+                    + "replica, or this one restarted, takes it).");
+        }
         Target target = targets.require(targetName);
         RestoreMode mode = checkMode(targetName, target, request.mode());
         boolean inPlace = !target.scratch();
@@ -255,7 +293,8 @@ public class RestoreService {
                 load(job, target, backup, target.database(), true);
             }
         } catch (RuntimeException | Error e) {
-            failure = Errors.describe(e);
+            failure = job.interruption() != null
+                    ? job.interruption() + "; nothing was committed, the target is unchanged" : Errors.describe(e);
             kind = RestoreFault.classify(e);
             job.log().failRunning(failure);
         } finally {
@@ -381,7 +420,14 @@ public class RestoreService {
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
         job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
-                clean ? Sql.resetPublicSchema(serverVersion) : "", clean, job.stored, config.restore().timeout());
+                clean ? Sql.resetPublicSchema(serverVersion) : "", clean, job.stored, config.restore().timeout(),
+                p -> {
+                    job.loader = p;
+                    if (job.interruption() != null) {
+                        p.kill();
+                    }
+                }, job::interruption);
+        job.loader = null;
         job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into " + database);
     }
 
@@ -446,6 +492,15 @@ public class RestoreService {
     }
 
     /** Whether any restore runs now (start-up recovery and the janitor wait for none). */
+    /** Ids of the restores running now on any replica (the holders of the targets' Leases). */
+    public java.util.Set<String> runningAnywhere() {
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (String target : targets.names()) {
+            jobs.holder(target).map(dev.lifeboat.common.job.KeyLock.Holder::jobId).ifPresent(ids::add);
+        }
+        return ids;
+    }
+
     public boolean idle() {
         return jobs.idle();
     }

@@ -48,7 +48,8 @@ public class StartupRecovery {
 
     private synchronized void recover() {
         try {
-            List<WorkloadScaler.Workload> recovered = scaler.recover();
+            // a restore running on another replica holds its workloads at 0 on purpose: never scale those back
+            List<WorkloadScaler.Workload> recovered = scaler.recover(restores.runningAnywhere());
             if (!recovered.isEmpty()) {
                 LOG.warnf("Scaled back workloads left at 0 by an unfinished restore: %s", recovered);
             }
