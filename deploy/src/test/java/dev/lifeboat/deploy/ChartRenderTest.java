@@ -693,9 +693,11 @@ class ChartRenderTest {
             assertThat(m.settings(service)).containsEntry("lifeboat.store.type", "filesystem")
                     .containsEntry("lifeboat.store.filesystem.path", "/var/lib/lifeboat/store")
                     .doesNotContainKey("lifeboat.store.s3.bucket");
-            // no S3 to reach: egress is DNS, the peer and (with databases or targets) PostgreSQL only
+            // no S3 to reach: egress is DNS, the peer, the API server (Leases) and (with databases or targets)
+            // PostgreSQL only
             assertThat(m.one(NetworkPolicy.class, "lifeboat-" + service).getSpec().getEgress())
-                    .noneSatisfy(r -> assertThat(ports(r.getPorts())).contains("443/TCP"));
+                    .noneSatisfy(r -> assertThat(ports(r.getPorts())).containsExactly("443/TCP"))
+                    .anySatisfy(r -> assertThat(ports(r.getPorts())).containsExactly("443/TCP", "6443/TCP"));
         }
     }
 
