@@ -101,13 +101,11 @@ public final class BackupJob extends Job<BackupJob.StepName> {
     void succeeded(BackupMetadata result) {
         detach();
         metadata = result;
-        end(null);
-        release();
+        end(null); // waiters are released by JobRegistry.finish, once the record is written and the Lease free
     }
 
     void failed(String reason) {
         detach();
         end(reason);
-        release();
     }
 }

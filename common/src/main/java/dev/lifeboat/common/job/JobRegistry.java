@@ -61,16 +61,22 @@ public final class JobRegistry<J extends Job<?>> {
         return job;
     }
 
-    /** The job ended: its key is released and it moves to the history. Call once, after recording its result. */
-    public synchronized void finish(J job) {
-        Entry<J> entry = active.remove(job.id());
-        if (entry != null && entry.key() != null) {
-            lock.release(entry.key(), job.id());
+    /**
+     * The job ended: its key is released, it moves to the history, and then whoever waits for it is released (so a
+     * waiter that starts the next job on the key finds it free). Call once, after recording its result.
+     */
+    public void finish(J job) {
+        synchronized (this) {
+            Entry<J> entry = active.remove(job.id());
+            if (entry != null && entry.key() != null) {
+                lock.release(entry.key(), job.id());
+            }
+            finished.put(job.id(), job);
+            while (finished.size() > history) {
+                finished.remove(finished.keySet().iterator().next());
+            }
         }
-        finished.put(job.id(), job);
-        while (finished.size() > history) {
-            finished.remove(finished.keySet().iterator().next());
-        }
+        job.release();
     }
 
     /** Who holds {@code key}, on this or another replica; empty when it is free. */

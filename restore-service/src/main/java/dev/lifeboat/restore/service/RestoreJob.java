@@ -98,14 +98,13 @@ public final class RestoreJob extends Job<RestoreStep> {
         databaseDropped = true;
     }
 
+    /** Waiters are released by {@code JobRegistry.finish}, once the target is free again. */
     void succeeded() {
         end(null);
-        release();
     }
 
     void failed(String reason, RestoreFailure kind) {
         failure = kind;
         end(reason);
-        release();
     }
 }
