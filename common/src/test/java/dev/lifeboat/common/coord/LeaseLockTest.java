@@ -144,6 +144,35 @@ class LeaseLockTest {
     }
 
     @Test
+    void aJobRegistryOnAnotherReplicaIsRefusedWithTheHoldersJobAndPodAndFreedWhenTheJobEnds() {
+        try (LeaseLock a = lock("pod-a", Duration.ofSeconds(30), Duration.ofSeconds(5));
+             LeaseLock b = lock("pod-b", Duration.ofSeconds(30), Duration.ofSeconds(5))) {
+            dev.lifeboat.common.job.JobRegistry<Work> onA = new dev.lifeboat.common.job.JobRegistry<>(a, 5,
+                    (key, job, pod) -> new dev.lifeboat.common.error.Errors.RestoreInProgress(key, job, pod));
+            dev.lifeboat.common.job.JobRegistry<Work> onB = new dev.lifeboat.common.job.JobRegistry<>(b, 5,
+                    (key, job, pod) -> new dev.lifeboat.common.error.Errors.RestoreInProgress(key, job, pod));
+            Work first = onA.register("primary", new Work("restore_20260101_020000_aaaaaa"));
+            assertThatThrownBy(() -> onB.register("primary", new Work("restore_20260101_020001_bbbbbb")))
+                    .isInstanceOf(dev.lifeboat.common.error.Errors.RestoreInProgress.class)
+                    .hasMessageContaining("restore_20260101_020000_aaaaaa on replica pod-a");
+            assertThat(onB.holder("primary")).contains(new Holder("restore_20260101_020000_aaaaaa", "pod-a"));
+            onA.finish(first);
+            assertThat(first.done()).isCompleted();
+            assertThat(onB.holder("primary")).isEmpty();
+            assertThat(onB.register("primary", new Work("restore_20260101_020002_cccccc"))).isNotNull();
+        }
+    }
+
+    /** A job for the registry test. */
+    static final class Work extends dev.lifeboat.common.job.Job<Work.Phase> {
+        enum Phase { RUN }
+
+        Work(String id) {
+            super(id, false);
+        }
+    }
+
+    @Test
     void theRenewIntervalMustBeShorterThanAThirdOfTheDuration() {
         assertThatThrownBy(() -> lock("pod", Duration.ofSeconds(9), Duration.ofSeconds(3)))
                 .isInstanceOf(IllegalArgumentException.class);
