@@ -101,6 +101,8 @@ lifeboat.secretsDir.
 {{- $s := dict -}}
 {{- $_ := set $s "quarkus.http.port" "8080" -}}
 {{- $_ = set $s "quarkus.management.port" "9000" -}}
+{{- /* graceful shutdown: running jobs get the pod's grace period less 15 s to finish, the rest to stop cleanly */ -}}
+{{- $_ = set $s "lifeboat.shutdown.grace" (printf "%ds" (max 0 (sub (.Values.terminationGracePeriodSeconds | int64) 15))) -}}
 {{- /* store */ -}}
 {{- $_ = set $s "lifeboat.store.type" $g.store.type -}}
 {{- if eq $g.store.type "s3" -}}

@@ -58,10 +58,47 @@ spec:
 {{- end -}}
 
 {{/*
-The pod needs the Kubernetes API only in restore-service, and only when a target names workloads to scale down.
+Every service uses the Kubernetes API: its replicas coordinate through Leases (one backup per database, one restore
+per target, one leader for the janitors and sweeps); restore-service also scales the targets' workloads.
 */}}
 {{- define "lifeboat.needsApi" -}}
-{{- if and (eq .Chart.Name "restore-service") (ne (include "lifeboat.workloadNamespaces" .) "[]") }}true{{ end -}}
+true
+{{- end -}}
+
+{{/*
+The Leases a service's replicas coordinate through, in the release namespace (common.coord): get (read one), create
+(the first time a key is locked, and the leader Lease), update (renew, take over an expired one, release by clearing
+the holder). Nothing is listed, watched or deleted. Named `<service>-leases`, apart from restore-service's workload
+Role, which may live in the same namespace.
+*/}}
+{{- define "lifeboat.leaseRbac" -}}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "lifeboat.fullname" . | trunc 56 | trimSuffix "-" }}-leases
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "lifeboat.labels" . | nindent 4 }}
+rules:
+  - apiGroups: ["coordination.k8s.io"]
+    resources: ["leases"]
+    verbs: ["get", "create", "update"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ include "lifeboat.fullname" . | trunc 56 | trimSuffix "-" }}-leases
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "lifeboat.labels" . | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ include "lifeboat.fullname" . | trunc 56 | trimSuffix "-" }}-leases
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "lifeboat.serviceAccountName" . }}
+    namespace: {{ .Release.Namespace }}
 {{- end -}}
 
 {{- define "lifeboat.deployment" -}}
@@ -79,9 +116,13 @@ metadata:
     {{- include "lifeboat.labels" . | nindent 4 }}
 spec:
   replicas: {{ .Values.replicaCount }}
-  # one pod at a time: backups, restores and verifications are coordinated inside the process
+  # replicas coordinate through Leases (one job per database or target, one leader for the singleton tasks), so a
+  # new pod may start beside the old one; the old one stops taking work on SIGTERM and ends its jobs cleanly
   strategy:
-    type: Recreate
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 0
   selector:
     matchLabels:
       {{- include "lifeboat.selectorLabels" . | nindent 6 }}
@@ -132,8 +173,12 @@ spec:
               drop: [ALL]
             seccompProfile:
               type: RuntimeDefault
-          {{- if or .Values.javaOpts .Values.extraEnv }}
           env:
+            # the Lease holder identity and the holder shown on jobs: the pod's name
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
             {{- with .Values.javaOpts }}
             - name: JAVA_OPTS
               value: {{ . | quote }}
@@ -141,7 +186,6 @@ spec:
             {{- with .Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
-          {{- end }}
           ports:
             - name: http
               containerPort: 8080

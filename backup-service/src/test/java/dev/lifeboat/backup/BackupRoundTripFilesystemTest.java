@@ -142,11 +142,15 @@ class BackupRoundTripFilesystemTest {
 
     @Test
     @Order(4)
-    void scheduledRunBacksUpEveryDatabaseWithTriggerScheduled() {
-        scheduler.runNow();
+    void scheduledRunBacksUpEveryDatabaseWithTriggerScheduledOncePerInstant() {
+        java.time.Instant instant = scheduler.runNow();
         io.restassured.path.json.JsonPath all = given().get("/api/v1/backups").then().extract().jsonPath();
         assertThat(all.getString("[0].trigger")).isEqualTo("SCHEDULED");
+        assertThat(all.getString("[0].metadata.labels.'lifeboat.dev/scheduled-for'")).isEqualTo(instant.toString());
         given().get("/api/v1/backups/latest").then().statusCode(200).body("id", equalTo(all.getString("[0].id")));
+        int count = all.getList("id").size();
+        scheduler.runFor(instant); // the same instant again, as another replica would: its claim is taken
+        assertThat(given().get("/api/v1/backups").then().extract().jsonPath().getList("id")).hasSize(count);
     }
 
     @Test

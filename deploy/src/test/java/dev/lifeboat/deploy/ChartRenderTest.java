@@ -74,6 +74,9 @@ class ChartRenderTest {
             "apps/deployments", new TreeSet<>(List.of("get", "list", "patch")),
             "apps/statefulsets", new TreeSet<>(List.of("get", "list", "patch")),
             "/pods", new TreeSet<>(List.of("list")));
+    /** What every service does with the Leases its replicas coordinate through (common.coord), in the release namespace. */
+    static final Map<String, Set<String>> LEASE_ROLE = Map.of(
+            "coordination.k8s.io/leases", new TreeSet<>(List.of("create", "get", "update")));
 
     private static Manifests defaults;
     private static Manifests allOn;
@@ -100,6 +103,9 @@ class ChartRenderTest {
         List<String> expected = new ArrayList<>();
         for (String kind : List.of("NetworkPolicy", "ServiceAccount", "ConfigMap", "Service", "Deployment")) {
             SERVICES.forEach(s -> expected.add(kind + "/lifeboat-" + s));
+        }
+        for (String kind : List.of("Role", "RoleBinding")) {
+            SERVICES.forEach(s -> expected.add(kind + "/lifeboat-" + s + "-leases"));
         }
         assertThat(defaults.kindsAndNames()).containsExactlyInAnyOrderElementsOf(expected);
     }
@@ -184,9 +190,11 @@ class ChartRenderTest {
                 assertThat(volume.getEmptyDir()).as(where).isNotNull();
                 assertThat(volume.getEmptyDir().getSizeLimit()).as(where).isNotNull();
             }
-            boolean restore = where.endsWith("restore-service");
-            // restore-service needs the API only to scale workloads; all-on has some, the defaults none
-            assertThat(pod.getAutomountServiceAccountToken()).as(where).isEqualTo(restore && name.equals("all-on"));
+            // every service holds Leases through the API (restore-service also scales workloads), so the pod
+            // mounts its token; the ServiceAccount itself does not, so no other pod of it gets one
+            assertThat(pod.getAutomountServiceAccountToken()).as(where).isTrue();
+            assertThat(d.getSpec().getStrategy().getType()).as(where).isEqualTo("RollingUpdate");
+            assertThat(d.getSpec().getStrategy().getRollingUpdate().getMaxUnavailable().getIntVal()).isZero();
         }
         assertThat(manifests.all(ServiceAccount.class)).hasSize(3)
                 .allSatisfy(sa -> assertThat(sa.getAutomountServiceAccountToken()).isFalse());
@@ -228,6 +236,10 @@ class ChartRenderTest {
             Container c = pod.getContainers().get(0);
             assertThat(c.getEnvFrom()).isNullOrEmpty();
             for (EnvVar env : c.getEnv() == null ? List.<EnvVar>of() : c.getEnv()) {
+                if (env.getName().equals("POD_NAME")) { // the Lease holder identity, from the downward API
+                    assertThat(env.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
+                    continue;
+                }
                 assertThat(env.getValueFrom()).as("env %s", env.getName()).isNull();
                 assertThat(env.getName()).doesNotStartWith("LIFEBOAT_").doesNotContain("PASSWORD").doesNotContain("TOKEN");
             }
@@ -328,16 +340,31 @@ class ChartRenderTest {
     }
 
     @Test
-    void onlyRestoreServiceGetsRolesNeverAClusterRoleWithExactlyTheVerbsItUses() {
+    void rolesNeverAClusterRoleWithExactlyTheVerbsUsedWorkloadsForRestoreServiceLeasesForEveryService() {
         assertThat(allOn.all()).noneMatch(o -> o.getKind().startsWith("Cluster"));
-        List<Role> roles = allOn.all(Role.class);
+        List<Role> roles = allOn.all(Role.class).stream().filter(r -> !r.getMetadata().getName().endsWith("-leases"))
+                .toList();
         assertThat(roles).extracting(r -> r.getMetadata().getNamespace()).containsExactlyInAnyOrder("shop", "billing");
         for (Role role : roles) {
             assertThat(role.getMetadata().getName()).isEqualTo("lifeboat-restore-service");
             assertThat(grants(role.getRules())).isEqualTo(RESTORE_ROLE);
         }
+        for (String service : SERVICES) {
+            Role leases = allOn.one(Role.class, "lifeboat-" + service + "-leases");
+            assertThat(leases.getMetadata().getNamespace()).isEqualTo(Chart.NAMESPACE);
+            assertThat(grants(leases.getRules())).isEqualTo(LEASE_ROLE);
+            RoleBinding binding = allOn.one(RoleBinding.class, "lifeboat-" + service + "-leases");
+            assertThat(binding.getRoleRef().getName()).isEqualTo("lifeboat-" + service + "-leases");
+            assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
+                assertThat(s.getName()).isEqualTo("lifeboat-" + service);
+                assertThat(s.getNamespace()).isEqualTo(Chart.NAMESPACE);
+            });
+        }
         for (RoleBinding binding : allOn.all(RoleBinding.class)) {
             assertThat(binding.getRoleRef().getKind()).isEqualTo("Role");
+            if (binding.getMetadata().getName().endsWith("-leases")) {
+                continue;
+            }
             assertThat(binding.getRoleRef().getName()).isEqualTo("lifeboat-restore-service");
             assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
                 assertThat(s.getKind()).isEqualTo("ServiceAccount");
@@ -351,8 +378,8 @@ class ChartRenderTest {
                   targets:
                     primary: {workloads: {namespace: ""}}
                 """));
-        assertThat(local.all(Role.class)).extracting(r -> r.getMetadata().getNamespace())
-                .containsExactlyInAnyOrder(Chart.NAMESPACE, "billing");
+        assertThat(local.all(Role.class)).filteredOn(r -> !r.getMetadata().getName().endsWith("-leases"))
+                .extracting(r -> r.getMetadata().getNamespace()).containsExactlyInAnyOrder(Chart.NAMESPACE, "billing");
         assertThat(local.settings("restore-service")).containsEntry("lifeboat.targets.primary.workloads.namespace", Chart.NAMESPACE);
     }
 
@@ -403,9 +430,8 @@ class ChartRenderTest {
             expected.put(service.equals("verify-service") ? "5432/TCP" : "5432/TCP,5433/TCP", List.of("cidr:10.20.0.0/16"));
             expected.put("9000/TCP", List.of("cidr:10.30.0.15/32"));
             expected.put("8080/TCP", List.of("pod:" + callee.get(service)));
-            if (service.equals("restore-service")) {
-                expected.put("443/TCP,6443/TCP", List.of("cidr:172.20.0.1/32"));
-            }
+            // every service reaches the API server: its Leases (restore-service: the workloads too)
+            expected.put("443/TCP,6443/TCP", List.of("cidr:172.20.0.1/32"));
             assertThat(egress).as(service).isEqualTo(expected);
         }
         // without CIDRs, PostgreSQL and S3 egress are limited by port only; the default S3 port is https
@@ -414,7 +440,10 @@ class ChartRenderTest {
             assertThat(ports(r.getPorts())).containsExactly("443/TCP");
             assertThat(r.getTo()).isNullOrEmpty();
         });
-        assertThat(plain.getSpec().getEgress()).noneSatisfy(r -> assertThat(ports(r.getPorts())).contains("6443/TCP"));
+        assertThat(plain.getSpec().getEgress()).anySatisfy(r -> {
+            assertThat(ports(r.getPorts())).containsExactly("443/TCP", "6443/TCP");
+            assertThat(r.getTo()).isNullOrEmpty();
+        });
         assertThat(Manifests.parse(Chart.render("global: {networkPolicy: {enabled: false}}")).all(NetworkPolicy.class)).isEmpty();
     }
 
@@ -665,9 +694,11 @@ class ChartRenderTest {
             assertThat(m.settings(service)).containsEntry("lifeboat.store.type", "filesystem")
                     .containsEntry("lifeboat.store.filesystem.path", "/var/lib/lifeboat/store")
                     .doesNotContainKey("lifeboat.store.s3.bucket");
-            // no S3 to reach: egress is DNS, the peer and (with databases or targets) PostgreSQL only
+            // no S3 to reach: egress is DNS, the peer, the API server (Leases) and (with databases or targets)
+            // PostgreSQL only
             assertThat(m.one(NetworkPolicy.class, "lifeboat-" + service).getSpec().getEgress())
-                    .noneSatisfy(r -> assertThat(ports(r.getPorts())).contains("443/TCP"));
+                    .noneSatisfy(r -> assertThat(ports(r.getPorts())).containsExactly("443/TCP"))
+                    .anySatisfy(r -> assertThat(ports(r.getPorts())).containsExactly("443/TCP", "6443/TCP"));
         }
     }
 
@@ -683,7 +714,7 @@ class ChartRenderTest {
         return Stream.of(
                 Arguments.of("wrong type", "backup-service: {replicaCount: two}", "at '/backup-service/replicaCount': got string, want integer"),
                 Arguments.of("unknown key", "global: {store: {s3: {buckt: x}}}", "additional properties 'buckt' not allowed"),
-                Arguments.of("more than one replica", "verify-service: {replicaCount: 2}", "maximum"),
+                Arguments.of("negative replicas", "verify-service: {replicaCount: -1}", "minimum"),
                 Arguments.of("bad duration", "global: {objectives: {rpo: one day}}", "/global/objectives/rpo"),
                 Arguments.of("s3 without bucket", "global: {store: {s3: {bucket: ''}}}",
                         "global.store.s3.bucket is required with global.store.type=s3"),

@@ -77,6 +77,16 @@ public interface BackupServiceConfig {
         @WithDefault("UTC")
         String timezone();
 
+        /**
+         * How late a scheduled backup may still start: a run missed because every replica was down at its instant is
+         * taken when a replica starts within this time after it (like a CronJob's startingDeadlineSeconds).
+         */
+        @WithDefault("1h")
+        Duration startingDeadline();
+
+        /** Caps the rate at which dumps are read, bytes per second, to spare the database server; unset = no cap. */
+        java.util.OptionalLong maxRate();
+
         /** {@code zstd} (default) or {@code gzip} (for {@code .sql.gz} compatibility) or {@code none}. */
         @WithDefault("zstd")
         Compression compression();

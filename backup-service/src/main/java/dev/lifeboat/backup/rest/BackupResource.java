@@ -9,6 +9,7 @@ import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.error.Errors.JobFailed;
 import dev.lifeboat.common.api.BackupView;
+import dev.lifeboat.common.job.JobRecord;
 import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
@@ -152,7 +153,9 @@ public class BackupResource {
             + "verification state)")
     public BackupView get(@PathParam("id") String id) {
         BackupIds.validate(id);
+        // this replica's job; else the stored record of a job of another replica (or of this one before a restart)
         return service.job(id).filter(j -> j.state() != JobState.COMPLETED).map(BackupResource::view)
+                .or(() -> service.record(id).filter(r -> r.state() != JobState.COMPLETED).map(BackupResource::view))
                 .orElseGet(() -> {
                     BackupMetadata m = catalog.withCurrentLabels(catalog.get(id));
                     return BackupView.of(m, catalog.verificationsOf(m.database(), id));
@@ -217,7 +220,17 @@ public class BackupResource {
         }
         return new BackupView(job.id(), job.database(), job.state(), job.trigger(), job.startedAt(), job.finishedAt(),
                 new BackupView.Progress(job.bytesRead(), job.bytesStored(), Math.round(job.elapsedSeconds() * 10) / 10.0),
-                job.error(), null, null, null, null);
+                job.error(), null, null, null, null, job.holder());
+    }
+
+    /** A backup job of another replica (or of this one before a restart), as its stored record has it. */
+    static BackupView view(JobRecord r) {
+        Map<String, Double> p = r.progress() == null ? Map.of() : r.progress();
+        String trigger = r.detail() == null ? null : r.detail().get("trigger");
+        return new BackupView(r.id(), r.key(), r.state(), trigger == null ? null : Trigger.valueOf(trigger),
+                r.startedAt(), r.finishedAt(), new BackupView.Progress(p.getOrDefault("bytesRead", 0.0).longValue(),
+                p.getOrDefault("bytesStored", 0.0).longValue(), r.elapsedSeconds()), r.error(), null, null, null,
+                null, r.holder());
     }
 
     private static Map<String, String> validLabels(Map<String, String> labels) {

@@ -1,6 +1,7 @@
 package dev.lifeboat.backup.retention;
 
 import dev.lifeboat.common.config.DatabaseRegistry;
+import dev.lifeboat.common.coord.Coordination;
 import io.quarkus.runtime.StartupEvent;
 import io.quarkus.scheduler.Scheduled;
 import io.quarkus.scheduler.Scheduler;
@@ -26,7 +27,11 @@ public class RetentionScheduler {
     private final Scheduler scheduler;
     private final Map<String, String> scheduled = new TreeMap<>();
 
-    public RetentionScheduler(RetentionService retention, DatabaseRegistry databases, Scheduler scheduler) {
+    private final Coordination coordination;
+
+    public RetentionScheduler(RetentionService retention, DatabaseRegistry databases, Scheduler scheduler,
+                              Coordination coordination) {
+        this.coordination = coordination;
         this.retention = retention;
         this.databases = databases;
         this.scheduler = scheduler;
@@ -43,7 +48,11 @@ public class RetentionScheduler {
             }
             scheduler.newJob("retention-" + label).setCron(cron).setTimeZone(retention.timezone())
                     .setConcurrentExecution(Scheduled.ConcurrentExecution.SKIP)
-                    .setTask(execution -> run(label)).schedule();
+                    .setTask(execution -> {
+                        if (coordination.leader()) { // one replica applies the policy
+                            run(label);
+                        }
+                    }).schedule();
             scheduled.put(label, cron);
             LOG.infof("Retention of %s scheduled: %s (%s)", label, cron, retention.timezone());
         }

@@ -3,6 +3,7 @@ package dev.lifeboat.backup.service;
 import dev.lifeboat.common.job.Job;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pipeline.Measure;
 import dev.lifeboat.common.pipeline.WriteChain;
 import java.util.Map;
@@ -34,12 +35,38 @@ public final class BackupJob extends Job<BackupJob.StepName> {
     /** Size and SHA-256 of the stored bytes, measured as they are written; its count is the stored progress. */
     final Measure stored = new Measure();
     private volatile BackupMetadata metadata;
+    /** The replica running it. */
+    private final String holder;
+    /** pg_dump while it runs: killed to stop the backup early. */
+    volatile PgProcess dump;
+    /** Why the backup is being stopped early (shutdown); null while it may run on. */
+    private volatile String interruption;
 
-    BackupJob(String id, String database, Trigger trigger, Map<String, String> labels) {
+    BackupJob(String id, String database, Trigger trigger, Map<String, String> labels, String holder) {
         super(id, false);
         this.database = database;
         this.trigger = trigger;
         this.labels = Map.copyOf(labels);
+        this.holder = holder;
+    }
+
+    /** The replica (pod) running it. */
+    public String holder() {
+        return holder;
+    }
+
+    /** Stops the backup early: pg_dump is killed, so the upload is aborted and the job fails with {@code reason}. */
+    void interrupt(String reason) {
+        interruption = reason;
+        PgProcess p = dump;
+        if (p != null) {
+            p.kill();
+        }
+    }
+
+    /** Why it is being stopped early, or null. */
+    String interruption() {
+        return interruption;
     }
 
     public String database() {
@@ -79,13 +106,11 @@ public final class BackupJob extends Job<BackupJob.StepName> {
     void succeeded(BackupMetadata result) {
         detach();
         metadata = result;
-        end(null);
-        release();
+        end(null); // waiters are released by JobRegistry.finish, once the record is written and the Lease free
     }
 
     void failed(String reason) {
         detach();
         end(reason);
-        release();
     }
 }

@@ -9,8 +9,14 @@ import dev.lifeboat.common.error.Errors.BackupInProgress;
 import dev.lifeboat.common.error.Errors.InvalidConfiguration;
 import dev.lifeboat.common.error.Errors.PgVersionUnsupported;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
+import dev.lifeboat.common.error.Errors.ShuttingDown;
+import dev.lifeboat.common.job.JobJournal;
+import dev.lifeboat.common.job.JobRecord;
 import dev.lifeboat.common.job.JobRegistry;
-import dev.lifeboat.common.job.KeyLock;
+import dev.lifeboat.common.job.JobState;
+import dev.lifeboat.common.coord.Coordination;
+import dev.lifeboat.common.coord.ShutdownConfig;
+import dev.lifeboat.common.job.JobsConfig;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.backup.service.BackupJob.StepName;
 import dev.lifeboat.common.model.BackupIds;
@@ -77,12 +83,19 @@ public class BackupService {
     private final VerifyNotifier verifyNotifier;
     private final List<String> recipients;
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("backup-", 1).factory());
-    /** Running backups, one per database, and the recently finished ones. */
+    /** Running backups, one per database (a Lease per database across replicas), and the recently finished ones. */
     private final JobRegistry<BackupJob> jobs;
+    /** The durable records of backup jobs, readable from every replica. */
+    private final JobJournal journal;
+    private final Coordination coordination;
+    private final ShutdownConfig shutdown;
+    /** Set at shutdown: no new backup starts on this replica. */
+    private volatile boolean draining;
 
     public BackupService(BackupServiceConfig config, EncryptionConfig encryption, DatabaseRegistry databases,
                          BackupCatalog catalog, ObjectStore store, PgTools pgTools, BackupMetrics metrics,
-                         VerifyNotifier verifyNotifier) {
+                         VerifyNotifier verifyNotifier, Coordination coordination, JobsConfig jobsConfig,
+                         ShutdownConfig shutdown) {
         this.config = config;
         this.databases = databases;
         this.catalog = catalog;
@@ -98,7 +111,12 @@ public class BackupService {
                     + "than lifeboat.backup.janitor-grace (" + config.backup().janitorGrace() + "): the janitor would "
                     + "remove the upload of a backup that is still allowed to run");
         }
-        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.backup().jobHistory(), BackupInProgress::new);
+        this.jobs = new JobRegistry<>(coordination.lock("backup"), config.backup().jobHistory(),
+                BackupInProgress::new);
+        this.coordination = coordination;
+        this.shutdown = shutdown;
+        this.journal = new JobJournal(store, "backup", coordination.instance(), jobsConfig.reportInterval(),
+                jobsConfig.abandonedAfter());
     }
 
     void onStart(@Observes StartupEvent event) {
@@ -124,8 +142,43 @@ public class BackupService {
         }
     }
 
+    /**
+     * Graceful shutdown (SIGTERM): no new backup starts; running ones get {@code lifeboat.shutdown.grace} to finish,
+     * then are stopped cleanly (pg_dump killed, the upload aborted, the job recorded FAILED "interrupted by shutdown",
+     * the Lease released) before the process exits.
+     */
     void onStop(@Observes ShutdownEvent event) {
+        draining = true;
+        if (!jobs.idle()) {
+            LOG.infof("Shutting down: waiting up to %s for %d running backup(s)", shutdown.grace(), jobs.active().size());
+            awaitIdle(shutdown.grace());
+            for (BackupJob job : jobs.active()) {
+                LOG.warnf("Backup %s did not finish within lifeboat.shutdown.grace: stopping it", job.id());
+                job.interrupt("interrupted by shutdown");
+            }
+            // its upload aborted, its record written and its Lease released before the process goes
+            awaitIdle(java.time.Duration.ofSeconds(10));
+        }
         workers.shutdownNow();
+        journal.close();
+    }
+
+    /** Waits until no job is active (each ended, was recorded and released its key), at most {@code limit}. */
+    private void awaitIdle(java.time.Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!jobs.idle() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Whether this replica is shutting down (it takes no new work). */
+    public boolean draining() {
+        return draining;
     }
 
     /**
@@ -134,6 +187,10 @@ public class BackupService {
      * @throws BackupInProgress when a backup of that database is already running
      */
     public BackupJob start(String database, Trigger trigger, Map<String, String> labels) {
+        if (draining) {
+            throw new ShuttingDown("This replica is shutting down and starts no backup; retry (another replica, or "
+                    + "this one restarted, takes it).");
+        }
         try {
             checkServer(database);
         } catch (PgVersionUnsupported e) {
@@ -142,7 +199,16 @@ public class BackupService {
         }
         BackupJob job;
         synchronized (this) { // the id is reserved and registered at once, so two starts never pick the same
-            job = jobs.register(database, new BackupJob(reserveId(database), database, trigger, labels));
+            job = jobs.register(database, new BackupJob(reserveId(database), database, trigger, labels,
+                    coordination.instance()));
+        }
+        try {
+            recoverAbandoned(database, job.id());
+            journal.track(job.id(), () -> record(job));
+        } catch (RuntimeException e) {
+            job.failed(Errors.describe(e));
+            jobs.finish(job);
+            throw e;
         }
         metrics.started(database);
         LOG.infof("Backup %s of %s started (%s)", job.id(), database, trigger);
@@ -189,9 +255,66 @@ public class BackupService {
         }
     }
 
-    /** A running or recently finished job. */
+    /** A running or recently finished job of this replica. */
     public Optional<BackupJob> job(String id) {
         return jobs.find(id);
+    }
+
+    /** Removes the records of backup jobs that ended before {@code before} (the janitor's pass). */
+    public List<String> pruneRecords(Instant before) throws IOException {
+        return journal.prune(before);
+    }
+
+    /** The stored record of a job, from whichever replica ran it (ABANDONED when its replica went silent). */
+    public Optional<JobRecord> record(String id) {
+        return journal.read(id);
+    }
+
+    /** The record of a job of this replica, as it stands now. */
+    private JobRecord record(BackupJob job) {
+        Map<String, String> detail = new java.util.TreeMap<>();
+        detail.put("trigger", job.trigger().name());
+        job.labels().forEach((k, v) -> detail.put("label." + k, v));
+        return JobRecord.of(job, "backup", job.database(), coordination.instance(),
+                Map.of("bytesRead", (double) job.bytesRead(), "bytesStored", (double) job.bytesStored(),
+                        "elapsedSeconds", Math.round(job.elapsedSeconds() * 10) / 10.0), detail);
+    }
+
+    /**
+     * Ends what a replica that died left of this database's backups: its job records still say running (it held the
+     * Lease this replica now has, so it is gone), its partial upload is aborted and its record marked ABANDONED.
+     */
+    private void recoverAbandoned(String database, String ownId) {
+        List<JobRecord> records;
+        try {
+            records = journal.list(database + "_backup_");
+        } catch (IOException e) {
+            LOG.warnf("Cannot read the job records of %s to recover abandoned backups: %s", database, e.getMessage());
+            return;
+        }
+        for (JobRecord r : records) {
+            boolean unfinished = r.state() == JobState.RUNNING || r.state() == JobState.QUEUED
+                    || (r.state() == JobState.ABANDONED && r.finishedAt() != null && r.detail() != null
+                    && !"true".equals(r.detail().get("recovered")));
+            if (!database.equals(r.key()) || r.id().equals(ownId) || !unfinished || jobs.find(r.id()).isPresent()) {
+                continue;
+            }
+            String dataKey = catalog.dataKey(database, r.id());
+            try {
+                List<String> aborted = store.abortPending(dataKey, Instant.now());
+                Map<String, String> detail = new java.util.TreeMap<>(r.detail());
+                detail.put("recovered", "true");
+                String reason = r.state() == JobState.ABANDONED ? r.error()
+                        : "replica " + r.holder() + " stopped before the backup ended";
+                journal.put(new JobRecord(r.id(), r.kind(), r.key(), JobState.ABANDONED, null, r.steps(), r.progress(),
+                        detail, reason + "; its partial upload was aborted by " + coordination.instance(), r.holder(),
+                        r.createdAt(), r.startedAt(), r.heartbeat(), r.heartbeat()));
+                LOG.warnf("Backup %s of %s was abandoned by %s; aborted its partial upload %s", r.id(), database,
+                        r.holder(), aborted);
+            } catch (IOException | RuntimeException e) {
+                LOG.warnf("Cannot recover abandoned backup %s: %s", r.id(), e.getMessage());
+            }
+        }
     }
 
     /** The running jobs, for listing. */
@@ -243,11 +366,16 @@ public class BackupService {
                  PgProcess dump = PgProcess.start(pgDump.path(), args, connection.withSettings(CopyText.forDump()),
                          pgTools.connectTimeout(), new TimeLimit(config.backup().timeout(), "lifeboat.backup.timeout"))) {
                 dump.stdin().close();
+                job.dump = dump;
+                if (job.interruption() != null) {
+                    dump.kill();
+                }
                 chain = new WriteChain(pending, codec(), format == DumpFormat.PLAIN ? new ContentFingerprint() : null,
                         job.stored);
                 job.chain = chain;
                 try {
-                    chain.transferFrom(dump.stdout());
+                    chain.transferFrom(config.backup().maxRate().isPresent()
+                            ? new ReadRate(dump.stdout(), config.backup().maxRate().getAsLong()) : dump.stdout());
                     dump.waitSuccess();
                     chain.finish();
                     // before the commit: large objects that cannot be fingerprinted fail the backup, leaving nothing
@@ -270,6 +398,10 @@ public class BackupService {
             job.log().end(StepName.ROLES, Step.Status.DONE, roles.names().size() + " roles" + (roles.passwords()
                     ? " with password hashes" : ", without passwords") + ": " + roles.names());
             job.log().begin(StepName.COMMIT, null);
+            journal.report(job.id());
+            if (job.interruption() != null) {
+                throw new IllegalStateException(job.interruption());
+            }
             Instant finishedAt = Instant.now();
             BackupMetadata metadata = new BackupMetadata(BackupMetadata.SCHEMA_VERSION, job.id(), db,
                     databases.databaseName(db), dataKey, PgTools.release(serverVersion), pgDump.version(),
@@ -290,12 +422,14 @@ public class BackupService {
                     metadata.rawSizeBytes(), metadata.storedSizeBytes(), metadata.durationSeconds());
             verifyNotifier.backupCompleted(metadata);
         } catch (Exception | Error e) {
-            String reason = Errors.describe(e);
+            String reason = job.interruption() != null ? job.interruption() : Errors.describe(e);
             job.log().failRunning(reason);
             job.failed(reason);
             metrics.failed(db, job.elapsedSeconds());
             LOG.errorf("Backup %s of %s failed: %s", job.id(), db, reason);
         } finally {
+            job.dump = null;
+            journal.end(job.id());
             jobs.finish(job);
         }
     }

@@ -3,6 +3,7 @@ package dev.lifeboat.backup.service;
 import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.coord.Coordination;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
@@ -31,9 +32,11 @@ public class Janitor {
     private final BackupCatalog catalog;
     private final BackupService service;
     private final BackupServiceConfig config;
+    private final Coordination coordination;
 
     public Janitor(ObjectStore store, DatabaseRegistry databases, BackupCatalog catalog, BackupService service,
-                   BackupServiceConfig config) {
+                   BackupServiceConfig config, Coordination coordination) {
+        this.coordination = coordination;
         this.store = store;
         this.databases = databases;
         this.catalog = catalog;
@@ -44,7 +47,9 @@ public class Janitor {
     @Scheduled(identity = "janitor", every = "${lifeboat.backup.janitor-interval:1h}", delayed = "1m",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void scheduled() {
-        clean();
+        if (coordination.leader()) { // one replica cleans; the others' running backups are younger than the grace
+            clean();
+        }
     }
 
     /** One pass over every database; returns the keys removed. */
@@ -85,7 +90,41 @@ public class Janitor {
         if (!removed.isEmpty()) {
             LOG.infof("Janitor removed incomplete backups: %s", removed);
         }
+        // a claim must outlive the starting deadline, or a late replica would take its run again
+        java.time.Duration keep = config.backup().janitorGrace().compareTo(config.backup().startingDeadline()) >= 0
+                ? config.backup().janitorGrace() : config.backup().startingDeadline();
+        pruneJobs(Instant.now().minus(keep).minus(java.time.Duration.ofHours(1)));
         return removed;
+    }
+
+    /**
+     * Job records (jobs/backup/) of backups that ended before {@code cutoff}, and claims of scheduled runs
+     * (jobs/claims/backup/) older than that: both only matter around the time the job ran.
+     */
+    private void pruneJobs(Instant cutoff) {
+        try {
+            List<String> records = service.pruneRecords(cutoff);
+            int claims = 0;
+            for (ObjectInfo o : store.list(dev.lifeboat.common.job.JobJournal.PREFIX + "claims/backup/")) {
+                String stamp = o.key().substring(o.key().lastIndexOf('/') + 1);
+                Instant at;
+                try {
+                    at = Instant.from(dev.lifeboat.common.job.JobIds.STAMP.parse(stamp));
+                } catch (java.time.DateTimeException e) {
+                    continue;
+                }
+                if (at.isBefore(cutoff)) {
+                    store.delete(o.key());
+                    claims++;
+                }
+            }
+            if (!records.isEmpty() || claims > 0) {
+                LOG.infof("Janitor removed %d job record(s) and %d schedule claim(s) older than %s", records.size(),
+                        claims, cutoff);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Janitor pass over job records failed: %s", e.getMessage());
+        }
     }
 
     /**

@@ -15,14 +15,16 @@ import java.util.List;
  * A backup as backup-service's API shows it and its clients read it: running (with progress), failed (with the
  * reason), completed (with what verify-service proved of it, and its metadata) or, when its metadata has no valid
  * integrity tag, {@code trusted=false}; when its metadata cannot be parsed at all, {@code trusted=false} with
- * {@code damaged} (the metadata object's key and the parse error).
+ * {@code damaged} (the metadata object's key and the parse error). {@code holder}: the replica (pod) running or last
+ * running the job, while it is not completed.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 @RegisterForReflection
 public record BackupView(String id, String database, JobState status, Trigger trigger, Instant startedAt,
                          Instant finishedAt, Progress progress, String error, Verification verification,
-                         Boolean trusted, BackupMetadata metadata, Damage damaged) {
+                         Boolean trusted, BackupMetadata metadata, Damage damaged,
+                         String holder) {
 
     /** Why a backup is shown as damaged: its metadata object and the reason it cannot be read. */
     @RegisterForReflection
@@ -57,14 +59,14 @@ public record BackupView(String id, String database, JobState status, Trigger tr
     public static BackupView of(BackupMetadata m, List<VerificationRecord> records) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 new Progress(m.rawSizeBytes(), m.storedSizeBytes(), m.durationSeconds()), null,
-                Verification.of(records), null, m, null);
+                Verification.of(records), null, m, null, null);
     }
 
     /** A backup whose metadata is untrusted: shown, never acted on. */
     public static BackupView untrusted(BackupMetadata m) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 null, "UNTRUSTED: the metadata has no valid integrity tag; never restored, verified or chosen as latest",
-                null, Boolean.FALSE, m, null);
+                null, Boolean.FALSE, m, null, null);
     }
 
     /** A backup whose metadata object cannot be parsed: shown with the key and the error, never acted on. */
@@ -74,6 +76,6 @@ public record BackupView(String id, String database, JobState status, Trigger tr
                 d.id() == null ? null : dev.lifeboat.common.model.BackupIds.startedAt(d.id()).orElse(null), null, null,
                 "DAMAGED: the metadata object " + d.key() + " cannot be parsed (" + d.error() + "); the backup is never "
                         + "restored, verified or chosen as latest: inspect it, then repair or delete it",
-                null, Boolean.FALSE, null, new Damage(d.key(), d.error()));
+                null, Boolean.FALSE, null, new Damage(d.key(), d.error()), null);
     }
 }

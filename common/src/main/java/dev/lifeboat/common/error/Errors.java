@@ -15,6 +15,18 @@ public final class Errors {
         return message;
     }
 
+    /** " on replica <pod>" when the holder's replica is known, else nothing. */
+    static String onInstance(String instance) {
+        return instance == null || instance.isBlank() ? "" : " on replica " + instance;
+    }
+
+    /** The replica is shutting down: it takes no new work; another replica (or this one, restarted) will. */
+    public static final class ShuttingDown extends LifeboatException {
+        public ShuttingDown(String detail) {
+            super(503, "shutting-down", "Shutting down", detail);
+        }
+    }
+
     /** The request is malformed or names something that cannot be valid. */
     public static final class InvalidRequest extends LifeboatException {
         public InvalidRequest(String detail) {
@@ -48,8 +60,13 @@ public final class Errors {
         private final String runningId;
 
         public BackupInProgress(String database, String runningId) {
+            this(database, runningId, null);
+        }
+
+        /** @param instance the replica (pod) running it, when another one may */
+        public BackupInProgress(String database, String runningId, String instance) {
             super(409, "backup-in-progress", "Backup already running",
-                    "A backup of database '" + database + "' is already running: " + runningId
+                    "A backup of database '" + database + "' is already running: " + runningId + onInstance(instance)
                             + ". Wait for it to finish (GET /api/v1/backups/" + runningId + ").");
             this.runningId = runningId;
         }
@@ -152,8 +169,13 @@ public final class Errors {
     /** A restore into the same target is already running. */
     public static final class RestoreInProgress extends LifeboatException {
         public RestoreInProgress(String target, String runningId) {
+            this(target, runningId, null);
+        }
+
+        /** @param instance the replica (pod) running it, when another one may */
+        public RestoreInProgress(String target, String runningId, String instance) {
             super(409, "restore-in-progress", "Restore already running",
-                    "A restore into target '" + target + "' is already running: " + runningId
+                    "A restore into target '" + target + "' is already running: " + runningId + onInstance(instance)
                             + ". Wait for it to finish (GET /api/v1/restores/" + runningId + ").");
         }
     }

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
-import java.util.function.BiFunction;
 import java.util.function.Predicate;
 
 /**
@@ -20,7 +19,7 @@ import java.util.function.Predicate;
 public final class JobRegistry<J extends Job<?>> {
     private final KeyLock lock;
     private final int history;
-    private final BiFunction<String, String, ? extends RuntimeException> busy;
+    private final Busy busy;
     /** Active jobs by id, oldest first, with the key each holds (null for none); guarded by {@code this}. */
     private final Map<String, Entry<J>> active = new LinkedHashMap<>();
     /** Finished jobs by id, oldest first, at most {@code history}; guarded by {@code this}. */
@@ -29,11 +28,22 @@ public final class JobRegistry<J extends Job<?>> {
     private record Entry<J>(J job, String key) {
     }
 
+    /** The error for a key already held. */
+    @FunctionalInterface
+    public interface Busy {
+        /**
+         * @param key      the key asked for
+         * @param jobId    the job holding it
+         * @param instance the replica (pod) running that job; null when unknown (the in-process lock)
+         */
+        RuntimeException busy(String key, String jobId, String instance);
+    }
+
     /**
      * @param history how many finished jobs are kept
-     * @param busy    the error for a key already held: (key, id of the job holding it) → exception
+     * @param busy    the error for a key already held
      */
-    public JobRegistry(KeyLock lock, int history, BiFunction<String, String, ? extends RuntimeException> busy) {
+    public JobRegistry(KeyLock lock, int history, Busy busy) {
         this.lock = lock;
         this.history = history;
         this.busy = busy;
@@ -42,25 +52,36 @@ public final class JobRegistry<J extends Job<?>> {
     /** Registers {@code job}, holding {@code key} (null: none) for it; throws the busy error if the key is held. */
     public synchronized J register(String key, J job) {
         if (key != null) {
-            Optional<String> holder = lock.tryAcquire(key, job.id());
+            Optional<KeyLock.Holder> holder = lock.tryAcquire(key, job.id());
             if (holder.isPresent()) {
-                throw busy.apply(key, holder.get());
+                throw busy.busy(key, holder.get().jobId(), holder.get().instance());
             }
         }
         active.put(job.id(), new Entry<>(job, key));
         return job;
     }
 
-    /** The job ended: its key is released and it moves to the history. Call once, after recording its result. */
-    public synchronized void finish(J job) {
-        Entry<J> entry = active.remove(job.id());
-        if (entry != null && entry.key() != null) {
-            lock.release(entry.key(), job.id());
+    /**
+     * The job ended: its key is released, it moves to the history, and then whoever waits for it is released (so a
+     * waiter that starts the next job on the key finds it free). Call once, after recording its result.
+     */
+    public void finish(J job) {
+        synchronized (this) {
+            Entry<J> entry = active.remove(job.id());
+            if (entry != null && entry.key() != null) {
+                lock.release(entry.key(), job.id());
+            }
+            finished.put(job.id(), job);
+            while (finished.size() > history) {
+                finished.remove(finished.keySet().iterator().next());
+            }
         }
-        finished.put(job.id(), job);
-        while (finished.size() > history) {
-            finished.remove(finished.keySet().iterator().next());
-        }
+        job.release();
+    }
+
+    /** Who holds {@code key}, on this or another replica; empty when it is free. */
+    public Optional<KeyLock.Holder> holder(String key) {
+        return lock.holder(key);
     }
 
     /** An active or recently finished job. */

@@ -72,8 +72,8 @@ public class StoreProducer {
                 .withTags(c.lifecycle().manage());
     }
 
-    /** The S3 client of the store: URL-connection HTTP client, no SDK retries, SDK flexible checksums off. */
-    static S3Client s3Client(URI endpoint, Region region, boolean pathStyle, AwsCredentialsProvider credentials) {
+    /** The S3 client of the store: URL-connection HTTP client, no SDK retries, SDK flexible checksums off. Public for tests that inspect a bucket the way the services see it. */
+    public static S3Client s3Client(URI endpoint, Region region, boolean pathStyle, AwsCredentialsProvider credentials) {
         S3ClientBuilder builder = S3Client.builder()
                 .httpClientBuilder(UrlConnectionHttpClient.builder())
                 .region(region)

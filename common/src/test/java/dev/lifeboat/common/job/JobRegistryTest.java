@@ -30,7 +30,7 @@ class JobRegistryTest {
     }
 
     static final class Busy extends RuntimeException {
-        Busy(String key, String holder) {
+        Busy(String key, String holder, String instance) {
             super(key + " held by " + holder);
         }
     }

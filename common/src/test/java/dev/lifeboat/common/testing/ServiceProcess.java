@@ -123,8 +123,9 @@ public final class ServiceProcess implements AutoCloseable {
             }
             sleep(200);
         }
+        String log = log(); // before close() removes the working directory
         close();
-        throw new IllegalStateException(module + " was not ready within " + READY_TIMEOUT + ":\n" + log());
+        throw new IllegalStateException(module + " was not ready within " + READY_TIMEOUT + ":\n" + log);
     }
 
     /** The API base URL, e.g. {@code http://127.0.0.1:41234}. */

@@ -46,11 +46,13 @@ final class DumpLoader {
      */
     static void load(ObjectStore store, BackupMetadata metadata, List<String> identities, PgTools.Program psql,
                      PgConnection connection, Duration connectTimeout, String preamble, boolean resetSchemas,
-                     Measure measure, Duration timeout) {
+                     Measure measure, Duration timeout, java.util.function.Consumer<PgProcess> started,
+                     java.util.function.Supplier<String> stop) {
         // verbose errors carry the SQLSTATE, which tells a statement of the dump failing from the server failing
         PgProcess process = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
                 "-v", "VERBOSITY=verbose"), connection, connectTimeout, new TimeLimit(timeout, "lifeboat.restore.timeout"),
                 true);
+        started.accept(process);
         try {
             OutputStream psqlIn = new BufferedOutputStream(process.stdin(), BUFFER);
             toPsql(process, connection, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
@@ -65,6 +67,9 @@ final class DumpLoader {
             if (!read.ok()) {
                 throw new RestoreFault(read.outcome() == ReadChain.Outcome.STORE_ERROR ? RestoreFailure.STORE_ERROR
                         : RestoreFailure.BACKUP_DAMAGED, read.detail() + " Nothing was committed; the target is unchanged.");
+            }
+            if (stop.get() != null) { // asked to stop (shutdown): never COMMIT
+                throw new RestoreFault(RestoreFailure.OTHER, stop.get() + "; nothing was committed");
             }
             // a dump ends with a newline; one more completes a last line that did not, so nothing is held back
             toPsql(process, connection, () -> {

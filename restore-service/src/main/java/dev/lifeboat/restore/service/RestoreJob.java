@@ -17,6 +17,24 @@ public final class RestoreJob extends Job<RestoreStep> {
     private volatile String safetyBackupId;
     private volatile RestoreFailure failure;
     private volatile boolean databaseDropped;
+    /** psql while it loads: killed (before its COMMIT) to stop the restore early. */
+    volatile dev.lifeboat.common.pg.PgProcess loader;
+    /** Why the restore is being stopped early (shutdown); null while it may run on. */
+    private volatile String interruption;
+
+    /** Stops the restore early: psql is killed before COMMIT, so the load rolls back and the workloads come back. */
+    void interrupt(String reason) {
+        interruption = reason;
+        dev.lifeboat.common.pg.PgProcess p = loader;
+        if (p != null) {
+            p.kill();
+        }
+    }
+
+    /** Why it is being stopped early, or null. */
+    String interruption() {
+        return interruption;
+    }
 
     RestoreJob(String id, String target, RestoreRequestSpec spec) {
         super(id, false);
@@ -80,14 +98,13 @@ public final class RestoreJob extends Job<RestoreStep> {
         databaseDropped = true;
     }
 
+    /** Waiters are released by {@code JobRegistry.finish}, once the target is free again. */
     void succeeded() {
         end(null);
-        release();
     }
 
     void failed(String reason, RestoreFailure kind) {
         failure = kind;
         end(reason);
-        release();
     }
 }

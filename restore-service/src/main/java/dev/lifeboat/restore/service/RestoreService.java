@@ -19,7 +19,8 @@ import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.job.JobIds;
 import dev.lifeboat.common.job.JobRegistry;
 import dev.lifeboat.common.job.JobState;
-import dev.lifeboat.common.job.KeyLock;
+import dev.lifeboat.common.coord.Coordination;
+import dev.lifeboat.common.coord.ShutdownConfig;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
@@ -74,13 +75,18 @@ public class RestoreService {
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("restore-", 1).factory());
     /** Running restores, one per target, and the recently finished ones. */
     private final JobRegistry<RestoreJob> jobs;
+    private final ShutdownConfig shutdown;
+    /** Set at shutdown: no new restore starts on this replica. */
+    private volatile boolean draining;
 
     /** The load session's {@code SET LOCAL} lines (lifeboat.restore.session.*). */
     private final String sessionTuning;
 
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
-                          BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig) {
+                          BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig,
+                          Coordination coordination, ShutdownConfig shutdown) {
+        this.shutdown = shutdown;
         this.config = config;
         this.targets = targets;
         this.catalog = catalog;
@@ -91,12 +97,42 @@ public class RestoreService {
         this.backups = backups;
         this.metrics = metrics;
         this.archive = ArchiveWait.of(store, storeConfig);
-        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.restore().jobHistory(), RestoreInProgress::new);
+        this.jobs = new JobRegistry<>(coordination.lock("restore"), config.restore().jobHistory(),
+                RestoreInProgress::new);
         this.sessionTuning = SessionTuning.preamble(config.restore().session()); // a bad value stops the start
     }
 
+    /**
+     * Graceful shutdown (SIGTERM): no new restore starts (503); running ones get {@code lifeboat.shutdown.grace} to
+     * finish, then psql is killed before its COMMIT, so the load rolls back and the target is unchanged, and the
+     * workloads are scaled back, before the process exits.
+     */
     void onStop(@Observes ShutdownEvent event) {
+        draining = true;
+        if (!jobs.idle()) {
+            LOG.infof("Shutting down: waiting up to %s for %d running restore(s)", shutdown.grace(), jobs.active().size());
+            awaitIdle(shutdown.grace());
+            for (RestoreJob job : jobs.active()) {
+                LOG.warnf("Restore %s did not finish within lifeboat.shutdown.grace: rolling it back", job.id());
+                job.interrupt("interrupted by shutdown");
+            }
+            // rolled back and its workloads scaled back before the process goes
+            awaitIdle(java.time.Duration.ofSeconds(20));
+        }
         workers.shutdownNow();
+    }
+
+    /** Waits until no restore is active (each ended and released its target), at most {@code limit}. */
+    private void awaitIdle(java.time.Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!jobs.idle() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** Validates a restore id (it names a scratch database); throws {@link InvalidRequest}. */
@@ -115,6 +151,10 @@ public class RestoreService {
      * @throws RestoreInProgress when a restore into the target is already running
      */
     public RestoreJob start(String targetName, RestoreRequestSpec request) {
+        if (draining) {
+            throw new Errors.ShuttingDown("This replica is shutting down and starts no restore; retry (another "
+                    + "replica, or this one restarted, takes it).");
+        }
         Target target = targets.require(targetName);
         RestoreMode mode = checkMode(targetName, target, request.mode());
         boolean inPlace = !target.scratch();
@@ -272,7 +312,8 @@ public class RestoreService {
                 load(job, target, backup, target.database(), true, roles);
             }
         } catch (RuntimeException | Error e) {
-            failure = Errors.describe(e);
+            failure = job.interruption() != null
+                    ? job.interruption() + "; nothing was committed, the target is unchanged" : Errors.describe(e);
             kind = RestoreFault.classify(e);
             job.log().failRunning(failure);
         } finally {
@@ -424,8 +465,15 @@ public class RestoreService {
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
         job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
-                sessionTuning + roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""), clean,
-                job.stored, config.restore().timeout());
+                sessionTuning + roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""),
+                clean, job.stored, config.restore().timeout(),
+                p -> {
+                    job.loader = p;
+                    if (job.interruption() != null) {
+                        p.kill();
+                    }
+                }, job::interruption);
+        job.loader = null;
         job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into "
                 + database + (roles.missing().isEmpty() ? "" : "; roles created: " + roles.missing()));
     }
@@ -491,8 +539,22 @@ public class RestoreService {
     }
 
     /** Whether any restore runs now (start-up recovery and the janitor wait for none). */
+    /** Ids of the restores running now on any replica (the holders of the targets' Leases). */
+    public java.util.Set<String> runningAnywhere() {
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (String target : targets.names()) {
+            jobs.holder(target).map(dev.lifeboat.common.job.KeyLock.Holder::jobId).ifPresent(ids::add);
+        }
+        return ids;
+    }
+
     public boolean idle() {
         return jobs.idle();
+    }
+
+    /** Whether a restore into {@code target} runs on this or another replica (its Lease is held). */
+    public boolean busyAnywhere(String target) {
+        return jobs.holder(target).isPresent();
     }
 
     /** Names of databases in use by running restores, which the janitor must not drop. */

@@ -1,5 +1,6 @@
 package dev.lifeboat.restore.service;
 
+import dev.lifeboat.common.coord.Coordination;
 import dev.lifeboat.common.job.JobIds;
 import dev.lifeboat.common.api.RestoreMode;
 import dev.lifeboat.common.pg.PgConnection;
@@ -33,7 +34,11 @@ public class ScratchJanitor {
     private final PgTools pgTools;
     private final RestoreService restores;
 
-    public ScratchJanitor(RestoreServiceConfig config, Targets targets, PgTools pgTools, RestoreService restores) {
+    private final Coordination coordination;
+
+    public ScratchJanitor(RestoreServiceConfig config, Targets targets, PgTools pgTools, RestoreService restores,
+                          Coordination coordination) {
+        this.coordination = coordination;
         this.config = config;
         this.targets = targets;
         this.pgTools = pgTools;
@@ -43,7 +48,9 @@ public class ScratchJanitor {
     @Scheduled(identity = "scratch-janitor", every = "${lifeboat.restore.scratch-janitor-interval:15m}", delayed = "1m",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void scheduled() {
-        clean(Instant.now());
+        if (coordination.leader()) { // one replica drops expired databases
+            clean(Instant.now());
+        }
     }
 
     /** One pass over every target that can hold such databases; returns the databases dropped. */

@@ -72,7 +72,8 @@ public class StartupRecovery {
         }
         if (workloadsPending) {
             try {
-                List<WorkloadScaler.Workload> recovered = scaler.recover();
+                // a restore running on another replica holds its workloads at 0 on purpose: never scale those back
+                List<WorkloadScaler.Workload> recovered = scaler.recover(restores.runningAnywhere());
                 if (!recovered.isEmpty()) {
                     LOG.warnf("Scaled back workloads left at 0 by an unfinished restore: %s", recovered);
                 }
@@ -99,6 +100,9 @@ public class StartupRecovery {
             Target target = targets.require(name);
             if (target.scratch() || !target.modes().contains(RestoreMode.RECREATE_DATABASE)) {
                 continue;
+            }
+            if (restores.busyAnywhere(name)) {
+                continue; // a restore on another replica may be mid-swap: its target is closed on purpose
             }
             try {
                 repair(name, target);

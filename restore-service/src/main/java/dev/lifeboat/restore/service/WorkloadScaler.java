@@ -140,9 +140,10 @@ public class WorkloadScaler {
 
     /**
      * Start-up recovery: scales back every workload of the configured targets' namespaces that still carries the
-     * annotation, i.e. was left at 0 by a restore that did not finish. Returns what was scaled back.
+     * annotation, i.e. was left at 0 by a restore that did not finish, unless that restore is one of {@code running}
+     * (still running on another replica). Returns what was scaled back.
      */
-    public List<Workload> recover() {
+    public List<Workload> recover(Set<String> running) {
         Set<String> namespaces = new LinkedHashSet<>();
         KubernetesClient client = null;
         for (Target target : config.targets().values()) {
@@ -158,7 +159,8 @@ public class WorkloadScaler {
             annotated.addAll(client.apps().statefulSets().inNamespace(ns).list().getItems());
             for (HasMetadata object : annotated) {
                 Map<String, String> annotations = object.getMetadata().getAnnotations();
-                if (annotations != null && annotations.containsKey(REPLICAS_ANNOTATION)) {
+                if (annotations != null && annotations.containsKey(REPLICAS_ANNOTATION)
+                        && !running.contains(annotations.get(RESTORE_ANNOTATION))) {
                     Workload w = new Workload(object.getKind(), ns, object.getMetadata().getName(),
                             savedReplicas(object));
                     LOG.warnf("%s was left at 0 replicas by restore %s, which did not finish; scaling it back to %d",

@@ -1,5 +1,6 @@
 package dev.lifeboat.verify.schedule;
 
+import dev.lifeboat.common.coord.Coordination;
 import dev.lifeboat.verify.service.StatusService;
 import dev.lifeboat.verify.service.VerificationService;
 import io.quarkus.scheduler.Scheduled;
@@ -18,7 +19,10 @@ public class VerifyScheduler {
     private final VerificationService verifications;
     private final StatusService status;
 
-    public VerifyScheduler(VerificationService verifications, StatusService status) {
+    private final Coordination coordination;
+
+    public VerifyScheduler(VerificationService verifications, StatusService status, Coordination coordination) {
+        this.coordination = coordination;
         this.verifications = verifications;
         this.status = status;
     }
@@ -26,6 +30,9 @@ public class VerifyScheduler {
     @Scheduled(identity = "verification-sweep", cron = "${lifeboat.verify.sweep-schedule:0 */15 * * * ?}",
             timeZone = "${lifeboat.verify.timezone:UTC}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void sweep() {
+        if (!coordination.leader()) { // one replica sweeps: the others would queue the same verifications
+            return;
+        }
         try {
             int n = verifications.sweep(Instant.now()).size();
             if (n > 0) {
@@ -39,6 +46,9 @@ public class VerifyScheduler {
     @Scheduled(identity = "checksum-pass", cron = "${lifeboat.verify.checksum-schedule:0 0 4 * * ?}",
             timeZone = "${lifeboat.verify.timezone:UTC}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void checksumPass() {
+        if (!coordination.leader()) { // one replica runs the daily pass
+            return;
+        }
         try {
             LOG.infof("Checksum pass: %d backup(s) queued", verifications.checksumAll().size());
         } catch (RuntimeException e) {

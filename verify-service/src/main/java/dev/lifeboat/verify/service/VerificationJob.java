@@ -70,7 +70,7 @@ public final class VerificationJob extends Job<StepName> {
         return switch (state()) {
             case QUEUED -> VerificationView.Status.QUEUED;
             case RUNNING -> VerificationView.Status.RUNNING;
-            case COMPLETED, FAILED -> VerificationView.Status.FINISHED;
+            case COMPLETED, FAILED, ABANDONED -> VerificationView.Status.FINISHED;
         };
     }
 

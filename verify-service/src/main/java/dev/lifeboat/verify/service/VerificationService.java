@@ -64,7 +64,7 @@ public class VerificationService {
         this.verifier = verifier;
         this.metrics = metrics;
         this.status = status;
-        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.verify().jobHistory(), (key, holder) ->
+        this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.verify().jobHistory(), (key, holder, instance) ->
                 new IllegalStateException("verifications hold no key"));
     }
 
