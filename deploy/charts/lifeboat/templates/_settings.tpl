@@ -101,8 +101,12 @@ lifeboat.secretsDir.
 {{- $s := dict -}}
 {{- $_ := set $s "quarkus.http.port" "8080" -}}
 {{- $_ = set $s "quarkus.management.port" "9000" -}}
-{{- /* graceful shutdown: running jobs get the pod's grace period less 15 s to finish, the rest to stop cleanly */ -}}
+{{- /* graceful shutdown: running jobs get the pod's grace period less 15 s to finish, the rest to stop cleanly;
+       verify-service has no job to drain (an interrupted verification ends ERROR and the sweep retries it) and
+       refuses keys it does not read */ -}}
+{{- if ne $service "verify-service" -}}
 {{- $_ = set $s "lifeboat.shutdown.grace" (printf "%ds" (max 0 (sub (.Values.terminationGracePeriodSeconds | int64) 15))) -}}
+{{- end -}}
 {{- /* store */ -}}
 {{- $_ = set $s "lifeboat.store.type" $g.store.type -}}
 {{- if eq $g.store.type "s3" -}}

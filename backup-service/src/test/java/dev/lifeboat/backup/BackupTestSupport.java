@@ -79,10 +79,15 @@ final class BackupTestSupport {
         return Path.of(ConfigProvider.getConfig().getValue("lifeboat.store.filesystem.path", String.class));
     }
 
-    /** Every file under the filesystem store, including temporary ones. */
+    /**
+     * Every file under the filesystem store, including temporary ones, but for committed job records
+     * ({@code jobs/<kind>/<id>/*.json}): a failed backup keeps its FAILED record there on purpose, so that any replica
+     * can say why it failed; "leaves nothing" is about backup data, metadata, roles and partial uploads.
+     */
     static List<String> allFiles(Path root) throws IOException {
         try (var s = Files.walk(root)) {
-            return s.filter(Files::isRegularFile).map(p -> root.relativize(p).toString()).sorted().toList();
+            return s.filter(Files::isRegularFile).map(p -> root.relativize(p).toString())
+                    .filter(k -> !(k.startsWith("jobs/") && k.endsWith(".json"))).sorted().toList();
         }
     }
 

@@ -160,8 +160,13 @@ public class VerificationService {
      * each further error. Returns the jobs queued (or already queued).
      */
     public List<VerificationJob> sweep(Instant now) {
+        return sweep(now, databases.labels());
+    }
+
+    /** The sweep over some databases only (an operator's or a test's narrower pass); see {@link #sweep(Instant)}. */
+    public List<VerificationJob> sweep(Instant now, java.util.Collection<String> labels) {
         List<VerificationJob> out = new ArrayList<>();
-        for (String label : databases.labels()) {
+        for (String label : labels) {
             Map<String, List<VerificationRecord>> records = catalog.verifications(label);
             for (BackupMetadata backup : catalog.list(label)) {
                 if (backup.startedAt().isBefore(now.minus(config.verify().sweepWindow()))) {
