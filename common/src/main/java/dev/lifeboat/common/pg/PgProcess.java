@@ -297,7 +297,9 @@ public final class PgProcess implements AutoCloseable {
             while ((n = err.read(buf)) >= 0) {
                 synchronized (stderr) {
                     stderr.write(buf, 0, n);
-                    if (stderr.size() > 2 * STDERR_TAIL) {
+                    // cut below 2 * STDERR_TAIL by the room of the "(earlier output left out)" line that stderr()
+                    // puts first, so what it returns stays within 32 KiB whenever the cut happened
+                    if (stderr.size() > 2 * STDERR_TAIL - 64) {
                         byte[] all = stderr.toByteArray();
                         stderr.reset();
                         stderr.write(all, all.length - STDERR_TAIL, STDERR_TAIL);
