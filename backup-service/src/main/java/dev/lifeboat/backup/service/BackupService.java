@@ -151,30 +151,18 @@ public class BackupService {
         draining = true;
         if (!jobs.idle()) {
             LOG.infof("Shutting down: waiting up to %s for %d running backup(s)", shutdown.grace(), jobs.active().size());
-            awaitIdle(shutdown.grace());
+            jobs.awaitIdle(shutdown.grace());
             for (BackupJob job : jobs.active()) {
                 LOG.warnf("Backup %s did not finish within lifeboat.shutdown.grace: stopping it", job.id());
                 job.interrupt("interrupted by shutdown");
             }
             // its upload aborted, its record written and its Lease released before the process goes
-            awaitIdle(java.time.Duration.ofSeconds(10));
+            jobs.awaitIdle(java.time.Duration.ofSeconds(10));
         }
         workers.shutdownNow();
         journal.close();
     }
 
-    /** Waits until no job is active (each ended, was recorded and released its key), at most {@code limit}. */
-    private void awaitIdle(java.time.Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (!jobs.idle() && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
-    }
 
     /** Whether this replica is shutting down (it takes no new work). */
     public boolean draining() {

@@ -119,6 +119,23 @@ public final class JobRegistry<J extends Job<?>> {
         return active.isEmpty();
     }
 
+    /**
+     * Waits until no job is active (each ended, was recorded and released its key), at most {@code limit}; for a
+     * graceful shutdown, which must not wait forever. Returns whether the registry is idle.
+     */
+    public boolean awaitIdle(java.time.Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!idle() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return idle();
+    }
+
     /** Waits until {@code job} has ended and its result is recorded; returns it. */
     public J await(J job) {
         try {

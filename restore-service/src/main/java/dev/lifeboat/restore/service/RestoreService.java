@@ -111,29 +111,17 @@ public class RestoreService {
         draining = true;
         if (!jobs.idle()) {
             LOG.infof("Shutting down: waiting up to %s for %d running restore(s)", shutdown.grace(), jobs.active().size());
-            awaitIdle(shutdown.grace());
+            jobs.awaitIdle(shutdown.grace());
             for (RestoreJob job : jobs.active()) {
                 LOG.warnf("Restore %s did not finish within lifeboat.shutdown.grace: rolling it back", job.id());
                 job.interrupt("interrupted by shutdown");
             }
             // rolled back and its workloads scaled back before the process goes
-            awaitIdle(java.time.Duration.ofSeconds(20));
+            jobs.awaitIdle(java.time.Duration.ofSeconds(20));
         }
         workers.shutdownNow();
     }
 
-    /** Waits until no restore is active (each ended and released its target), at most {@code limit}. */
-    private void awaitIdle(java.time.Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (!jobs.idle() && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
-    }
 
     /** Validates a restore id (it names a scratch database); throws {@link InvalidRequest}. */
     public static String validateId(String id) {
