@@ -79,6 +79,25 @@ public final class JobRegistry<J extends Job<?>> {
         job.release();
     }
 
+    /**
+     * Runs {@code task} while holding {@code key} for {@code holderId}, which is no job (e.g. recovering what a replica
+     * that died left of a target), if the key is free on every replica; returns whether it ran. A job asking for the
+     * key meanwhile gets the busy error naming {@code holderId}.
+     */
+    public boolean whileHolding(String key, String holderId, Runnable task) {
+        synchronized (this) {
+            if (lock.tryAcquire(key, holderId).isPresent()) {
+                return false;
+            }
+        }
+        try {
+            task.run();
+            return true;
+        } finally {
+            lock.release(key, holderId);
+        }
+    }
+
     /** Who holds {@code key}, on this or another replica; empty when it is free. */
     public Optional<KeyLock.Holder> holder(String key) {
         return lock.holder(key);

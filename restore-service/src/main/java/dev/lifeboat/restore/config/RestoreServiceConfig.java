@@ -114,6 +114,14 @@ public interface RestoreServiceConfig {
         @WithDefault("15m")
         Duration scratchJanitorInterval();
 
+        /**
+         * How often the leader looks for targets left by a replica that died mid-restore (workloads at 0, a swap
+         * half done, records still running) and recovers them under the target's Lease; every replica also does
+         * it at start-up.
+         */
+        @WithDefault("1m")
+        Duration recoveryInterval();
+
         /** How many finished restore jobs are kept in memory for {@code GET /restores}. */
         @WithDefault("100")
         int jobHistory();

@@ -1,6 +1,10 @@
 package dev.lifeboat.restore.rest;
 
+import dev.lifeboat.common.api.RestoreFailure;
+import dev.lifeboat.common.api.RestoreStep;
 import dev.lifeboat.common.api.RestoreView;
+import dev.lifeboat.common.job.JobRecord;
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.error.Errors.JobFailed;
 import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
@@ -30,7 +34,9 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
@@ -122,12 +128,15 @@ public class RestoreResource {
     @GET
     @Path("{id}")
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
-    @Operation(summary = "One restore: phase, steps with timings, progress, error")
+    @Operation(summary = "One restore: phase, steps with timings, progress, error", description = "From any replica: "
+            + "this replica's job, else its record in the store (ABANDONED when its replica stopped before it ended).")
     public RestoreView get(@PathParam("id") String id) {
         RestoreService.validateId(id);
+        // this replica's job; else the stored record of a job of another replica (or of this one before a restart)
         return service.job(id).map(RestoreResource::view)
-                .orElseThrow(() -> new RestoreNotFound("No restore with id '" + id + "' is known (finished restores are "
-                        + "kept in memory until a restart or lifeboat.restore.job-history is exceeded)."));
+                .or(() -> service.record(id).map(RestoreResource::view))
+                .orElseThrow(() -> new RestoreNotFound("No restore with id '" + id + "' is known (its record is kept "
+                        + "in the store for lifeboat.restore.scratch-ttl after it ended)."));
     }
 
     @DELETE
@@ -147,6 +156,32 @@ public class RestoreResource {
         return new RestoreView(job.id(), job.target(), job.backupId(), job.spec().mode(), job.state(), job.phase(),
                 job.database(), job.databaseDropped() ? Boolean.TRUE : null, job.safetyBackupId(), job.startedAt(),
                 job.finishedAt(), new RestoreView.Progress(job.bytesRestored(), total, percent,
-                Math.round(job.elapsedSeconds() * 10) / 10.0), job.steps(), job.error(), job.failure());
+                Math.round(job.elapsedSeconds() * 10) / 10.0), job.steps(), job.error(), job.failure(), job.holder());
+    }
+
+    /** A restore as its stored record tells it (run by another replica, or by this one before a restart). */
+    static RestoreView view(JobRecord r) {
+        Map<String, String> detail = r.detail() == null ? Map.of() : r.detail();
+        Map<String, Double> progress = r.progress() == null ? Map.of() : r.progress();
+        long done = progress.getOrDefault("bytesRestored", 0.0).longValue();
+        long total = progress.getOrDefault("totalBytes", 0.0).longValue();
+        double percent = total <= 0 ? 0 : Math.min(100.0, Math.round(done * 1000.0 / total) / 10.0);
+        List<Step<RestoreStep>> steps = r.steps() == null ? List.of() : r.steps().stream()
+                .filter(s -> step(s.name()) != null)
+                .map(s -> new Step<>(step(s.name()), s.status(), s.startedAt(), s.finishedAt(), s.seconds(), s.detail()))
+                .toList();
+        String failure = detail.get("failure");
+        return new RestoreView(r.id(), detail.getOrDefault("target", r.key()), detail.get("backupId"),
+                RestoreMode.parse(detail.get("mode")), r.state(), step(r.phase()), detail.get("database"), null,
+                detail.get("safetyBackupId"), r.startedAt(), r.finishedAt(),
+                new RestoreView.Progress(done, total, percent, r.elapsedSeconds()), steps, r.error(),
+                failure == null ? null : Arrays.stream(RestoreFailure.values()).filter(f -> f.name().equals(failure))
+                        .findFirst().orElse(RestoreFailure.OTHER), r.holder());
+    }
+
+    /** The step of that name; null for none, or one this version does not know (written by a newer one). */
+    private static RestoreStep step(String name) {
+        return name == null ? null : Arrays.stream(RestoreStep.values()).filter(s -> s.name().equals(name)).findFirst()
+                .orElse(null);
     }
 }

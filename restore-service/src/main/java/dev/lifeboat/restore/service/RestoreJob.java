@@ -9,6 +9,7 @@ import dev.lifeboat.common.pipeline.Measure;
 public final class RestoreJob extends Job<RestoreStep> {
     private final String target;
     private final RestoreRequestSpec spec;
+    private final String holder;
     /** Size and SHA-256 of the stored bytes read so far; its count is the progress. */
     final Measure stored = new Measure();
     private volatile String backupId;
@@ -36,10 +37,16 @@ public final class RestoreJob extends Job<RestoreStep> {
         return interruption;
     }
 
-    RestoreJob(String id, String target, RestoreRequestSpec spec) {
+    RestoreJob(String id, String target, RestoreRequestSpec spec, String holder) {
         super(id, false);
         this.target = target;
         this.spec = spec;
+        this.holder = holder;
+    }
+
+    /** The replica (pod) running it. */
+    public String holder() {
+        return holder;
     }
 
     public String target() {

@@ -17,6 +17,9 @@ import dev.lifeboat.common.error.Errors.RestoreInProgress;
 import dev.lifeboat.common.error.Errors.RestoreNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.job.JobIds;
+import dev.lifeboat.common.job.JobJournal;
+import dev.lifeboat.common.job.JobRecord;
+import dev.lifeboat.common.job.JobsConfig;
 import dev.lifeboat.common.job.JobRegistry;
 import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.coord.Coordination;
@@ -40,6 +43,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -76,6 +80,9 @@ public class RestoreService {
     /** Running restores, one per target, and the recently finished ones. */
     private final JobRegistry<RestoreJob> jobs;
     private final ShutdownConfig shutdown;
+    private final Coordination coordination;
+    /** Durable records of the restores ({@code jobs/restore/} in the store), readable from every replica. */
+    private final JobJournal journal;
     /** Set at shutdown: no new restore starts on this replica. */
     private volatile boolean draining;
 
@@ -85,8 +92,9 @@ public class RestoreService {
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
                           BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig,
-                          Coordination coordination, ShutdownConfig shutdown) {
+                          Coordination coordination, ShutdownConfig shutdown, JobsConfig jobsConfig) {
         this.shutdown = shutdown;
+        this.coordination = coordination;
         this.config = config;
         this.targets = targets;
         this.catalog = catalog;
@@ -100,12 +108,14 @@ public class RestoreService {
         this.jobs = new JobRegistry<>(coordination.lock("restore"), config.restore().jobHistory(),
                 RestoreInProgress::new);
         this.sessionTuning = SessionTuning.preamble(config.restore().session()); // a bad value stops the start
+        this.journal = new JobJournal(store, "restore", coordination.instance(), jobsConfig.reportInterval(),
+                jobsConfig.abandonedAfter());
     }
 
     /**
      * Graceful shutdown (SIGTERM): no new restore starts (503); running ones get {@code lifeboat.shutdown.grace} to
      * finish, then psql is killed before its COMMIT, so the load rolls back and the target is unchanged, and the
-     * workloads are scaled back, before the process exits.
+     * workloads are scaled back, the job recorded FAILED and its Lease released, before the process exits.
      */
     void onStop(@Observes ShutdownEvent event) {
         draining = true;
@@ -120,6 +130,7 @@ public class RestoreService {
             jobs.awaitIdle(java.time.Duration.ofSeconds(20));
         }
         workers.shutdownNow();
+        journal.close();
     }
 
 
@@ -155,7 +166,10 @@ public class RestoreService {
                 : target.scratch() ? RolesOption.CREATE_MISSING : RolesOption.REQUIRE;
         RestoreRequestSpec spec = new RestoreRequestSpec(request.backup(), request.database(), mode, safety,
                 inPlace && request.scaleDown(), roles);
-        RestoreJob job = jobs.register(targetName, new RestoreJob(IDS.next(), targetName, spec));
+        RestoreJob job = jobs.register(targetName, new RestoreJob(IDS.next(), targetName, spec, coordination.instance()));
+        // the target is ours now on every replica: what a replica that died left of its restores is ended first
+        endAbandoned(targetName, job.id(), "ended by " + coordination.instance() + " when restore " + job.id()
+                + " took the target");
         BackupMetadata backup;
         TargetRoles.Plan rolesPlan;
         try {
@@ -175,6 +189,7 @@ public class RestoreService {
         LOG.infof("Restore %s of %s into target %s started (%s)", job.id(), backup.id(), targetName,
                 target.scratch() ? "scratch" : mode.value());
         metrics.started(targetName);
+        journal.track(job.id(), () -> record(job));
         workers.execute(() -> run(job, target, backup, rolesPlan));
         return job;
     }
@@ -275,6 +290,7 @@ public class RestoreService {
             // Workloads first, then the safety backup: it then holds every write the applications made.
             if (spec.scaleDown() && WorkloadScaler.configured(target)) {
                 job.log().begin(RestoreStep.SCALE_DOWN, null);
+                journal.report(job.id());
                 scaled = scaler.scaleDown(targetName, target, job.id());
                 scaler.awaitPodsGone(scaled, config.restore().podsGoneTimeout());
                 job.log().end(RestoreStep.SCALE_DOWN, Step.Status.DONE, scaled.isEmpty() ? "no workload found"
@@ -285,6 +301,7 @@ public class RestoreService {
             }
             if (spec.safetyBackup()) {
                 job.log().begin(RestoreStep.SAFETY_BACKUP, null);
+                journal.report(job.id());
                 String id = safetyBackup(job, target.databaseLabel().orElseThrow());
                 job.log().end(RestoreStep.SAFETY_BACKUP, Step.Status.DONE, id);
             } else if (!target.scratch()) {
@@ -307,6 +324,7 @@ public class RestoreService {
         } finally {
             if (!scaled.isEmpty()) {
                 job.log().begin(RestoreStep.SCALE_UP, null);
+                journal.report(job.id());
                 scaleBackProblems = scaler.scaleBack(scaled);
                 job.log().end(RestoreStep.SCALE_UP, scaleBackProblems.isEmpty() ? Step.Status.DONE : Step.Status.FAILED,
                         scaleBackProblems.isEmpty() ? "scaled back: " + scaled : "NOT scaled back: " + scaleBackProblems);
@@ -324,6 +342,7 @@ public class RestoreService {
                 LOG.errorf("Restore %s of %s into %s failed: %s", job.id(), backup.id(), targetName, failure);
             }
             metrics.finished(targetName, failure == null, job.elapsedSeconds());
+            journal.end(job.id()); // the final record before the Lease goes: a record still RUNNING means a dead replica
             jobs.finish(job);
         }
     }
@@ -374,6 +393,7 @@ public class RestoreService {
             load(job, target, backup, database, false, roles);
             if (swap) {
                 job.log().begin(RestoreStep.SWAP, null);
+                journal.report(job.id());
                 // read again: the settings as they are right before the swap, not as they were before the load
                 replaced = DatabaseSettings.require(pgTools, maintenance, target.database(), targetName);
                 swap(job, target, maintenance, database, replaced);
@@ -452,6 +472,7 @@ public class RestoreService {
         int serverVersion = pgTools.serverVersionNum(connection);
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
         job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
+        journal.report(job.id());
         DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
                 sessionTuning + roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""),
                 clean, job.stored, config.restore().timeout(),
@@ -516,6 +537,93 @@ public class RestoreService {
                 + database + "); it was dropped already or expired.");
     }
 
+    /** The stored record of restore {@code id}, from whichever replica ran it (ABANDONED when its replica went silent). */
+    public Optional<JobRecord> record(String id) {
+        return IDS.createdAt(id).isEmpty() ? Optional.empty() : journal.read(id);
+    }
+
+    /** Removes the records of restores that ended before {@code before} (the leader's janitor pass). */
+    public List<String> pruneRecords(Instant before) throws IOException {
+        return journal.prune(before);
+    }
+
+    /** The record of a restore of this replica, as it stands now. */
+    private JobRecord record(RestoreJob job) {
+        Map<String, String> detail = new java.util.TreeMap<>();
+        detail.put("target", job.target());
+        putIfSet(detail, "database", job.database());
+        putIfSet(detail, "backupId", job.backupId());
+        putIfSet(detail, "mode", job.spec().mode() == null ? null : job.spec().mode().value());
+        putIfSet(detail, "safetyBackupId", job.safetyBackupId());
+        putIfSet(detail, "failure", job.failure() == null ? null : job.failure().name());
+        return JobRecord.of(job, "restore", job.target(), coordination.instance(),
+                Map.of("bytesRestored", (double) job.bytesRestored(), "totalBytes", (double) job.totalBytes(),
+                        "elapsedSeconds", Math.round(job.elapsedSeconds() * 10) / 10.0), detail);
+    }
+
+    private static void putIfSet(Map<String, String> map, String key, String value) {
+        if (value != null) {
+            map.put(key, value);
+        }
+    }
+
+    /**
+     * Runs {@code task} while holding {@code target}'s lock (its Lease {@code lifeboat-restore-<target>}) if no restore
+     * holds it on any replica; returns whether it ran. For {@link StartupRecovery}: what it repairs is then no
+     * running restore's.
+     */
+    boolean whileHolding(String target, Runnable task) {
+        return jobs.whileHolding(target, "recovery-by-" + coordination.instance(), task);
+    }
+
+    /**
+     * The records of restores into {@code target} (null: any target) that did not end (still RUNNING, or judged
+     * ABANDONED and not recovered yet), other than {@code ownId} and this replica's own jobs. Empty when the store
+     * cannot be read.
+     */
+    List<JobRecord> unfinished(String target, String ownId) {
+        List<JobRecord> records;
+        try {
+            records = journal.list("restore_");
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Cannot read the restore records of target %s: %s", target, e.getMessage());
+            return List.of();
+        }
+        return records.stream().filter(r -> (target == null || target.equals(r.key())) && !r.id().equals(ownId)
+                && jobs.find(r.id()).isEmpty() && (r.state() == JobState.RUNNING || r.state() == JobState.QUEUED
+                || (r.state() == JobState.ABANDONED && (r.detail() == null || !"true".equals(r.detail().get("recovered"))))))
+                .toList();
+    }
+
+    /**
+     * Ends what replicas that died left of restores into {@code target}: their records still say running (or were
+     * judged ABANDONED and not recovered yet), and as the caller holds the target's lock, which a running restore
+     * keeps until its final record is written, their replicas are gone. Each is recorded ABANDONED with the reason
+     * and {@code aftermath} (what was done about it). Never throws: a store failure only leaves the records as
+     * they were for the next pass.
+     */
+    void endAbandoned(String target, String ownId, String aftermath) {
+        for (JobRecord r : unfinished(target, ownId)) {
+            Step.Status load = r.steps() == null ? null : r.steps().stream()
+                    .filter(s -> RestoreStep.LOAD.name().equals(s.name())).map(JobRecord.StepRecord::status)
+                    .reduce((a, b) -> b).orElse(null);
+            String phase = r.phase() != null ? r.phase() : r.steps() == null ? null : r.steps().stream()
+                    .filter(s -> s.status() == Step.Status.RUNNING).map(JobRecord.StepRecord::name).reduce((a, b) -> b)
+                    .orElse(null);
+            String reason = "replica " + r.holder() + " stopped before the restore ended"
+                    + (phase == null ? "" : " (in " + phase + ")") + "; "
+                    + (load == Step.Status.DONE ? "its load had been committed"
+                    : load == Step.Status.RUNNING ? "its load had not ended: PostgreSQL rolls it back unless psql had "
+                    + "already been handed the COMMIT, which is written only after the whole backup was read and checked"
+                    : "the target's data was not touched") + "; " + aftermath;
+            Map<String, String> detail = new java.util.TreeMap<>(r.detail() == null ? Map.of() : r.detail());
+            detail.put("recovered", "true");
+            journal.put(new JobRecord(r.id(), r.kind(), r.key(), JobState.ABANDONED, null, r.steps(), r.progress(),
+                    detail, reason, r.holder(), r.createdAt(), r.startedAt(), r.heartbeat(), r.heartbeat()));
+            LOG.warnf("Restore %s into %s was abandoned by replica %s: %s", r.id(), target, r.holder(), reason);
+        }
+    }
+
     /** A running or recently finished job. */
     public Optional<RestoreJob> job(String id) {
         return jobs.find(id);
@@ -526,7 +634,6 @@ public class RestoreService {
         return jobs.all();
     }
 
-    /** Whether any restore runs now (start-up recovery and the janitor wait for none). */
     /** Ids of the restores running now on any replica (the holders of the targets' Leases). */
     public java.util.Set<String> runningAnywhere() {
         java.util.Set<String> ids = new java.util.HashSet<>();
@@ -536,13 +643,9 @@ public class RestoreService {
         return ids;
     }
 
+    /** Whether no restore runs on this replica. */
     public boolean idle() {
         return jobs.idle();
-    }
-
-    /** Whether a restore into {@code target} runs on this or another replica (its Lease is held). */
-    public boolean busyAnywhere(String target) {
-        return jobs.holder(target).isPresent();
     }
 
     /** Names of databases in use by running restores, which the janitor must not drop. */

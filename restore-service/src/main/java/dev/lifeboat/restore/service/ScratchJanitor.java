@@ -21,7 +21,8 @@ import org.jboss.logging.Logger;
 /**
  * Drops databases restore-service created and nobody needs any more: scratch databases older than
  * {@code lifeboat.restore.scratch-ttl}, and what an interrupted {@code recreate-database} left
- * ({@code lifeboat_new_*}, {@code lifeboat_old_*}). Their names carry their creation time, so this works across
+ * ({@code lifeboat_new_*}, {@code lifeboat_old_*}); on the leader, also the job records of restores that ended
+ * more than {@code scratch-ttl} ago. Their names carry their creation time, so this works across
  * restarts without any state; databases of running restores are never touched.
  */
 @ApplicationScoped
@@ -48,8 +49,22 @@ public class ScratchJanitor {
     @Scheduled(identity = "scratch-janitor", every = "${lifeboat.restore.scratch-janitor-interval:15m}", delayed = "1m",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void scheduled() {
-        if (coordination.leader()) { // one replica drops expired databases
-            clean(Instant.now());
+        if (coordination.leader()) { // one replica drops expired databases and restore records
+            Instant now = Instant.now();
+            clean(now);
+            pruneRecords(now);
+        }
+    }
+
+    /** Removes the job records (jobs/restore/) of restores that ended more than {@code scratch-ttl} ago. */
+    void pruneRecords(Instant now) {
+        try {
+            List<String> removed = restores.pruneRecords(now.minus(config.restore().scratchTtl()));
+            if (!removed.isEmpty()) {
+                LOG.infof("Removed %d restore record(s) older than lifeboat.restore.scratch-ttl", removed.size());
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.warnf("Pass over the restore records failed: %s", e.getMessage());
         }
     }
 

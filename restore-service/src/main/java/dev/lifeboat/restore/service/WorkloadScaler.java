@@ -19,17 +19,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.jboss.logging.Logger;
 
 /**
  * Scales a target's applications to 0 around an in-place restore and back (DESIGN §3 steps 3 and 5). The
  * replica count before the restore is saved in an annotation on each Deployment/StatefulSet in the same update
- * that sets 0 replicas, so a restore-service killed midway leaves the count where the next start-up
- * ({@link #recover}) finds it and scales back. An annotation already present (an earlier restore that died) is
+ * that sets 0 replicas, so a restore-service killed midway leaves the count where the recovery of the target
+ * ({@link #recover}, by any replica once it can take the target's Lease) finds it and scales back. An annotation already present (an earlier restore that died) is
  * kept, never overwritten with 0.
  */
 @ApplicationScoped
@@ -138,36 +136,41 @@ public class WorkloadScaler {
         return problems;
     }
 
-    /**
-     * Start-up recovery: scales back every workload of the configured targets' namespaces that still carries the
-     * annotation, i.e. was left at 0 by a restore that did not finish, unless that restore is one of {@code running}
-     * (still running on another replica). Returns what was scaled back.
-     */
-    public List<Workload> recover(Set<String> running) {
-        Set<String> namespaces = new LinkedHashSet<>();
-        KubernetesClient client = null;
-        for (Target target : config.targets().values()) {
-            if (configured(target)) {
-                client = client == null ? client() : client;
-                namespaces.add(namespace(client, target));
-            }
+    /** The restores holding workloads of the target's namespace at 0 (their annotation), by workload. */
+    public List<String> holdingAtZero(Target target) {
+        return heldAtZero(target).stream().map(o -> o.getMetadata().getAnnotations().get(RESTORE_ANNOTATION)).toList();
+    }
+
+    private List<HasMetadata> heldAtZero(Target target) {
+        if (!configured(target)) {
+            return List.of();
         }
+        KubernetesClient client = client();
+        String ns = namespace(client, target);
+        List<HasMetadata> all = new ArrayList<>();
+        all.addAll(client.apps().deployments().inNamespace(ns).list().getItems());
+        all.addAll(client.apps().statefulSets().inNamespace(ns).list().getItems());
+        return all.stream().filter(o -> o.getMetadata().getAnnotations() != null
+                && o.getMetadata().getAnnotations().containsKey(REPLICAS_ANNOTATION)).toList();
+    }
+
+    /**
+     * Recovery of one target, done while holding its lock: scales back every workload of the target's namespace that
+     * still carries the annotation, i.e. was left at 0 by a restore that did not finish, if {@code mayRecover}
+     * accepts that restore's id (the caller refuses restores still running, or known to be into another target,
+     * whose recovery takes that target's lock). Returns what was scaled back.
+     */
+    public List<Workload> recover(Target target, java.util.function.Predicate<String> mayRecover) {
         List<Workload> recovered = new ArrayList<>();
-        for (String ns : namespaces) {
-            List<HasMetadata> annotated = new ArrayList<>();
-            annotated.addAll(client.apps().deployments().inNamespace(ns).list().getItems());
-            annotated.addAll(client.apps().statefulSets().inNamespace(ns).list().getItems());
-            for (HasMetadata object : annotated) {
-                Map<String, String> annotations = object.getMetadata().getAnnotations();
-                if (annotations != null && annotations.containsKey(REPLICAS_ANNOTATION)
-                        && !running.contains(annotations.get(RESTORE_ANNOTATION))) {
-                    Workload w = new Workload(object.getKind(), ns, object.getMetadata().getName(),
-                            savedReplicas(object));
-                    LOG.warnf("%s was left at 0 replicas by restore %s, which did not finish; scaling it back to %d",
-                            w, annotations.get(RESTORE_ANNOTATION), w.replicas());
-                    restore(resource(client, w.kind(), ns, w.name()));
-                    recovered.add(w);
-                }
+        for (HasMetadata object : heldAtZero(target)) {
+            String restore = object.getMetadata().getAnnotations().get(RESTORE_ANNOTATION);
+            if (mayRecover.test(restore)) {
+                Workload w = new Workload(object.getKind(), object.getMetadata().getNamespace(),
+                        object.getMetadata().getName(), savedReplicas(object));
+                LOG.warnf("%s was left at 0 replicas by restore %s, which did not finish; scaling it back to %d",
+                        w, restore, w.replicas());
+                restore(resource(client(), w.kind(), w.namespace(), w.name()));
+                recovered.add(w);
             }
         }
         return recovered;
