@@ -53,6 +53,24 @@ class JobRegistryTest {
     }
 
     @Test
+    void aTaskThatIsNoJobHoldsAKeyOnlyIfItIsFreeAndOnlyWhileItRuns() {
+        TestJob running = registry.register("main", new TestJob(false));
+        boolean[] ran = {false};
+        assertThat(registry.whileHolding("main", "recovery", () -> ran[0] = true)).isFalse();
+        assertThat(ran[0]).as("a key held by a job is left alone").isFalse();
+
+        assertThat(registry.whileHolding("other", "recovery", () -> {
+            ran[0] = true;
+            assertThatThrownBy(() -> registry.register("other", new TestJob(false))).isInstanceOf(Busy.class)
+                    .hasMessage("other held by recovery");
+        })).isTrue();
+        assertThat(ran[0]).isTrue();
+        assertThat(registry.holder("other")).as("released once the task ended").isEmpty();
+        assertThat(registry.holder("main")).map(KeyLock.Holder::jobId).contains(running.id());
+        registry.register("other", new TestJob(false));
+    }
+
+    @Test
     void theHistoryKeepsTheNewestFinishedJobsOnly() {
         TestJob a = finish(new TestJob(false));
         TestJob b = finish(new TestJob(false));
