@@ -43,7 +43,8 @@ import software.amazon.awssdk.services.s3.S3Client;
  * Kubernetes API (CRUD mode) that holds their Leases, as a Deployment with three pods would: the schedule fires on
  * every replica and still yields one backup per database and instant; a replica killed mid-backup loses its Lease
  * to another, its job is seen ABANDONED and its partial upload aborted; a missed instant is caught up; a job is
- * readable from every replica and after a restart; SIGTERM stops a backup cleanly. Backups of {@code big} are slowed
+ * readable from every replica and after a restart; SIGTERM stops a backup cleanly; the list of every replica shows
+ * the backups running on the others. Backups of {@code big} are slowed
  * to 640 KiB/s ({@code lifeboat.backup.max-rate}, ~20 s each) so there is time to act in the middle of one.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -252,6 +253,46 @@ class ReplicasIT {
         assertThat(afterRestart.getString("status")).isEqualTo("FAILED");
         assertThat(afterRestart.getString("error")).isEqualTo("interrupted by shutdown");
         assertThat(afterRestart.getLong("progress.bytesRead")).isGreaterThan(1_000_000);
+    }
+
+    @Test
+    @Order(5)
+    void theListOfEveryReplicaShowsBackupsRunningOnAnotherWithTheirHolder() {
+        // big's scheduled backups take ~20 s each, one at a time across the replicas: catch one early from a replica
+        // that does not run it
+        Map<String, Object> running = Poll.value("a backup of big listed as running by a replica that does not run it",
+                WAIT, () -> {
+                    for (Map.Entry<String, ServiceProcess> r : replicas.entrySet()) {
+                        List<Map<String, Object>> others = viewer(r.getValue()).get("/api/v1/backups?database=big")
+                                .jsonPath().getList("findAll { it.status == 'RUNNING' && it.holder != '" + r.getKey()
+                                        + "' && it.progress.bytesRead < 6000000 }"); // well before its end
+                        if (!others.isEmpty()) {
+                            Map<String, Object> found = new HashMap<>(others.get(0));
+                            found.put("seenBy", r.getKey());
+                            return found;
+                        }
+                    }
+                    return null;
+                });
+        String id = (String) running.get("id");
+        String holder = (String) running.get("holder");
+        ServiceProcess seenBy = replicas.get((String) running.get("seenBy"));
+        assertThat(replicas).containsKey(holder);
+        assertThat(running.get("database")).isEqualTo("big");
+        assertThat(running.get("trigger")).isEqualTo("SCHEDULED");
+        // once, on the holder's list too, where it is its own job
+        for (ServiceProcess p : List.of(seenBy, replicas.get(holder))) {
+            assertThat(viewer(p).get("/api/v1/backups?database=big").jsonPath()
+                    .getList("findAll { it.id == '" + id + "' }.status", String.class)).containsExactly("RUNNING");
+        }
+        // once it ended: listed once, as the backup it made, not as running
+        List<String> after = Poll.value("the backup " + id + " listed as completed by " + running.get("seenBy"), WAIT,
+                () -> {
+                    List<String> statuses = viewer(seenBy).get("/api/v1/backups?database=big").jsonPath()
+                            .getList("findAll { it.id == '" + id + "' }.status", String.class);
+                    return statuses.contains("RUNNING") ? null : statuses;
+                });
+        assertThat(after).containsExactly("COMPLETED");
     }
 
     private static io.restassured.specification.RequestSpecification viewer(ServiceProcess p) {

@@ -12,6 +12,10 @@ import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.pipeline.ContentFingerprint;
 import dev.lifeboat.common.pipeline.Measure;
 import dev.lifeboat.common.pipeline.ReadChain;
+import dev.lifeboat.common.job.JobJournal;
+import dev.lifeboat.common.job.JobRecord;
+import dev.lifeboat.common.job.JobState;
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.TableFingerprint;
@@ -30,6 +34,7 @@ import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
 import java.io.InputStream;
 import java.net.URL;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -461,6 +466,47 @@ class VerificationTest {
         operator().get("/api/v1/verifications?limit=0").then().statusCode(400);
         String body = operator().get("/api/v1/verifications?backupId=a%00b").then().statusCode(400).extract().asString();
         assertThat(body).doesNotContain("Exception").doesNotContain("\tat ");
+    }
+
+    // ---- replicas ----
+
+    @Test
+    void aVerificationRunningOnAnotherReplicaIsReadFromItsJobRecordAndAbandonedOnceThatReplicaIsSilent() throws Exception {
+        // what another replica's journal writes, straight into the store this one reads
+        String id = "verify_20260101_000000_e1e2e3";
+        String backupId = "main_backup_20260101_000000.sql.zst.age";
+        Instant started = Instant.now().minusSeconds(5);
+        try (JobJournal elsewhere = new JobJournal(store, "verification", "replica-elsewhere", Duration.ofHours(1),
+                Duration.ofSeconds(30))) {
+            JobRecord running = new JobRecord(id, "verification", backupId, JobState.RUNNING, "RESTORE",
+                    List.of(new JobRecord.StepRecord("METADATA", Step.Status.DONE, started, started, 0.0, "ok"),
+                            new JobRecord.StepRecord("CHECKSUM", Step.Status.DONE, started, started, 0.1, "ok"),
+                            new JobRecord.StepRecord("RESTORE", Step.Status.RUNNING, started, null, null, "into scratch")),
+                    Map.of("bytesChecked", 1234.0, "storedBytes", 1234.0, "restorePercent", 40.0),
+                    Map.of("backupId", backupId, "database", "main", "level", "FULL", "trigger", "NEW_BACKUP"), null,
+                    "replica-elsewhere", started, started, null, Instant.now());
+            elsewhere.put(running);
+            operator().get("/api/v1/verifications/" + id).then().statusCode(200).body("status", equalTo("RUNNING"))
+                    .body("holder", equalTo("replica-elsewhere")).body("phase", equalTo("RESTORE"))
+                    .body("backupId", equalTo(backupId)).body("level", equalTo("FULL"))
+                    .body("trigger", equalTo("NEW_BACKUP")).body("progress.restorePercent", equalTo(40.0f))
+                    .body("steps.name", equalTo(List.of("METADATA", "CHECKSUM", "RESTORE")));
+            assertThat(operator().get("/api/v1/verifications?backupId=" + backupId).jsonPath()
+                    .getList("holder", String.class)).containsExactly("replica-elsewhere");
+
+            // its replica last reported an hour ago: gone, the verification ABANDONED with the reason, not listed
+            Instant silent = Instant.now().minusSeconds(3600);
+            elsewhere.put(new JobRecord(id, "verification", backupId, JobState.RUNNING, "RESTORE", running.steps(),
+                    running.progress(), running.detail(), null, "replica-elsewhere", silent, silent, null, silent));
+            operator().get("/api/v1/verifications/" + id).then().statusCode(200).body("status", equalTo("ABANDONED"))
+                    .body("holder", equalTo("replica-elsewhere")).body("result", org.hamcrest.Matchers.nullValue())
+                    .body("error", containsString("replica replica-elsewhere stopped reporting"));
+            assertThat(operator().get("/api/v1/verifications?backupId=" + backupId).jsonPath().getList("id"))
+                    .isEmpty();
+
+            elsewhere.delete(id);
+            operator().get("/api/v1/verifications/" + id).then().statusCode(404);
+        }
     }
 
     // ---- helpers ----

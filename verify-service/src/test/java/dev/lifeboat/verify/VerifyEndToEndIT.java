@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 
 import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3Server;
 import dev.lifeboat.common.testing.ServiceProcess;
@@ -31,8 +32,10 @@ import org.junit.jupiter.api.TestMethodOrder;
  * The three services as real processes from their built applications, against a real PostgreSQL and the S3
  * server, wired as in production: backup-service announces each new backup to verify-service, which restores it
  * through restore-service into a scratch database and compares the data with the backup's fingerprint. Also a
- * restore-service killed in the middle of a recreate-database swap, started again. The verification counts of the
- * first test are exact, so it runs first: later backups are not verified (its verify-service is stopped by then).
+ * restore-service killed in the middle of a recreate-database swap, started again; two verify-service replicas, one
+ * killed in the middle of a verification the other reads, sees ABANDONED and verifies again. The verification counts
+ * of the first test are exact, so it runs first: later backups are not verified (its verify-service is stopped by
+ * then).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class VerifyEndToEndIT {
@@ -165,7 +168,7 @@ class VerifyEndToEndIT {
     }
 
     @Test
-    @Order(2)
+    @Order(3)
     void aRestoreServiceKilledDuringARecreateDatabaseSwapReopensTheTargetWhenItStartsAgain() {
         String id = takeBackup();
         String atStart = postgres.pgDump("app");
@@ -217,6 +220,83 @@ class VerifyEndToEndIT {
         } finally {
             postgres.psql("postgres", "ALTER DATABASE app ALLOW_CONNECTIONS true; DROP DATABASE IF EXISTS closeddb;");
         }
+    }
+
+    @Test
+    @Order(2) // before the restore test, whose backup nobody verifies: verify-b's sweep would verify it too
+    void aVerificationIsReadFromAnotherReplicaAndOneWhoseReplicaIsKilledIsAbandonedAndVerifiedAgain() {
+        // verify-a is held in its SQL checks by a check that sleeps; verify-b sweeps every 2 s; both report every 1 s
+        // and take 5 s of silence for a dead replica
+        Map<String, String> jobs = Map.of("lifeboat.jobs.report-interval", "1s", "lifeboat.jobs.abandoned-after", "5s");
+        Map<String, String> slow = new HashMap<>(verifyConfig);
+        slow.putAll(jobs);
+        slow.put("lifeboat.instance-id", "verify-a");
+        slow.put("lifeboat.verify.checks.slow.sql", "SELECT true FROM pg_sleep(300)");
+        Map<String, String> sweeping = new HashMap<>(verifyConfig);
+        sweeping.putAll(jobs);
+        sweeping.put("lifeboat.instance-id", "verify-b");
+        sweeping.put("lifeboat.verify.sweep-schedule", "*/2 * * * * ?");
+        try (ServiceProcess a = ServiceProcess.start("verify-service", slow)) {
+            String id = takeBackup(); // not announced: the first verify-service is stopped
+            String verification = given().baseUri(a.apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                    .contentType("application/json").body(Map.of("backupId", id, "level", "full"))
+                    .post("/api/v1/verifications").then().statusCode(202).extract().path("id");
+            try (ServiceProcess b = ServiceProcess.start("verify-service", sweeping)) {
+                JsonPath running = Poll.value("verify-a's verification in its SQL checks, read from verify-b", WAIT,
+                        () -> {
+                            JsonPath j = viewer(b).get("/api/v1/verifications/" + verification).then().statusCode(200)
+                                    .extract().jsonPath();
+                            return "RUNNING".equals(j.getString("status")) && "SQL_CHECKS".equals(j.getString("phase"))
+                                    ? j : null;
+                        });
+                assertThat(running.getString("holder")).isEqualTo("verify-a");
+                assertThat(running.getString("backupId")).isEqualTo(id);
+                assertThat(running.getString("level")).isEqualTo("FULL");
+                assertThat(running.getString("trigger")).isEqualTo("MANUAL");
+                assertThat(running.getList("steps.name", String.class)).contains("RESTORE", "FINGERPRINT");
+                // verify-b lists it, and its sweep leaves that backup to verify-a meanwhile
+                assertThat(viewer(b).get("/api/v1/verifications?backupId=" + id).jsonPath()
+                        .getList("findAll { it.status == 'RUNNING' }.holder", String.class)).containsExactly("verify-a");
+                Poll.until("verify-b's sweep leaving the backup to verify-a", WAIT,
+                        () -> b.log().contains("Sweep: " + id + " is being verified by replica verify-a"));
+                assertThat(b.log()).doesNotContain("of " + id + " queued (SWEEP)");
+
+                a.kill(); // SIGKILL in the middle of the verification
+                JsonPath abandoned = Poll.value("the killed verification ABANDONED, read from verify-b", WAIT, () -> {
+                    JsonPath j = viewer(b).get("/api/v1/verifications/" + verification).jsonPath();
+                    return "ABANDONED".equals(j.getString("status")) ? j : null;
+                });
+                assertThat(abandoned.getString("holder")).isEqualTo("verify-a");
+                assertThat(abandoned.getString("error")).contains("verify-a").contains("stopped reporting");
+                assertThat(abandoned.getString("result")).isNull();
+
+                // the sweep of verify-b verifies the backup again, to a verdict
+                JsonPath again = Poll.value("the backup verified again by verify-b's sweep", WAIT, () -> {
+                    List<Map<String, Object>> done = viewer(b).get("/api/v1/verifications?backupId=" + id).jsonPath()
+                            .getList("findAll { it.status == 'FINISHED' }");
+                    return done.isEmpty() ? null : new JsonPath(viewer(b).get("/api/v1/verifications/"
+                            + done.get(0).get("id")).asString());
+                });
+                assertThat(again.getString("result")).as(b.log()).isEqualTo("PASSED");
+                assertThat(again.getString("trigger")).isEqualTo("SWEEP");
+
+                // verify-a started again reads its own verification from the store: still ABANDONED, with the reason
+                a.restart();
+                JsonPath afterRestart = viewer(a).get("/api/v1/verifications/" + verification).then().statusCode(200)
+                        .extract().jsonPath();
+                assertThat(afterRestart.getString("status")).isEqualTo("ABANDONED");
+                assertThat(afterRestart.getString("error")).isEqualTo(abandoned.getString("error"));
+            }
+        } finally {
+            // the killed verification's check still sleeps in the scratch database restore-service's janitor drops
+            // after lifeboat.restore.scratch-ttl; end it here
+            postgres.psql("postgres", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    + "WHERE query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()");
+        }
+    }
+
+    private static io.restassured.specification.RequestSpecification viewer(ServiceProcess p) {
+        return given().baseUri(p.apiUrl()).auth().oauth2(TokenResource.VIEWER);
     }
 
     private static String takeBackup() {

@@ -92,7 +92,8 @@ public class BackupResource {
 
     @GET
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
-    @Operation(summary = "List backups, newest first", description = "Running backups first, then completed ones. "
+    @Operation(summary = "List backups, newest first", description = "Running backups first (of every replica, each "
+            + "with its holder), then completed ones. "
             + "verified=true: only backups proven restorable by verify-service (a passed full verification and no "
             + "failed one since); verified=false: only the others; running backups, and backups whose metadata is "
             + "untrusted or damaged (cannot be parsed: shown with its key and the error), are listed only without it.")
@@ -102,6 +103,9 @@ public class BackupResource {
         List<BackupView> out = new ArrayList<>();
         if (verified == null) {
             service.runningJobs().stream().filter(j -> labels.contains(j.database())).map(BackupResource::view)
+                    .forEach(out::add);
+            // and those running on other replicas, from their job records
+            service.runningElsewhere().stream().filter(r -> labels.contains(r.key())).map(BackupResource::view)
                     .forEach(out::add);
         }
         List<BackupView> completed = new ArrayList<>();
@@ -124,6 +128,9 @@ public class BackupResource {
         // newest first; a damaged backup whose name carries no time goes last
         completed.sort(java.util.Comparator.comparing(BackupView::startedAt,
                 java.util.Comparator.nullsFirst(java.util.Comparator.<java.time.Instant>naturalOrder())).reversed());
+        // a job that has just ended is committed before its record says so: list it once, as the backup it made
+        java.util.Set<String> committed = completed.stream().map(BackupView::id).collect(java.util.stream.Collectors.toSet());
+        out.removeIf(v -> committed.contains(v.id()));
         out.addAll(completed);
         return out;
     }

@@ -310,6 +310,19 @@ public class BackupService {
         return jobs.active();
     }
 
+    /**
+     * The backups running on other replicas, as their records have it (one listing of the records; a job whose
+     * replica went silent is ABANDONED, not running). Jobs of this replica are left out: {@link #runningJobs} has them.
+     */
+    public List<JobRecord> runningElsewhere() {
+        try {
+            return journal.active("").stream().filter(r -> jobs.find(r.id()).isEmpty()).toList();
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Cannot list the backups running on other replicas: %s", e.getMessage());
+            return List.of();
+        }
+    }
+
     /** The first free id for a backup starting now: the plain name, else with {@code _2}, {@code _3}, ... */
     private String reserveId(String database) {
         Instant now = Instant.now();

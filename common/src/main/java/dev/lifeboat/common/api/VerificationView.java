@@ -16,7 +16,9 @@ import java.util.List;
 /**
  * A verification as verify-service's API shows it and its clients read it: queued, running (phase, steps so
  * far, progress) or finished (the stored
- * record: result, the failed step and table, every step with its timing, the measured restore time).
+ * record: result, the failed step and table, every step with its timing, the measured restore time), or abandoned
+ * (the replica running it went silent: {@code error} says which and when). {@code holder}: the replica (pod) running
+ * it, while it is queued or running, or when it was abandoned.
  */
 @RegisterForReflection
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -25,7 +27,8 @@ public record VerificationView(String id, String backupId, String database, Leve
                                Status status, Result result, StepName phase, Instant startedAt,
                                Instant finishedAt, Double durationSeconds, Progress progress, StepName failedStep,
                                String failedTable, String error, String restoreId, Double restoreSeconds,
-                               Integer tablesCompared, List<TableMismatch> mismatches, List<Step<StepName>> steps) {
+                               Integer tablesCompared, List<TableMismatch> mismatches, List<Step<StepName>> steps,
+                               String holder) {
 
     /** While running: stored bytes checked, the scratch restore's progress, tables compared. */
     @RegisterForReflection
@@ -33,9 +36,12 @@ public record VerificationView(String id, String backupId, String database, Leve
     public record Progress(long bytesChecked, long storedBytes, double restorePercent, int tablesCompared, int tables) {
     }
 
-    /** Where a verification is: waiting for the worker, running, or finished with a result. */
+    /**
+     * Where a verification is: waiting for the worker, running, finished with a result, or abandoned without one (its
+     * replica stopped reporting before it ended; the sweep verifies that backup again).
+     */
     public enum Status {
-        QUEUED, RUNNING, FINISHED
+        QUEUED, RUNNING, FINISHED, ABANDONED
     }
 
     /** A finished verification, from its record. */
@@ -43,6 +49,6 @@ public record VerificationView(String id, String backupId, String database, Leve
         return new VerificationView(r.id(), r.backupId(), r.database(), r.level(), r.trigger(),
                 Status.FINISHED, r.result(), null, r.startedAt(), r.finishedAt(), r.durationSeconds(),
                 null, r.failedStep(), r.failedTable(), r.error(), r.restoreId(), r.restoreSeconds(),
-                r.tablesCompared(), r.mismatches(), r.steps());
+                r.tablesCompared(), r.mismatches(), r.steps(), null);
     }
 }

@@ -159,6 +159,38 @@ public final class JobJournal implements AutoCloseable {
     }
 
     /**
+     * The jobs queued or running now, on any replica, whose id starts with {@code idPrefix}, in id order: one listing,
+     * and only the records written within {@code silence} are read (the version key carries when it was written; an
+     * older one is of a job that ended or whose holder went silent, which is judged ABANDONED, not running).
+     */
+    public List<JobRecord> active(String idPrefix) throws IOException {
+        String base = PREFIX + kind + "/";
+        long since = System.currentTimeMillis() - silence.toMillis();
+        Map<String, String> newest = new java.util.TreeMap<>(); // id -> name of its newest version
+        for (ObjectInfo o : store.list(base + idPrefix)) {
+            String rest = o.key().substring(base.length());
+            int slash = rest.indexOf('/');
+            if (slash > 0) {
+                newest.merge(rest.substring(0, slash), rest.substring(slash + 1), (a, b) -> a.compareTo(b) >= 0 ? a : b);
+            }
+        }
+        List<JobRecord> out = new ArrayList<>();
+        for (Map.Entry<String, String> e : newest.entrySet()) {
+            String version = e.getValue();
+            long written;
+            try {
+                written = Long.parseLong(version.substring(0, Math.min(13, version.length())));
+            } catch (NumberFormatException ex) {
+                continue; // not a version this journal wrote
+            }
+            if (written >= since) {
+                read(e.getKey()).filter(r -> !r.state().done()).ifPresent(out::add);
+            }
+        }
+        return out;
+    }
+
+    /**
      * Removes the records of jobs that ended (or were abandoned) before {@code before}, and leftover older versions;
      * returns the ids removed. Records of running jobs stay.
      */

@@ -8,7 +8,11 @@ import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.job.JobRecord;
+import dev.lifeboat.common.job.JobState;
+import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.VerificationRecord.Level;
+import dev.lifeboat.common.model.VerificationRecord.StepName;
 import dev.lifeboat.common.model.VerificationRecord.Trigger;
 import dev.lifeboat.common.security.Roles;
 import dev.lifeboat.verify.service.Databases;
@@ -29,6 +33,8 @@ import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /** The verification API (DESIGN §6). Thin: the steps are in {@code Verifier}, the queue in {@link VerificationService}. */
@@ -88,8 +94,8 @@ public class VerificationResource {
     @GET
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
     @org.eclipse.microprofile.openapi.annotations.Operation(summary = "List verifications",
-            description = "Queued and running ones first, then stored ones, newest first; of one backup, one database "
-                    + "or all.")
+            description = "Queued and running ones first (the running ones of every replica, each with its holder), "
+                    + "then stored ones, newest first; of one backup, one database or all.")
     public List<VerificationView> list(@QueryParam("backupId") String backupId, @QueryParam("database") String database,
                                        @QueryParam("limit") Integer limit) {
         int max = limit == null ? 100 : limit;
@@ -109,7 +115,10 @@ public class VerificationResource {
         List<VerificationJob> active = new ArrayList<>(service.activeJobs());
         java.util.Collections.reverse(active);
         active.stream().filter(j -> (backup == null || j.backupId().equals(backup)) && (db == null || j.database().equals(db)))
-                .map(VerificationResource::view).forEach(out::add);
+                .map(this::view).forEach(out::add);
+        service.activeElsewhere().stream().filter(r -> r.detail() != null
+                        && (backup == null || backup.equals(r.key())) && (db == null || db.equals(r.detail().get("database"))))
+                .map(VerificationResource::recordView).forEach(out::add);
         // a job that just ended is both still listed as active and stored: list it once
         java.util.Set<String> listed = out.stream().map(VerificationView::id).collect(java.util.stream.Collectors.toSet());
         service.records(backup, db).stream().filter(r -> !listed.contains(r.id())).map(VerificationView::of)
@@ -121,11 +130,20 @@ public class VerificationResource {
     @Path("{id}")
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
     @org.eclipse.microprofile.openapi.annotations.Operation(summary = "One verification: status, result, steps with "
-            + "timings, the failed step and table, the measured restore time")
+            + "timings, the failed step and table, the measured restore time",
+            description = "From any replica: one running on another replica is read from its job record (with its "
+                    + "holder); one whose replica went silent is ABANDONED, with the reason.")
     public VerificationView get(@PathParam("id") String id) {
         VerificationService.validateId(id);
-        return service.job(id).map(VerificationResource::view)
+        // this replica's job; else the job record of another replica's (or of this one before a restart) while it
+        // runs or once abandoned; else the stored verification record; else a finished job's record alone (its
+        // verification record could not be stored)
+        Optional<VerificationJob> local = service.job(id);
+        Optional<JobRecord> record = local.isPresent() ? Optional.empty() : service.jobRecord(id);
+        return local.map(this::view)
+                .or(() -> record.filter(r -> r.state() != JobState.COMPLETED).map(VerificationResource::recordView))
                 .or(() -> service.record(id).map(VerificationView::of))
+                .or(() -> record.map(VerificationResource::recordView))
                 .orElseThrow(() -> new dev.lifeboat.common.error.Errors.VerificationNotFound(
                         "No verification with id '" + id + "' is queued, running or stored."));
     }
@@ -148,7 +166,7 @@ public class VerificationResource {
     }
 
     /** A verification job as the API shows it: once finished, as its record. */
-    static VerificationView view(VerificationJob job) {
+    VerificationView view(VerificationJob job) {
         VerificationRecord r = job.record();
         if (job.status() == VerificationView.Status.FINISHED) {
             return VerificationView.of(r);
@@ -158,6 +176,30 @@ public class VerificationResource {
                 job.tablesCompared(), job.tables()) : null;
         return new VerificationView(r.id(), r.backupId(), r.database(), r.level(), r.trigger(), job.status(), null,
                 job.phase(), r.startedAt(), null, null, progress, null, null, null, job.restoreId(), null, null, null,
-                r.steps());
+                r.steps(), service.instance());
+    }
+
+    /** A verification of another replica (or of this one before a restart), as its job record has it. */
+    static VerificationView recordView(JobRecord r) {
+        Map<String, String> d = r.detail() == null ? Map.of() : r.detail();
+        Map<String, Double> p = r.progress() == null ? Map.of() : r.progress();
+        VerificationView.Status status = switch (r.state()) {
+            case QUEUED -> VerificationView.Status.QUEUED;
+            case RUNNING -> VerificationView.Status.RUNNING;
+            case COMPLETED, FAILED -> VerificationView.Status.FINISHED;
+            case ABANDONED -> VerificationView.Status.ABANDONED;
+        };
+        VerificationView.Progress progress = r.state() == JobState.RUNNING ? new VerificationView.Progress(
+                p.getOrDefault("bytesChecked", 0.0).longValue(), p.getOrDefault("storedBytes", 0.0).longValue(),
+                p.getOrDefault("restorePercent", 0.0), p.getOrDefault("tablesCompared", 0.0).intValue(),
+                p.getOrDefault("tables", 0.0).intValue()) : null;
+        List<Step<StepName>> steps = r.steps() == null ? null : r.steps().stream().map(s -> new Step<>(
+                StepName.valueOf(s.name()), s.status(), s.startedAt(), s.finishedAt(), s.seconds(), s.detail())).toList();
+        return new VerificationView(r.id(), d.get("backupId"), d.get("database"), Level.parse(d.get("level")),
+                d.containsKey("trigger") ? Trigger.valueOf(d.get("trigger")) : null, status,
+                d.containsKey("result") ? VerificationRecord.Result.valueOf(d.get("result")) : null,
+                r.phase() == null ? null : StepName.valueOf(r.phase()), r.startedAt(), r.finishedAt(),
+                r.state().done() ? r.elapsedSeconds() : null, progress, null, null, r.error(), d.get("restoreId"),
+                null, null, null, steps, r.state().done() && r.state() != JobState.ABANDONED ? null : r.holder());
     }
 }

@@ -5,13 +5,18 @@ import dev.lifeboat.verify.service.StatusService;
 import dev.lifeboat.verify.service.VerificationService;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
+import dev.lifeboat.verify.config.VerifyServiceConfig;
+import java.io.IOException;
 import java.time.Instant;
+import java.util.List;
 import org.jboss.logging.Logger;
 
 /**
  * verify-service's own schedules (DESIGN §4): the sweep that finds backups without a verdict, so none is missed
  * when backup-service's announcement got lost ({@code lifeboat.verify.sweep-schedule}); the checksum pass over every
- * retained backup ({@code lifeboat.verify.checksum-schedule}); and the status refresh behind the metrics.
+ * retained backup ({@code lifeboat.verify.checksum-schedule}); and the status refresh behind the metrics. After
+ * each sweep the leader removes verification job records that ended more than {@code lifeboat.verify.sweep-window}
+ * ago.
  */
 @ApplicationScoped
 public class VerifyScheduler {
@@ -20,9 +25,12 @@ public class VerifyScheduler {
     private final StatusService status;
 
     private final Coordination coordination;
+    private final VerifyServiceConfig config;
 
-    public VerifyScheduler(VerificationService verifications, StatusService status, Coordination coordination) {
+    public VerifyScheduler(VerificationService verifications, StatusService status, Coordination coordination,
+                           VerifyServiceConfig config) {
         this.coordination = coordination;
+        this.config = config;
         this.verifications = verifications;
         this.status = status;
     }
@@ -40,6 +48,16 @@ public class VerifyScheduler {
             }
         } catch (RuntimeException e) {
             LOG.warnf("Sweep failed: %s", e.getMessage());
+        }
+        // the sweep no longer looks at verifications that old; a finished one's result is in its verification record
+        Instant cutoff = Instant.now().minus(config.verify().sweepWindow());
+        try {
+            List<String> removed = verifications.pruneRecords(cutoff);
+            if (!removed.isEmpty()) {
+                LOG.infof("Removed %d verification job record(s) that ended before %s", removed.size(), cutoff);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Cannot remove old verification job records: %s", e.getMessage());
         }
     }
 

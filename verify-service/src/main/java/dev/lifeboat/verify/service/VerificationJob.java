@@ -40,6 +40,8 @@ public final class VerificationJob extends Job<StepName> {
     private volatile String reason;
     /** When the verdict was reached; the job shows as finished only once its record is stored ({@link #ended}). */
     private volatile Instant verdictAt;
+    /** Told when a step begins, so the job's stored record follows (its job record, see VerificationService). */
+    private volatile Runnable onStep = () -> { };
 
     VerificationJob(String id, String backupId, String database, Level level, Trigger trigger) {
         super(id, true);
@@ -70,7 +72,8 @@ public final class VerificationJob extends Job<StepName> {
         return switch (state()) {
             case QUEUED -> VerificationView.Status.QUEUED;
             case RUNNING -> VerificationView.Status.RUNNING;
-            case COMPLETED, FAILED, ABANDONED -> VerificationView.Status.FINISHED;
+            case COMPLETED, FAILED -> VerificationView.Status.FINISHED;
+            case ABANDONED -> VerificationView.Status.ABANDONED;
         };
     }
 
@@ -103,9 +106,19 @@ public final class VerificationJob extends Job<StepName> {
         return restoreId;
     }
 
+    void onStep(Runnable listener) {
+        onStep = listener;
+    }
+
+    /** A step began (or the job started). */
+    void stepBegan() {
+        onStep.run();
+    }
+
     void started(long size) {
         storedBytes = size;
         markRunning();
+        stepBegan();
     }
 
     void restore(String id, double percent) {

@@ -3,8 +3,12 @@ package dev.lifeboat.verify.service;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
+import dev.lifeboat.common.coord.Coordination;
 import dev.lifeboat.common.job.JobIds;
+import dev.lifeboat.common.job.JobJournal;
+import dev.lifeboat.common.job.JobRecord;
 import dev.lifeboat.common.job.JobRegistry;
+import dev.lifeboat.common.job.JobsConfig;
 import dev.lifeboat.common.job.KeyLock;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
@@ -13,6 +17,7 @@ import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
 import dev.lifeboat.common.model.VerificationRecord.StepName;
 import dev.lifeboat.common.model.VerificationRecord.Trigger;
+import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.verify.config.VerifyServiceConfig;
 import dev.lifeboat.common.client.RestoreServiceClient;
 import io.quarkus.runtime.ShutdownEvent;
@@ -37,7 +42,9 @@ import org.jboss.logging.Logger;
  * target, and restore-service takes one restore per target), and stores each finished one as a record beside the
  * backup (DESIGN §2), where it survives restarts. A second request for a backup and level already queued or
  * running gets that job. Also decides what the schedules verify: the sweep, every recent backup without a verdict
- * (retrying errors with a growing delay), and the checksum pass, every retained backup.
+ * (retrying errors with a growing delay), and the checksum pass, every retained backup. While a job runs, its job
+ * record ({@link JobJournal}, {@code jobs/verification/<id>/}) says so to every replica and survives
+ * this one: a verification whose replica died shows ABANDONED, and the sweep verifies its backup again.
  */
 @ApplicationScoped
 public class VerificationService {
@@ -55,9 +62,13 @@ public class VerificationService {
             Thread.ofPlatform().name("verify-worker").factory());
     /** Queued, running and recently finished jobs; verifications hold no key (one worker runs them in turn). */
     private final JobRegistry<VerificationJob> jobs;
+    /** The durable records of verification jobs, readable from every replica. */
+    private final JobJournal journal;
+    private final Coordination coordination;
 
     public VerificationService(VerifyServiceConfig config, BackupCatalog catalog, Databases databases,
-                               Verifier verifier, VerifyMetrics metrics, StatusService status) {
+                               Verifier verifier, VerifyMetrics metrics, StatusService status, ObjectStore store,
+                               Coordination coordination, JobsConfig jobsConfig) {
         this.config = config;
         this.catalog = catalog;
         this.databases = databases;
@@ -66,6 +77,9 @@ public class VerificationService {
         this.status = status;
         this.jobs = new JobRegistry<>(KeyLock.inProcess(), config.verify().jobHistory(), (key, holder, instance) ->
                 new IllegalStateException("verifications hold no key"));
+        this.coordination = coordination;
+        this.journal = new JobJournal(store, "verification", coordination.instance(), jobsConfig.reportInterval(),
+                jobsConfig.abandonedAfter());
     }
 
     void onStart(@Observes StartupEvent event, RestoreServiceClient restores) {
@@ -80,6 +94,7 @@ public class VerificationService {
 
     void onStop(@Observes ShutdownEvent event) {
         worker.shutdownNow();
+        journal.close();
     }
 
     /** Validates a verification id; throws {@link InvalidRequest}. */
@@ -109,6 +124,10 @@ public class VerificationService {
 
     /** Runs one verification on the worker thread; records the outcome, stores it, never throws. */
     void run(VerificationJob job) {
+        // recorded from when it runs: a queued job's record would be rewritten every interval while it only waits
+        // (the checksum pass queues every retained backup at once)
+        journal.track(job.id(), () -> record(job));
+        job.onStep(() -> journal.report(job.id()));
         try {
             Optional<BackupMetadata> backup = catalog.find(job.backupId()); // read afresh: what is stored now
             if (backup.isEmpty()) {
@@ -149,8 +168,28 @@ public class VerificationService {
         status.refresh(); // the metrics behind the status
         // only now is the job FINISHED: its record is in the store, the counters and the status metrics count it
         job.ended();
+        journal.end(job.id());
         jobs.finish(job);
         job.released();
+    }
+
+    /** The job record of a verification of this replica, as it stands now. */
+    private JobRecord record(VerificationJob job) {
+        Map<String, String> detail = new java.util.TreeMap<>();
+        detail.put("backupId", job.backupId());
+        detail.put("database", job.database());
+        detail.put("level", job.level().name());
+        detail.put("trigger", job.trigger().name());
+        if (job.result() != null && job.state().done()) {
+            detail.put("result", job.result().name());
+        }
+        if (job.restoreId() != null) {
+            detail.put("restoreId", job.restoreId());
+        }
+        return JobRecord.of(job, "verification", job.backupId(), coordination.instance(), Map.of(
+                "bytesChecked", (double) job.bytesChecked(), "storedBytes", (double) job.storedBytes(),
+                "restorePercent", job.restorePercent(), "tablesCompared", (double) job.tablesCompared(),
+                "tables", (double) job.tables()), detail);
     }
 
     /**
@@ -166,6 +205,7 @@ public class VerificationService {
     /** The sweep over some databases only (an operator's or a test's narrower pass); see {@link #sweep(Instant)}. */
     public List<VerificationJob> sweep(Instant now, java.util.Collection<String> labels) {
         List<VerificationJob> out = new ArrayList<>();
+        Map<String, String> elsewhere = null; // backup -> replica verifying it now; read once, when first needed
         for (String label : labels) {
             Map<String, List<VerificationRecord>> records = catalog.verifications(label);
             for (BackupMetadata backup : catalog.list(label)) {
@@ -174,11 +214,36 @@ public class VerificationService {
                 }
                 if (backup.format() == DumpFormat.PLAIN
                         && needsFull(records.getOrDefault(backup.id(), List.of()), now, config.verify().retryDelay())) {
+                    if (elsewhere == null) {
+                        elsewhere = verifiedElsewhere();
+                    }
+                    if (elsewhere.containsKey(backup.id())) { // its verdict is on its way from another replica
+                        LOG.infof("Sweep: %s is being verified by replica %s", backup.id(), elsewhere.get(backup.id()));
+                        continue;
+                    }
                     out.add(submit(backup, Level.FULL, Trigger.SWEEP));
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * The backups a full verification of another replica is running for, with that replica, by their job records (one whose
+     * replica went silent is ABANDONED and not among them: its backup is verified again).
+     */
+    private Map<String, String> verifiedElsewhere() {
+        return activeElsewhere().stream()
+                .filter(r -> r.key() != null && r.detail() != null && Level.FULL.name().equals(r.detail().get("level")))
+                .collect(Collectors.toMap(JobRecord::key, r -> String.valueOf(r.holder()), (a, b) -> a));
+    }
+
+    /**
+     * Removes the job records of verifications that ended (or were abandoned) before {@code before}; the leader's
+     * pass, after the sweep. A finished verification's result stays in its verification record.
+     */
+    public List<String> pruneRecords(Instant before) throws IOException {
+        return journal.prune(before);
     }
 
     static boolean needsFull(List<VerificationRecord> records, Instant now, Duration retryDelay) {
@@ -210,9 +275,32 @@ public class VerificationService {
         return out;
     }
 
-    /** A queued, running or recently finished job. */
+    /** This replica, as named in job records. */
+    public String instance() {
+        return coordination.instance();
+    }
+
+    /** A queued, running or recently finished job of this replica. */
     public Optional<VerificationJob> job(String id) {
         return jobs.find(id);
+    }
+
+    /**
+     * The verifications running on other replicas, as their job records have it (one listing; one whose
+     * replica went silent is ABANDONED and not among them).
+     */
+    public List<JobRecord> activeElsewhere() {
+        try {
+            return journal.active("").stream().filter(r -> jobs.find(r.id()).isEmpty()).toList();
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Cannot list the verifications of other replicas: %s", e.getMessage());
+            return List.of();
+        }
+    }
+
+    /** The job record of a verification, from whichever replica ran it (ABANDONED when its replica went silent). */
+    public Optional<JobRecord> jobRecord(String id) {
+        return journal.read(id);
     }
 
     /** Queued and running jobs, oldest first. */

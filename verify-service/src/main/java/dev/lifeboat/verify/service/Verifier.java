@@ -178,6 +178,7 @@ public class Verifier {
     /** Runs one step with its timing; a failure ends the step FAILED and becomes a {@link Defect} or {@link StepError}. */
     private void step(VerificationJob job, StepName name, String startDetail, StepBody body) {
         job.log().begin(name, startDetail);
+        job.stepBegan();
         try {
             job.log().end(name, Step.Status.DONE, body.run());
         } catch (Skip s) {
