@@ -165,6 +165,10 @@ class RestoreReplicasIT {
         assertThat(seen.getString("backupId")).isEqualTo(backupId);
         assertThat(replicasOf("web")).as("web scaled down for the restore").isZero();
         assertThat(lease().getSpec().getHolderIdentity()).isEqualTo(runner);
+        // the other replica's list shows it too, running, with its holder (from its record)
+        List<Map<String, Object>> listed = viewer(other).get("/api/v1/restores?target=" + TARGET).jsonPath().getList("");
+        assertThat(listed).filteredOn(r -> id.equals(r.get("id"))).singleElement()
+                .satisfies(r -> assertThat(r).containsEntry("status", "RUNNING").containsEntry("holder", runner));
 
         // (b) SIGTERM the runner mid-load
         long t0 = System.nanoTime();

@@ -115,14 +115,18 @@ public class RestoreResource {
 
     @GET
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
-    @Operation(summary = "List restores", description = "Running first, then finished ones, newest first; kept in "
-            + "memory (lifeboat.restore.job-history).")
+    @Operation(summary = "List restores", description = "The restores running on other replicas (from their job "
+            + "records, with their holder), then this replica's: running first, then finished ones, newest first; "
+            + "kept in memory (lifeboat.restore.job-history).")
     public List<RestoreView> list(@QueryParam("target") String target) {
-        if (target != null && !target.isBlank()) {
+        boolean all = target == null || target.isBlank();
+        if (!all) {
             targets.require(target);
         }
-        return service.jobs().stream().filter(j -> target == null || target.isBlank() || j.target().equals(target))
-                .map(RestoreResource::view).toList();
+        return java.util.stream.Stream.concat(
+                service.runningElsewhere().stream().filter(r -> all || target.equals(r.key())).map(RestoreResource::view),
+                service.jobs().stream().filter(j -> all || j.target().equals(target)).map(RestoreResource::view))
+                .toList();
     }
 
     @GET

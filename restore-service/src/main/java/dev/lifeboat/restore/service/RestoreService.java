@@ -542,6 +542,19 @@ public class RestoreService {
         return IDS.createdAt(id).isEmpty() ? Optional.empty() : journal.read(id);
     }
 
+    /**
+     * The restores running on other replicas, as their records have it (one listing of the records; a job whose
+     * replica went silent is ABANDONED, not running). This replica's are left out: {@link #jobs} has them.
+     */
+    public List<JobRecord> runningElsewhere() {
+        try {
+            return journal.active("").stream().filter(r -> jobs.find(r.id()).isEmpty()).toList();
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf("Cannot list the restores running on other replicas: %s", e.getMessage());
+            return List.of();
+        }
+    }
+
     /** Removes the records of restores that ended before {@code before} (the leader's janitor pass). */
     public List<String> pruneRecords(Instant before) throws IOException {
         return journal.prune(before);
