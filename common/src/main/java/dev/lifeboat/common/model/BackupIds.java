@@ -71,7 +71,7 @@ public final class BackupIds {
 
     /** Whether {@code id} names a base backup ({@link #baseFileName}). */
     public static boolean isBase(String id) {
-        return id != null && BASE_ID.matcher(id).matches();
+        return id != null && id.length() <= MAX_LENGTH && BASE_ID.matcher(id).matches();
     }
 
     /** The database label of a base backup's id, else {@link InvalidBackupId}. */
