@@ -55,6 +55,30 @@ class StatusTest {
     }
 
     @Test
+    void statusShowsTheLastPitrCheckOfADatabaseWithPitrEnabled() throws Exception {
+        String unavailable = "PITR unavailable: wal_level is minimal (needs replica or logical)";
+        catalog.recordPitrCheck(new dev.lifeboat.common.catalog.BackupCatalog.PitrCheck("empty", false,
+                List.of("wal_level is minimal (needs replica or logical)"), List.of(), unavailable, Instant.now()));
+        Response refused = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/status?database=empty");
+        refused.then().statusCode(200).body("databases[0].pitr.available", equalTo(false))
+                .body("databases[0].pitr.message", equalTo(unavailable));
+        assertThat(refused.jsonPath().getList("databases[0].findings.message", String.class))
+                .anyMatch(m -> m.startsWith(unavailable) && m.endsWith("logical backups go on)"));
+
+        catalog.recordPitrCheck(new dev.lifeboat.common.catalog.BackupCatalog.PitrCheck("empty", true, List.of(),
+                List.of("max_slot_wal_keep_size is not set (-1)"), null, Instant.now()));
+        Response available = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/status?database=empty");
+        available.then().statusCode(200).body("databases[0].pitr.available", equalTo(true))
+                .body("databases[0].pitr.warnings[0]", equalTo("max_slot_wal_keep_size is not set (-1)"));
+        assertThat(available.jsonPath().getList("databases[0].findings.message", String.class))
+                .noneMatch(m -> m.contains("PITR"));
+        // the databases without pitr.enabled show none, even with a check in the store
+        catalog.recordPitrCheck(new dev.lifeboat.common.catalog.BackupCatalog.PitrCheck("sized", false,
+                List.of("wal_level is minimal"), List.of(), "PITR unavailable: wal_level is minimal", Instant.now()));
+        assertThat(status.status(Instant.now(), "sized").databases().get(0).pitr()).isNull();
+    }
+
+    @Test
     void statusGoesFromAtRiskToOkWhenVerifiedToBreachedPastTheRpoAndFlagsAShrunkenBackup() {
         String first = VerificationTest.backup("sized");
         DrStatus.DatabaseStatus unproven = sized(Instant.now());

@@ -245,6 +245,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             verify.put("lifeboat.verify.checks.legacy-clean.sql", "SELECT NOT EXISTS (SELECT 1 FROM keep WHERE v = 'bad')");
             verify.put("lifeboat.verify.checks.legacy-clean.databases", "legacy");
             verify.put("lifeboat.databases.empty.rpo", "1h"); // configured, never backed up
+            verify.put("lifeboat.databases.empty.pitr.enabled", "true"); // its PITR check is shown by the status
             // verify-service (in-process) reads the store through a fault proxy, so tests can make its reads fail
             faults = S3FaultProxy.start(s3.endpoint());
             verify.put("lifeboat.store.s3.endpoint", faults.endpoint());

@@ -12,6 +12,7 @@ import dev.lifeboat.common.api.BackupView;
 import dev.lifeboat.common.job.JobRecord;
 import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.model.BackupIds;
+import dev.lifeboat.common.model.BackupKind;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.Trigger;
@@ -66,11 +67,18 @@ public class BackupResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Start a backup", description = "202 + Location at once; with wait=true, 201 with the "
             + "completed backup when done. 409 when a backup of that database is already running, or when its server "
-            + "is newer than every pg_dump here (type pg-version-unsupported: nothing is tried).")
+            + "is newer than every pg_dump here (type pg-version-unsupported: nothing is tried). kind=base takes a base "
+            + "backup (pg_basebackup, point-in-time recovery): 409 pitr-unavailable when PITR is not enabled for the "
+            + "database or its server lacks a prerequisite (named); it may run beside a logical backup.")
     public Response create(BackupRequest request, @QueryParam("wait") boolean wait, @jakarta.ws.rs.core.Context UriInfo uri) {
-        BackupRequest r = request == null ? new BackupRequest(null, null, null) : request;
+        BackupRequest r = request == null ? new BackupRequest(null, null, null, null) : request;
         String database = databases.resolve(r.database());
+        BackupKind kind = BackupKind.parse(r.kind());
         Trigger trigger = r.trigger() == null ? Trigger.MANUAL : r.trigger();
+        if (kind == BackupKind.BASE && trigger != Trigger.MANUAL) {
+            throw new InvalidRequest("A base backup is taken MANUAL (or by its schedule); trigger " + trigger
+                    + " is for logical backups.");
+        }
         if (trigger == Trigger.SCHEDULED) {
             throw new InvalidRequest("trigger SCHEDULED is reserved for the scheduler; use MANUAL or PRE_RESTORE.");
         }
@@ -78,7 +86,7 @@ public class BackupResource {
             throw new ForbiddenException("restorer tokens may only take PRE_RESTORE backups");
         }
         Map<String, String> labels = validLabels(r.labels());
-        BackupJob job = service.start(database, trigger, labels);
+        BackupJob job = service.start(database, kind, trigger, labels);
         URI location = uri.getBaseUriBuilder().path("api/v1/backups").path(job.id()).build();
         if (!wait) {
             return Response.accepted(view(job)).location(location).build();
@@ -96,17 +104,32 @@ public class BackupResource {
             + "with its holder), then completed ones. "
             + "verified=true: only backups proven restorable by verify-service (a passed full verification and no "
             + "failed one since); verified=false: only the others; running backups, and backups whose metadata is "
-            + "untrusted or damaged (cannot be parsed: shown with its key and the error), are listed only without it.")
-    public List<BackupView> list(@QueryParam("database") String database, @QueryParam("verified") Boolean verified) {
+            + "untrusted or damaged (cannot be parsed: shown with its key and the error), are listed only without it. "
+            + "kind=base: the base backups (point-in-time recovery), running and completed, instead; kind=logical: only "
+            + "logical ones (also the running ones).")
+    public List<BackupView> list(@QueryParam("database") String database, @QueryParam("verified") Boolean verified,
+                                 @QueryParam("kind") String kind) {
         List<String> labels = database == null || database.isBlank() ? List.copyOf(databases.labels())
                 : List.of(databases.require(database));
+        BackupKind only = kind == null ? null : BackupKind.parse(kind);
         List<BackupView> out = new ArrayList<>();
+        if (only == BackupKind.BASE) {
+            if (verified != null) {
+                throw new InvalidRequest("Base backups are not verified yet: leave out verified with kind=base.");
+            }
+            service.runningJobs().stream().filter(j -> j.kind() == BackupKind.BASE && labels.contains(j.database()))
+                    .map(BackupResource::view).forEach(out::add);
+            service.runningElsewhere().stream().filter(r -> labels.contains(r.key()) && kindOf(r) == BackupKind.BASE)
+                    .map(BackupResource::view).forEach(out::add);
+            labels.forEach(label -> catalog.listBase(label).stream().map(BackupView::of).forEach(out::add));
+            return out;
+        }
         if (verified == null) {
-            service.runningJobs().stream().filter(j -> labels.contains(j.database())).map(BackupResource::view)
-                    .forEach(out::add);
+            service.runningJobs().stream().filter(j -> labels.contains(j.database()))
+                    .filter(j -> only == null || j.kind() == only).map(BackupResource::view).forEach(out::add);
             // and those running on other replicas, from their job records
-            service.runningElsewhere().stream().filter(r -> labels.contains(r.key())).map(BackupResource::view)
-                    .forEach(out::add);
+            service.runningElsewhere().stream().filter(r -> labels.contains(r.key()))
+                    .filter(r -> only == null || only == kindOf(r)).map(BackupResource::view).forEach(out::add);
         }
         List<BackupView> completed = new ArrayList<>();
         for (String label : labels) {
@@ -160,6 +183,12 @@ public class BackupResource {
             + "verification state)")
     public BackupView get(@PathParam("id") String id) {
         BackupIds.validate(id);
+        if (BackupIds.isBase(id)) {
+            return service.job(id).filter(j -> j.state() != JobState.COMPLETED).map(BackupResource::view)
+                    .or(() -> service.record(id).filter(r -> r.state() != JobState.COMPLETED).map(BackupResource::view))
+                    .orElseGet(() -> catalog.findBase(id).map(BackupView::of).orElseThrow(() ->
+                            new BackupNotFound("No completed base backup with id '" + id + "'.")));
+        }
         // this replica's job; else the stored record of a job of another replica (or of this one before a restart)
         return service.job(id).filter(j -> j.state() != JobState.COMPLETED).map(BackupResource::view)
                 .or(() -> service.record(id).filter(r -> r.state() != JobState.COMPLETED).map(BackupResource::view))
@@ -223,11 +252,11 @@ public class BackupResource {
     /** A backup job as the API shows it: once completed, as its metadata. */
     static BackupView view(BackupJob job) {
         if (job.state() == JobState.COMPLETED) {
-            return BackupView.of(job.metadata(), List.of());
+            return job.kind() == BackupKind.BASE ? BackupView.of(job.baseMetadata()) : BackupView.of(job.metadata(), List.of());
         }
         return new BackupView(job.id(), job.database(), job.state(), job.trigger(), job.startedAt(), job.finishedAt(),
                 new BackupView.Progress(job.bytesRead(), job.bytesStored(), Math.round(job.elapsedSeconds() * 10) / 10.0),
-                job.error(), null, null, null, null, job.holder());
+                job.error(), null, null, null, null, job.holder(), job.kind(), null);
     }
 
     /** A backup job of another replica (or of this one before a restart), as its stored record has it. */
@@ -237,7 +266,13 @@ public class BackupResource {
         return new BackupView(r.id(), r.key(), r.state(), trigger == null ? null : Trigger.valueOf(trigger),
                 r.startedAt(), r.finishedAt(), new BackupView.Progress(p.getOrDefault("bytesRead", 0.0).longValue(),
                 p.getOrDefault("bytesStored", 0.0).longValue(), r.elapsedSeconds()), r.error(), null, null, null,
-                null, r.holder());
+                null, r.holder(), kindOf(r), null);
+    }
+
+    /** The kind of backup a job record is of (records written before base backups existed are logical). */
+    private static BackupKind kindOf(JobRecord r) {
+        String kind = r.detail() == null ? null : r.detail().get("kind");
+        return kind == null ? BackupKind.LOGICAL : BackupKind.valueOf(kind);
     }
 
     private static Map<String, String> validLabels(Map<String, String> labels) {

@@ -11,6 +11,7 @@ import dev.lifeboat.common.coord.Coordination;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
 import dev.lifeboat.common.job.JobIds;
 import dev.lifeboat.common.job.JobJournal;
+import dev.lifeboat.common.model.BackupKind;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.store.ObjectStore;
@@ -37,7 +38,9 @@ import org.jboss.logging.Logger;
  * ({@code jobs/claims/backup/<db>/<instant>}, If-None-Match: *): the replica whose claim lands takes the backup, the
  * others skip it. A replica starting up catches up the newest instant if nobody claimed it and it is less than
  * {@code lifeboat.backup.starting-deadline} ago (every replica was down then). The backup carries the label
- * {@value #SCHEDULED_FOR} = the instant.
+ * {@value #SCHEDULED_FOR} = the instant. Base backups (point-in-time recovery) run on their own schedule per
+ * database with {@code pitr.enabled} ({@code lifeboat.databases.<label>.pitr.base-schedule}, same cron syntax and
+ * time zone), claimed the same way under {@code jobs/claims/base/}; a missed one is not caught up at start-up.
  */
 @ApplicationScoped
 public class BackupScheduler {
@@ -49,9 +52,11 @@ public class BackupScheduler {
     private final ObjectStore store;
     private final Coordination coordination;
     private final BackupServiceConfig config;
+    private final io.quarkus.scheduler.Scheduler scheduler;
 
     public BackupScheduler(BackupService service, DatabaseRegistry databases, ObjectStore store,
-                           Coordination coordination, BackupServiceConfig config) {
+                           Coordination coordination, BackupServiceConfig config, io.quarkus.scheduler.Scheduler scheduler) {
+        this.scheduler = scheduler;
         this.service = service;
         this.databases = databases;
         this.store = store;
@@ -67,6 +72,7 @@ public class BackupScheduler {
 
     /** At start-up, in the background: the newest scheduled instant, if missed and still within the deadline. */
     void onStart(@Observes StartupEvent event) {
+        scheduleBaseBackups();
         lastInstant(Instant.now()).filter(t -> t.plus(config.backup().startingDeadline()).isAfter(Instant.now()))
                 .ifPresent(t -> Thread.ofPlatform().daemon().name("backup-catch-up").start(() -> {
                     LOG.infof("Catching up the scheduled backups of %s if no replica took them", t);
@@ -74,10 +80,54 @@ public class BackupScheduler {
                 }));
     }
 
+    /** The scheduler job name of a database's base backups. */
+    public static String baseJobName(String database) {
+        return "base-backups-" + database;
+    }
+
+    /** One scheduler job per database with PITR enabled and a base schedule that is not off. */
+    private void scheduleBaseBackups() {
+        for (String database : databases.labels()) {
+            String cron = databases.pitr(database).baseSchedule().strip();
+            if (!databases.pitrEnabled(database) || off(cron)) {
+                continue;
+            }
+            try {
+                new CronParser(CronDefinitionBuilder.instanceDefinitionFor(CronType.QUARTZ)).parse(cron);
+            } catch (IllegalArgumentException e) {
+                throw new dev.lifeboat.common.error.Errors.InvalidConfiguration("lifeboat.databases." + database
+                        + ".pitr.base-schedule: not a Quartz cron (seconds first) or 'off': " + e.getMessage());
+            }
+            scheduler.newJob(baseJobName(database)).setCron(cron).setTimeZone(config.backup().timezone())
+                    .setConcurrentExecution(Scheduled.ConcurrentExecution.SKIP)
+                    .setTask(execution -> runBaseFor(database,
+                            execution.getScheduledFireTime().truncatedTo(ChronoUnit.SECONDS)))
+                    .schedule();
+        }
+    }
+
+    /** The base backup of {@code database} for {@code scheduledFor}, on this replica if its claim lands. */
+    void runBaseFor(String database, Instant scheduledFor) {
+        if (service.draining() || !claim(JobJournal.PREFIX + "claims/base/" + database + "/"
+                + JobIds.STAMP.format(scheduledFor), database, scheduledFor)) {
+            return;
+        }
+        try {
+            service.await(service.start(database, BackupKind.BASE, Trigger.SCHEDULED,
+                    Map.of(SCHEDULED_FOR, scheduledFor.toString())));
+        } catch (RuntimeException e) {
+            LOG.errorf("Scheduled base backup of %s for %s could not start: %s", database, scheduledFor, e.getMessage());
+        }
+    }
+
+    private static boolean off(String cron) {
+        return cron.equalsIgnoreCase("off") || cron.equalsIgnoreCase("disabled");
+    }
+
     /** The newest instant of the schedule at or before {@code now}; empty when scheduling is off. */
     Optional<Instant> lastInstant(Instant now) {
         String cron = config.backup().schedule().strip();
-        if (cron.equalsIgnoreCase("off") || cron.equalsIgnoreCase("disabled")) {
+        if (off(cron)) {
             return Optional.empty();
         }
         ExecutionTime schedule = ExecutionTime.forCron(new CronParser(CronDefinitionBuilder.instanceDefinitionFor(
@@ -92,7 +142,7 @@ public class BackupScheduler {
             if (service.draining()) {
                 return;
             }
-            if (!claim(database, scheduledFor)) {
+            if (!claim(claimKey(database, scheduledFor), database, scheduledFor)) {
                 continue;
             }
             try {
@@ -111,8 +161,7 @@ public class BackupScheduler {
     }
 
     /** Claims the run of {@code database} at {@code scheduledFor}; false when another replica (or run) has it. */
-    private boolean claim(String database, Instant scheduledFor) {
-        String key = claimKey(database, scheduledFor);
+    private boolean claim(String key, String database, Instant scheduledFor) {
         try {
             store.putIfAbsent(key, Json.write(Map.of("database", database, "scheduledFor", scheduledFor.toString(),
                     "claimedBy", coordination.instance(), "claimedAt", Instant.now().toString())));

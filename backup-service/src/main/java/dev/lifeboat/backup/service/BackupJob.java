@@ -1,7 +1,9 @@
 package dev.lifeboat.backup.service;
 
 import dev.lifeboat.common.job.Job;
+import dev.lifeboat.common.model.BackupKind;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pipeline.Measure;
@@ -10,7 +12,7 @@ import java.util.Map;
 
 /** One backup while it runs and shortly after: its progress counters, its outcome and, once done, its metadata. */
 public final class BackupJob extends Job<BackupJob.StepName> {
-    /** The steps of a backup (DESIGN §2). */
+    /** The steps of a backup (DESIGN §2); a base backup has BASE_BACKUP and COMMIT. */
     public enum StepName {
         /** pg_dump → fingerprint → compression → encryption → SHA-256 → the store; the data object committed. */
         DUMP,
@@ -19,11 +21,17 @@ public final class BackupJob extends Job<BackupJob.StepName> {
          * same chain into the backup's roles object.
          */
         ROLES,
+        /**
+         * A base backup: pg_basebackup's tar (watched for backup_label and backup_manifest as it passes) through the
+         * same chain into {@code <prefix>/base/<id>}; the data object committed.
+         */
+        BASE_BACKUP,
         /** The metadata written: the commit marker. */
         COMMIT
     }
 
     private final String database;
+    private final BackupKind kind;
     private final Trigger trigger;
     private final Map<String, String> labels;
     /**
@@ -35,6 +43,7 @@ public final class BackupJob extends Job<BackupJob.StepName> {
     /** Size and SHA-256 of the stored bytes, measured as they are written; its count is the stored progress. */
     final Measure stored = new Measure();
     private volatile BackupMetadata metadata;
+    private volatile BaseBackupMetadata baseMetadata;
     /** The replica running it. */
     private final String holder;
     /** pg_dump while it runs: killed to stop the backup early. */
@@ -42,9 +51,10 @@ public final class BackupJob extends Job<BackupJob.StepName> {
     /** Why the backup is being stopped early (shutdown); null while it may run on. */
     private volatile String interruption;
 
-    BackupJob(String id, String database, Trigger trigger, Map<String, String> labels, String holder) {
+    BackupJob(String id, String database, BackupKind kind, Trigger trigger, Map<String, String> labels, String holder) {
         super(id, false);
         this.database = database;
+        this.kind = kind;
         this.trigger = trigger;
         this.labels = Map.copyOf(labels);
         this.holder = holder;
@@ -71,6 +81,16 @@ public final class BackupJob extends Job<BackupJob.StepName> {
 
     public String database() {
         return database;
+    }
+
+    /** LOGICAL (pg_dump) or BASE (pg_basebackup). */
+    public BackupKind kind() {
+        return kind;
+    }
+
+    /** A completed base backup's metadata; null otherwise. */
+    public BaseBackupMetadata baseMetadata() {
+        return baseMetadata;
     }
 
     public Trigger trigger() {
@@ -107,6 +127,12 @@ public final class BackupJob extends Job<BackupJob.StepName> {
         detach();
         metadata = result;
         end(null); // waiters are released by JobRegistry.finish, once the record is written and the Lease free
+    }
+
+    void succeeded(BaseBackupMetadata result) {
+        detach();
+        baseMetadata = result;
+        end(null);
     }
 
     void failed(String reason) {

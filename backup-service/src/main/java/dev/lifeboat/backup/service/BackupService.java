@@ -20,7 +20,9 @@ import dev.lifeboat.common.job.JobsConfig;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.backup.service.BackupJob.StepName;
 import dev.lifeboat.common.model.BackupIds;
+import dev.lifeboat.common.model.BackupKind;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.Trigger;
@@ -89,13 +91,15 @@ public class BackupService {
     private final JobJournal journal;
     private final Coordination coordination;
     private final ShutdownConfig shutdown;
+    private final BaseBackups baseBackups;
     /** Set at shutdown: no new backup starts on this replica. */
     private volatile boolean draining;
 
     public BackupService(BackupServiceConfig config, EncryptionConfig encryption, DatabaseRegistry databases,
                          BackupCatalog catalog, ObjectStore store, PgTools pgTools, BackupMetrics metrics,
                          VerifyNotifier verifyNotifier, Coordination coordination, JobsConfig jobsConfig,
-                         ShutdownConfig shutdown) {
+                         ShutdownConfig shutdown, BaseBackups baseBackups) {
+        this.baseBackups = baseBackups;
         this.config = config;
         this.databases = databases;
         this.catalog = catalog;
@@ -126,6 +130,13 @@ public class BackupService {
                 checkServer(db);
             } catch (RuntimeException e) {
                 // refused: checkServer recorded and logged it
+            }
+            if (databases.pitrEnabled(db)) {
+                try {
+                    baseBackups.check(db); // records and logs what is missing
+                } catch (RuntimeException e) {
+                    LOG.warnf("The PITR check of %s failed: %s", db, e.getMessage());
+                }
             }
         }));
         if (recipients.isEmpty()) {
@@ -175,9 +186,24 @@ public class BackupService {
      * @throws BackupInProgress when a backup of that database is already running
      */
     public BackupJob start(String database, Trigger trigger, Map<String, String> labels) {
+        return start(database, BackupKind.LOGICAL, trigger, labels);
+    }
+
+    /**
+     * Starts a backup of {@code kind} in the background and returns its job at once. A base backup (point-in-time
+     * recovery) needs {@code pitr.enabled} and a server that passes the PITR check, run now
+     * ({@link Errors.PitrUnavailable} names what is missing); it holds its own key ({@code <db>:base}), so it may run
+     * beside a logical backup of the same database, never beside another base backup of it.
+     *
+     * @throws BackupInProgress when a backup of that kind of that database is already running
+     */
+    public BackupJob start(String database, BackupKind kind, Trigger trigger, Map<String, String> labels) {
         if (draining) {
             throw new ShuttingDown("This replica is shutting down and starts no backup; retry (another replica, or "
                     + "this one restarted, takes it).");
+        }
+        if (kind == BackupKind.BASE) {
+            return startBase(database, trigger, labels);
         }
         try {
             checkServer(database);
@@ -187,8 +213,8 @@ public class BackupService {
         }
         BackupJob job;
         synchronized (this) { // the id is reserved and registered at once, so two starts never pick the same
-            job = jobs.register(database, new BackupJob(reserveId(database), database, trigger, labels,
-                    coordination.instance()));
+            job = jobs.register(database, new BackupJob(reserveId(database), database, BackupKind.LOGICAL, trigger,
+                    labels, coordination.instance()));
         }
         try {
             recoverAbandoned(database, job.id());
@@ -202,6 +228,84 @@ public class BackupService {
         LOG.infof("Backup %s of %s started (%s)", job.id(), database, trigger);
         workers.execute(() -> run(job));
         return job;
+    }
+
+    private BackupJob startBase(String database, Trigger trigger, Map<String, String> labels) {
+        if (!databases.pitrEnabled(database)) {
+            throw new Errors.PitrUnavailable("Point-in-time recovery is not enabled for '" + database
+                    + "' (lifeboat.databases." + database + ".pitr.enabled=false), so it has no base backups.");
+        }
+        BaseBackups.Checked checked = baseBackups.check(database);
+        if (!checked.check().available()) {
+            throw new Errors.PitrUnavailable(checked.check().message());
+        }
+        BackupJob job;
+        synchronized (this) {
+            job = jobs.register(database + ":base", new BackupJob(reserveBaseId(database), database, BackupKind.BASE,
+                    trigger, labels, coordination.instance()));
+        }
+        try {
+            journal.track(job.id(), () -> record(job));
+        } catch (RuntimeException e) {
+            job.failed(Errors.describe(e));
+            jobs.finish(job);
+            throw e;
+        }
+        LOG.infof("Base backup %s of %s started (%s)", job.id(), database, trigger);
+        workers.execute(() -> runBase(job, checked));
+        return job;
+    }
+
+    /**
+     * A base backup on a worker thread: the BASE_BACKUP step ({@link BaseBackups#copy}), then its metadata written
+     * last. Records the outcome on the job, never throws. Not in the backup metrics (those describe logical
+     * backups) and not sent to verify-service (base backup verification comes with the WAL archive).
+     */
+    void runBase(BackupJob job, BaseBackups.Checked checked) {
+        String db = job.database();
+        try {
+            job.log().begin(StepName.BASE_BACKUP, null);
+            BaseBackupMetadata metadata = baseBackups.copy(job, checked, codec(), recipients);
+            job.log().end(StepName.BASE_BACKUP, Step.Status.DONE, metadata.rawSizeBytes() + " bytes copied, "
+                    + metadata.storedSizeBytes() + " stored; WAL " + metadata.startLsn() + " to " + metadata.endLsn()
+                    + " on timeline " + metadata.timeline());
+            job.log().begin(StepName.COMMIT, null);
+            journal.report(job.id());
+            if (job.interruption() != null) {
+                deleteQuietly(metadata.key(), new IllegalStateException(job.interruption()));
+                throw new IllegalStateException(job.interruption());
+            }
+            catalog.commitBase(metadata); // removes the data object itself when it fails
+            job.log().end(StepName.COMMIT, Step.Status.DONE, catalog.baseMetadataKey(db, job.id()));
+            job.succeeded(metadata);
+            LOG.infof("Base backup %s of %s completed: %d bytes, %d stored, %.1f s, WAL %s to %s on timeline %d", job.id(),
+                    db, metadata.rawSizeBytes(), metadata.storedSizeBytes(), metadata.durationSeconds(),
+                    metadata.startLsn(), metadata.endLsn(), metadata.timeline());
+        } catch (Exception | Error e) {
+            String reason = job.interruption() != null ? job.interruption() : Errors.describe(e);
+            job.log().failRunning(reason);
+            job.failed(reason);
+            LOG.errorf("Base backup %s of %s failed: %s", job.id(), db, reason);
+        } finally {
+            journal.end(job.id());
+            jobs.finish(job);
+        }
+    }
+
+    /** The first free id for a base backup starting now. */
+    private String reserveBaseId(String database) {
+        Instant now = Instant.now();
+        try {
+            for (int sequence = 1; ; sequence++) {
+                String id = BackupIds.baseFileName(database, now, sequence, codec().suffix());
+                if (jobs.find(id).isEmpty() && store.stat(catalog.baseDataKey(database, id)).isEmpty()
+                        && store.stat(catalog.baseMetadataKey(database, id)).isEmpty()) {
+                    return id;
+                }
+            }
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot check the store for existing base backups: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -262,6 +366,7 @@ public class BackupService {
     private JobRecord record(BackupJob job) {
         Map<String, String> detail = new java.util.TreeMap<>();
         detail.put("trigger", job.trigger().name());
+        detail.put("kind", job.kind().name());
         job.labels().forEach((k, v) -> detail.put("label." + k, v));
         return JobRecord.of(job, "backup", job.database(), coordination.instance(),
                 Map.of("bytesRead", (double) job.bytesRead(), "bytesStored", (double) job.bytesStored(),
@@ -339,7 +444,7 @@ public class BackupService {
         }
     }
 
-    private Codec codec() {
+    Codec codec() {
         BackupServiceConfig.Backup b = config.backup();
         return Codec.forWriting(b.compression(), b.zstdLevel(), b.zstdWorkers(), recipients);
     }

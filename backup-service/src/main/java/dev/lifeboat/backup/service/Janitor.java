@@ -99,13 +99,15 @@ public class Janitor {
 
     /**
      * Job records (jobs/backup/) of backups that ended before {@code cutoff}, and claims of scheduled runs
-     * (jobs/claims/backup/) older than that: both only matter around the time the job ran.
+     * (jobs/claims/backup/, jobs/claims/base/) older than that: both only matter around the time the job ran.
      */
     private void pruneJobs(Instant cutoff) {
         try {
             List<String> records = service.pruneRecords(cutoff);
             int claims = 0;
-            for (ObjectInfo o : store.list(dev.lifeboat.common.job.JobJournal.PREFIX + "claims/backup/")) {
+            List<ObjectInfo> claimed = new ArrayList<>(store.list(dev.lifeboat.common.job.JobJournal.PREFIX + "claims/backup/"));
+            claimed.addAll(store.list(dev.lifeboat.common.job.JobJournal.PREFIX + "claims/base/"));
+            for (ObjectInfo o : claimed) {
                 String stamp = o.key().substring(o.key().lastIndexOf('/') + 1);
                 Instant at;
                 try {

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.job.JobState;
+import dev.lifeboat.common.model.BackupKind;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.Trigger;
 import dev.lifeboat.common.model.VerificationRecord;
 import io.quarkus.runtime.annotations.RegisterForReflection;
@@ -16,7 +18,8 @@ import java.util.List;
  * reason), completed (with what verify-service proved of it, and its metadata) or, when its metadata has no valid
  * integrity tag, {@code trusted=false}; when its metadata cannot be parsed at all, {@code trusted=false} with
  * {@code damaged} (the metadata object's key and the parse error). {@code holder}: the replica (pod) running or last
- * running the job, while it is not completed.
+ * running the job, while it is not completed. {@code kind}: {@code LOGICAL} (pg_dump; {@code metadata}) or
+ * {@code BASE} (pg_basebackup, point-in-time recovery; {@code base} holds its metadata once completed).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -24,7 +27,7 @@ import java.util.List;
 public record BackupView(String id, String database, JobState status, Trigger trigger, Instant startedAt,
                          Instant finishedAt, Progress progress, String error, Verification verification,
                          Boolean trusted, BackupMetadata metadata, Damage damaged,
-                         String holder) {
+                         String holder, BackupKind kind, BaseBackupMetadata base) {
 
     /** Why a backup is shown as damaged: its metadata object and the reason it cannot be read. */
     @RegisterForReflection
@@ -59,14 +62,14 @@ public record BackupView(String id, String database, JobState status, Trigger tr
     public static BackupView of(BackupMetadata m, List<VerificationRecord> records) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 new Progress(m.rawSizeBytes(), m.storedSizeBytes(), m.durationSeconds()), null,
-                Verification.of(records), null, m, null, null);
+                Verification.of(records), null, m, null, null, BackupKind.LOGICAL, null);
     }
 
     /** A backup whose metadata is untrusted: shown, never acted on. */
     public static BackupView untrusted(BackupMetadata m) {
         return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
                 null, "UNTRUSTED: the metadata has no valid integrity tag; never restored, verified or chosen as latest",
-                null, Boolean.FALSE, m, null, null);
+                null, Boolean.FALSE, m, null, null, BackupKind.LOGICAL, null);
     }
 
     /** A backup whose metadata object cannot be parsed: shown with the key and the error, never acted on. */
@@ -76,6 +79,13 @@ public record BackupView(String id, String database, JobState status, Trigger tr
                 d.id() == null ? null : dev.lifeboat.common.model.BackupIds.startedAt(d.id()).orElse(null), null, null,
                 "DAMAGED: the metadata object " + d.key() + " cannot be parsed (" + d.error() + "); the backup is never "
                         + "restored, verified or chosen as latest: inspect it, then repair or delete it",
-                null, Boolean.FALSE, null, new Damage(d.key(), d.error()), null);
+                null, Boolean.FALSE, null, new Damage(d.key(), d.error()), null, BackupKind.LOGICAL, null);
+    }
+
+    /** A completed base backup (point-in-time recovery): not verified yet (base backup verification comes later). */
+    public static BackupView of(BaseBackupMetadata m) {
+        return new BackupView(m.id(), m.database(), JobState.COMPLETED, m.trigger(), m.startedAt(), m.finishedAt(),
+                new Progress(m.rawSizeBytes(), m.storedSizeBytes(), m.durationSeconds()), null, null, null, null, null,
+                null, BackupKind.BASE, m);
     }
 }

@@ -5,6 +5,7 @@ import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.error.Errors.UntrustedBackup;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.store.ObjectStore;
@@ -661,6 +662,144 @@ public class BackupCatalog {
             return Optional.empty();
         } catch (IOException e) {
             throw new StoreUnavailable("Cannot read the server checks under " + folder + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Folder of a database's base backups (point-in-time recovery): {@code <prefix>/base/}. */
+    public String basePrefix(String label) {
+        return prefix(label) + "/base/";
+    }
+
+    /** Data object key of a base backup: {@code <prefix>/base/<id>}. */
+    public String baseDataKey(String label, String id) {
+        return basePrefix(label) + BackupIds.validate(id);
+    }
+
+    /** Metadata object key of a base backup (its commit marker): {@code <prefix>/base/metadata/<id>.json}. */
+    public String baseMetadataKey(String label, String id) {
+        return basePrefix(label) + "metadata/" + BackupIds.validate(id) + ".json";
+    }
+
+    /**
+     * Commits a base backup: writes its metadata (signed) after the data object, as {@link #commit} does for a
+     * logical backup; if that fails the data object is removed.
+     */
+    public void commitBase(BaseBackupMetadata metadata) throws IOException {
+        try {
+            store.putIfAbsent(baseMetadataKey(metadata.database(), metadata.id()), integrity.sign(Json.write(metadata)));
+        } catch (IOException | RuntimeException e) {
+            try {
+                store.delete(metadata.key());
+            } catch (IOException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * The completed, trusted base backups of a database, newest first. They live under {@code base/}, apart from the
+     * logical backups, which {@link #list} and everything built on it (retention, verification) never mix with them.
+     */
+    public List<BaseBackupMetadata> listBase(String label) {
+        String folder = basePrefix(label) + "metadata/";
+        List<BaseBackupMetadata> out = new ArrayList<>();
+        try {
+            for (ObjectInfo info : store.list(folder)) {
+                String id = info.key().substring(folder.length()).replaceFirst("\\.json$", "");
+                // labels may share a prefix: only this database's
+                if (info.key().endsWith(".json") && BackupIds.isBase(id) && BackupIds.labelOfBase(id).equals(label)) {
+                    readBase(label, info.key()).ifPresent(out::add);
+                }
+            }
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot list base backups of '" + label + "': " + e.getMessage(), e);
+        }
+        out.sort(Comparator.comparing(BaseBackupMetadata::startedAt).thenComparing(BaseBackupMetadata::id).reversed());
+        return out;
+    }
+
+    /** A completed, trusted base backup by id. */
+    public Optional<BaseBackupMetadata> findBase(String id) {
+        String label = BackupIds.labelOfBase(id);
+        return readBase(label, baseMetadataKey(label, id));
+    }
+
+    private Optional<BaseBackupMetadata> readBase(String label, String key) {
+        try (InputStream in = store.open(key)) {
+            byte[] bytes = in.readAllBytes();
+            BaseBackupMetadata m = Json.read(bytes, BaseBackupMetadata.class);
+            boolean inPlace = m.id() != null && label.equals(m.database()) && key.equals(baseMetadataKey(label, m.id()))
+                    && baseDataKey(label, m.id()).equals(m.key());
+            if (integrity.check(bytes) == Integrity.Trust.UNTRUSTED || (!inPlace && integrity.enabled())) {
+                untrustedSeen(label, key);
+                return Optional.empty();
+            }
+            return Optional.of(m);
+        } catch (ObjectStore.ObjectNotFoundException e) {
+            return Optional.empty();
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            LOG.warnf("Ignoring unreadable base backup metadata %s: %s", key, e.getOriginalMessage());
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot read " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Folder of a database's PITR prerequisite checks: {@code <prefix>/pitr-check/<label>/}. */
+    public String pitrChecksPrefix(String label) {
+        return prefix(label) + "/pitr-check/" + label + "/";
+    }
+
+    /**
+     * What backup-service found when it last checked a database's server for point-in-time recovery: {@code reasons}
+     * make PITR unavailable (no base backup is taken), {@code warnings} do not (yet). verify-service's status shows it.
+     *
+     * @param available whether base backups can be taken (no reasons)
+     * @param message   {@code PITR unavailable: <reasons>}, or null when available
+     */
+    @io.quarkus.runtime.annotations.RegisterForReflection
+    public record PitrCheck(String database, boolean available, List<String> reasons, List<String> warnings,
+                            String message, Instant checkedAt) {
+    }
+
+    /**
+     * Records a PITR check as a signed {@code <prefix>/pitr-check/<label>/<version>.json} (write-once: a new version,
+     * then the older ones removed), whatever its outcome, so the status shows the latest.
+     */
+    public void recordPitrCheck(PitrCheck check) throws IOException {
+        String folder = pitrChecksPrefix(check.database());
+        List<String> older = store.list(folder).stream().map(ObjectInfo::key).sorted().toList();
+        long version = Math.max(System.currentTimeMillis(), older.isEmpty() ? 0 : versionOf(older.get(older.size() - 1)) + 1);
+        store.putIfAbsent(folder + String.format("%015d", version) + ".json", integrity.sign(Json.write(check)));
+        for (String key : older) {
+            store.delete(key);
+        }
+    }
+
+    /** The newest trusted PITR check recorded for a database, if any. */
+    public Optional<PitrCheck> pitrCheck(String label) {
+        String folder = pitrChecksPrefix(label);
+        try {
+            List<String> keys = store.list(folder).stream().map(ObjectInfo::key).sorted(Comparator.reverseOrder()).toList();
+            for (String key : keys) {
+                try (InputStream in = store.open(key)) {
+                    byte[] bytes = in.readAllBytes();
+                    PitrCheck check = Json.read(bytes, PitrCheck.class);
+                    if (integrity.check(bytes) == Integrity.Trust.UNTRUSTED || !label.equals(check.database())) {
+                        untrustedSeen(label, key);
+                    } else {
+                        return Optional.of(check);
+                    }
+                } catch (ObjectStore.ObjectNotFoundException e) {
+                    // replaced meanwhile by a newer check
+                } catch (com.fasterxml.jackson.core.JacksonException e) {
+                    LOG.warnf("Ignoring unreadable PITR check %s: %s", key, e.getOriginalMessage());
+                }
+            }
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new StoreUnavailable("Cannot read the PITR checks under " + folder + ": " + e.getMessage(), e);
         }
     }
 

@@ -27,6 +27,8 @@ import java.util.TreeSet;
 @ApplicationScoped
 public class DatabaseRegistry {
     private static final Logger LOG = Logger.getLogger(DatabaseRegistry.class);
+    /** What PostgreSQL accepts as a replication slot name. */
+    private static final java.util.regex.Pattern SLOT = java.util.regex.Pattern.compile("[a-z0-9_]{1,63}");
     private final DatabasesConfig config;
 
     public DatabaseRegistry(DatabasesConfig config) {
@@ -36,6 +38,12 @@ public class DatabaseRegistry {
                 throw new InvalidConfiguration("lifeboat.databases." + label + ": a database label is 1 to 63 letters, "
                         + "digits, '_' and '-'");
             }
+            config.databases().get(label).pitr().slot().ifPresent(slot -> {
+                if (!SLOT.matcher(slot).matches()) {
+                    throw new InvalidConfiguration("lifeboat.databases." + label + ".pitr.slot: a replication slot name "
+                            + "is 1 to 63 lowercase letters, digits and '_'; got '" + slot + "'");
+                }
+            });
         }
     }
 
@@ -85,6 +93,39 @@ public class DatabaseRegistry {
         Database db = database(require(label)).orElseThrow();
         return new PgConnection(db.host(), db.port(), databaseName(label), db.user(),
                 Secrets.read(db.password(), db.passwordFile(), "lifeboat.databases." + label + ".password-file"));
+    }
+
+    /** Whether point-in-time recovery is enabled for the database ({@code pitr.enabled}). */
+    public boolean pitrEnabled(String label) {
+        return database(label).map(d -> d.pitr().enabled()).orElse(false);
+    }
+
+    /** The database's PITR settings. */
+    public DatabasesConfig.Pitr pitr(String label) {
+        return database(require(label)).orElseThrow().pitr();
+    }
+
+    /**
+     * How the replication role connects (pg_basebackup, the replication check): {@code pitr.user} with its password
+     * ({@code pitr.password} / {@code pitr.password-file}); without {@code pitr.user}, the database's user and, when no
+     * PITR password is set, its password. The password file is read now.
+     */
+    public PgConnection replicationConnection(String label) {
+        Database db = database(require(label)).orElseThrow();
+        DatabasesConfig.Pitr pitr = db.pitr();
+        Optional<String> password = Secrets.read(pitr.password(), pitr.passwordFile(),
+                "lifeboat.databases." + label + ".pitr.password-file");
+        if (password.isEmpty() && pitr.user().isEmpty()) {
+            password = Secrets.read(db.password(), db.passwordFile(), "lifeboat.databases." + label + ".password-file");
+        }
+        return new PgConnection(db.host(), db.port(), databaseName(label), pitr.user().orElse(db.user()), password);
+    }
+
+    /** The replication slot of the database's WAL archive: {@code pitr.slot}, else {@code lifeboat_<label>}. */
+    public String slot(String label) {
+        String fallback = "lifeboat_" + label.toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+        return database(require(label)).orElseThrow().pitr().slot()
+                .orElse(fallback.substring(0, Math.min(fallback.length(), 63)));
     }
 
     /** The database's own RPO, if configured. */

@@ -53,6 +53,39 @@ public interface DatabasesConfig {
          * This database's retention policy (backup-service); every key falls back to {@code lifeboat.retention.*}.
          */
         Retention retention();
+
+        /**
+         * Point-in-time recovery of this database ({@code lifeboat.databases.<label>.pitr.*}): base backups now; the
+         * WAL archive and the restore to an instant build on it.
+         */
+        Pitr pitr();
+    }
+
+    /** A database's point-in-time recovery settings ({@code lifeboat.databases.<label>.pitr.*}). */
+    interface Pitr {
+        /** Whether PITR is on: prerequisites checked at start-up and before each base backup, base backups taken. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** The replication role (LOGIN REPLICATION) pg_basebackup connects as; default: the database's user. */
+        Optional<String> user();
+
+        /** The replication role's password; default: the database's password (when the user is not set either). */
+        Optional<String> password();
+
+        /** File holding the replication role's password (a mounted Secret); read at each use. */
+        Optional<Path> passwordFile();
+
+        /** How often the WAL archive will store a snapshot of the current partial segment (the RPO; not used yet). */
+        @WithDefault("60s")
+        Duration partialInterval();
+
+        /** Quartz cron of base backups (seconds first, in {@code lifeboat.backup.timezone}); {@code off} disables. */
+        @WithDefault("0 0 3 * * ?")
+        String baseSchedule();
+
+        /** The replication slot the WAL archive will own; default {@code lifeboat_<label>} (lowercased). */
+        Optional<String> slot();
     }
 
     /** A database's retention overrides ({@code lifeboat.databases.<label>.retention.*}); each key optional. */

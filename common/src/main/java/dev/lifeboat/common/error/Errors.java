@@ -241,4 +241,15 @@ public final class Errors {
             super(409, "clock-behind", "Clock behind the newest backup", detail);
         }
     }
+
+    /**
+     * A base backup (point-in-time recovery) was asked of a database that cannot have one: PITR is not enabled for
+     * it, or its server lacks a prerequisite (named in the detail). 409: the state of the database conflicts with the
+     * request; logical backups are unaffected.
+     */
+    public static final class PitrUnavailable extends LifeboatException {
+        public PitrUnavailable(String detail) {
+            super(409, "pitr-unavailable", "Point-in-time recovery unavailable", detail);
+        }
+    }
 }

@@ -16,6 +16,8 @@ public final class BackupIds {
     /** Labels may not contain '.', so a file name splits unambiguously into label and time. */
     private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9_-]{1,63}");
     private static final DateTimeFormatter STAMP = dev.lifeboat.common.job.JobIds.STAMP;
+    /** A base backup's id: {@code <db>_base_YYYYMMDD_HHMMSS[_N].tar[.<compression>][.age]}. */
+    private static final Pattern BASE_ID = Pattern.compile("([A-Za-z0-9_-]{1,63})_base_\\d{8}_\\d{6}(?:_\\d+)?\\.tar[A-Za-z0-9.]*");
 
     private BackupIds() {
     }
@@ -56,6 +58,29 @@ public final class BackupIds {
     public static String fileName(String label, Instant time, int sequence, String suffix) {
         String base = label + "_backup_" + STAMP.format(time);
         return (sequence <= 1 ? base : base + "_" + sequence) + suffix;
+    }
+
+    /**
+     * The object name of a base backup (point-in-time recovery) of {@code label} started at {@code time}, numbered
+     * like {@link #fileName}: {@code <db>_base_YYYYMMDD_HHMMSS[_N].tar<suffix>}. Never taken for a logical backup's id.
+     */
+    public static String baseFileName(String label, Instant time, int sequence, String suffix) {
+        String base = label + "_base_" + STAMP.format(time);
+        return (sequence <= 1 ? base : base + "_" + sequence) + ".tar" + suffix;
+    }
+
+    /** Whether {@code id} names a base backup ({@link #baseFileName}). */
+    public static boolean isBase(String id) {
+        return id != null && id.length() <= MAX_LENGTH && BASE_ID.matcher(id).matches();
+    }
+
+    /** The database label of a base backup's id, else {@link InvalidBackupId}. */
+    public static String labelOfBase(String id) {
+        java.util.regex.Matcher m = BASE_ID.matcher(validate(id));
+        if (!m.matches()) {
+            throw new InvalidBackupId("'" + printable(id) + "' is not a Lifeboat base backup id (<database>_base_<time>.tar...).");
+        }
+        return m.group(1);
     }
 
     /** The database label an id starts with (everything before {@code _backup_}). */

@@ -33,7 +33,9 @@ import java.util.stream.Stream;
 public class PgTools {
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
     /** The programs that read the server's catalogs themselves and so refuse a server newer than they are. */
-    private static final java.util.Set<String> DUMPERS = java.util.Set.of("pg_dump", "pg_dumpall");
+    /** Programs that refuse a server newer than themselves (the physical ones too: base backup, WAL receiver). */
+    private static final java.util.Set<String> DUMPERS = java.util.Set.of("pg_dump", "pg_dumpall", "pg_basebackup",
+            "pg_receivewal");
     /** The configuration key of {@link #queryLimit()}. */
     public static final String QUERY_TIMEOUT = "lifeboat.pg.query-timeout";
     /** The largest answer {@link #psqlQuery} reads: a list of every table of a large database fits. */
@@ -130,7 +132,8 @@ public class PgTools {
 
     /**
      * {@code name} for a server of {@code serverMajor}: the same major, else the oldest newer one; else, for psql
-     * and pg_restore, the newest older one, and for pg_dump and pg_dumpall {@link PgVersionUnsupported}.
+     * and pg_restore, the newest older one, and for pg_dump, pg_dumpall, pg_basebackup and pg_receivewal
+     * {@link PgVersionUnsupported}.
      */
     public Program forServer(String name, int serverMajor) {
         return choose(name, find(name), serverMajor, Integer.toString(serverMajor));
@@ -199,8 +202,22 @@ public class PgTools {
      * connection sets one), so a statement does not keep running there after psql was killed.
      */
     public String psqlQuery(Program psql, PgConnection connection, String sql, TimeLimit limit) {
-        try (PgProcess p = PgProcess.start(psql.path(),
-                List.of("-X", "--no-password", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql),
+        return psql(psql, connection, List.of("-X", "--no-password", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql), limit);
+    }
+
+    /**
+     * Runs one replication command (e.g. {@code IDENTIFY_SYSTEM}) on a replication connection
+     * ({@code replication=database}, so {@code pg_hba.conf} must allow the role a {@code replication} line) and
+     * returns its unaligned, tuples-only output, fields separated by {@code |} ({@code lifeboat.pg.query-timeout}).
+     */
+    public String replicationCommand(Program psql, PgConnection connection, String command) {
+        // the database name comes from PGDATABASE: only the replication flag is in the connection string
+        return psql(psql, connection, List.of("-X", "--no-password", "-A", "-t", "-c", command, "-d",
+                "replication=database"), queryLimit);
+    }
+
+    private String psql(Program psql, PgConnection connection, List<String> args, TimeLimit limit) {
+        try (PgProcess p = PgProcess.start(psql.path(), args,
                 withStatementTimeout(connection, limit), connectTimeout, limit)) {
             p.stdin().close();
             String out = p.readStdout(MAX_ANSWER);

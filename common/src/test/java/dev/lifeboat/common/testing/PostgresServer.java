@@ -54,6 +54,15 @@ public final class PostgresServer implements AutoCloseable {
     }
 
     /**
+     * A server of the machine's newest major started with these extra settings ({@code -c name=value}), e.g.
+     * {@code wal_level=minimal} for a server that cannot stream WAL. initdb's pg_hba.conf already allows
+     * replication connections from 127.0.0.1 (scram-sha-256).
+     */
+    public static PostgresServer start(Map<String, String> settings) {
+        return start(binDir(), settings);
+    }
+
+    /**
      * A server of {@code major}: the machine's own when it has that major, else unpacked from the Maven Central
      * binaries ({@link PostgresBinaries}; 13, 14, 16 and 17).
      */
@@ -63,6 +72,10 @@ public final class PostgresServer implements AutoCloseable {
     }
 
     private static PostgresServer start(Path serverBin) {
+        return start(serverBin, Map.of());
+    }
+
+    private static PostgresServer start(Path serverBin, Map<String, String> settings) {
         Path bin = binDir();
         try {
             Path dir = Files.createTempDirectory("lifeboat-pg-");
@@ -79,7 +92,9 @@ public final class PostgresServer implements AutoCloseable {
                     "--auth=scram-sha-256", "--pwfile=" + pwfile, "--no-sync", "-E", "UTF8", "--locale=C")), Map.of(), null);
             int port = freePort();
             String options = "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-                    + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50";
+                    + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+                    + settings.entrySet().stream().map(e -> " -c " + e.getKey() + "=" + e.getValue())
+                    .collect(java.util.stream.Collectors.joining());
             run(asServerUser(root, List.of(serverBin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l",
                     dir.resolve("server.log").toString(), "-w", "-t", "60", "-o", options, "start")), Map.of(), null);
             PostgresServer server = new PostgresServer(dir, port, bin, serverBin);

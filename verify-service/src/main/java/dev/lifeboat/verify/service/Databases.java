@@ -75,6 +75,11 @@ public class Databases {
         return registry.rpo(label).orElse(config.objectives().rpo());
     }
 
+    /** Whether point-in-time recovery is enabled for a configured database ({@code pitr.enabled}). */
+    public boolean pitrEnabled(String label) {
+        return registry.pitrEnabled(label);
+    }
+
     /** The recovery time objective of a database. */
     public Duration rto(String label) {
         return registry.rto(label).orElse(config.objectives().rto());

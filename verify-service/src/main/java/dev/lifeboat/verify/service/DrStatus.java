@@ -34,13 +34,16 @@ public record DrStatus(Health status, Instant generatedAt, List<Finding> finding
     public record Finding(Health severity, String message) {
     }
 
-    /** The status of one database. */
+    /**
+     * The status of one database; {@code pitr}: backup-service's last point-in-time recovery check (available, or
+     * "PITR unavailable: ..." with the reasons; warnings), for databases with {@code pitr.enabled}.
+     */
     @RegisterForReflection
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record DatabaseStatus(String database, Health status, List<Finding> findings, BackupRef lastBackup,
                                  BackupRef lastVerifiedBackup, LastVerification lastVerification, Rpo rpo, Rto rto,
                                  SizeAnomaly sizeAnomaly, List<String> failedBackups,
-                                 List<BackupCatalog.DamagedMetadata> damagedMetadata) {
+                                 List<BackupCatalog.DamagedMetadata> damagedMetadata, BackupCatalog.PitrCheck pitr) {
     }
 
     /** A backup and its age now. */

@@ -35,7 +35,8 @@ import org.jboss.logging.Logger;
  *       measured yet; a retained backup proven bad ({@link BackupCatalog#provenBad}); a size anomaly; a metadata
  *       object that cannot be parsed (a backup that may be good but can be neither listed as one nor restored); the
  *       server is newer than every pg_dump backup-service has, so backups are refused
- *       ({@link BackupCatalog#serverRefusal}).</li>
+ *       ({@link BackupCatalog#serverRefusal}); point-in-time recovery is enabled but its last check found it
+ *       unavailable ({@link BackupCatalog#pitrCheck}).</li>
  * </ul>
  */
 @ApplicationScoped
@@ -200,6 +201,12 @@ public class StatusService {
         catalog.serverRefusal(label).ifPresent(refusal -> findings.add(new Finding(Health.AT_RISK,
                 "backups are refused (last checked " + refusal.checkedAt() + "): " + refusal.message())));
 
+        BackupCatalog.PitrCheck pitr = databases.pitrEnabled(label) ? catalog.pitrCheck(label).orElse(null) : null;
+        if (pitr != null && !pitr.available()) {
+            findings.add(new Finding(Health.AT_RISK, pitr.message() + " (checked " + pitr.checkedAt()
+                    + "; logical backups go on)"));
+        }
+
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {
             findings.add(new Finding(Health.AT_RISK, "size anomaly: the newest backup stores " + anomaly.storedSizeBytes()
@@ -213,7 +220,7 @@ public class StatusService {
         DatabaseStatus status = new DatabaseStatus(label, health, findings, newest == null ? null : ref(newest, now),
                 proven.map(b -> ref(b, now)).orElse(null), last,
                 new DrStatus.Rpo(current, rpoObjective.toSeconds(), provenAge, rpoMet), rto, anomaly,
-                failed.isEmpty() ? null : failed, damaged.isEmpty() ? null : damaged);
+                failed.isEmpty() ? null : failed, damaged.isEmpty() ? null : damaged, pitr);
         metrics.status(label, status, good.map(BackupMetadata::startedAt).orElse(null), lastPassed(all));
         return status;
     }
