@@ -30,6 +30,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
+import java.time.Duration;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
@@ -40,6 +41,8 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 @Path("/api/v1/restores")
 @Produces(MediaType.APPLICATION_JSON)
 public class RestoreResource {
+    /** The longest a waiting GET waits: well within a client's usual read timeout (peers: 30 s). */
+    static final int MAX_WAIT_SECONDS = 20;
     private final RestoreService service;
     private final Targets targets;
     private final SecurityIdentity identity;
@@ -122,12 +125,18 @@ public class RestoreResource {
     @GET
     @Path("{id}")
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
-    @Operation(summary = "One restore: phase, steps with timings, progress, error")
-    public RestoreView get(@PathParam("id") String id) {
+    @Operation(summary = "One restore: phase, steps with timings, progress, error", description = "With "
+            + "waitSeconds=N (1-" + MAX_WAIT_SECONDS + "), answers as soon as the restore has ended, or after N seconds "
+            + "as it is then: a caller waiting for the end need not poll at a guessed interval.")
+    public RestoreView get(@PathParam("id") String id, @QueryParam("waitSeconds") Integer waitSeconds) {
         RestoreService.validateId(id);
-        return service.job(id).map(RestoreResource::view)
-                .orElseThrow(() -> new RestoreNotFound("No restore with id '" + id + "' is known (finished restores are "
-                        + "kept in memory until a restart or lifeboat.restore.job-history is exceeded)."));
+        if (waitSeconds != null && (waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS)) {
+            throw new InvalidRequest("waitSeconds is between 0 and " + MAX_WAIT_SECONDS + "; got " + waitSeconds + ".");
+        }
+        RestoreJob job = service.job(id).orElseThrow(() -> new RestoreNotFound("No restore with id '" + id + "' is "
+                + "known (finished restores are kept in memory until a restart or lifeboat.restore.job-history is "
+                + "exceeded)."));
+        return view(waitSeconds == null || waitSeconds == 0 ? job : service.await(job, Duration.ofSeconds(waitSeconds)));
     }
 
     @DELETE
