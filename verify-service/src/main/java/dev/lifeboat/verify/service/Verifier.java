@@ -159,9 +159,11 @@ public class Verifier {
                     String done = restore(job, backup, restore);
                     roles.set(joinRoles(rolesRead));
                     return done;
-                } catch (Defect d) {
-                    joinRoles(rolesRead); // a refusal because of a bad roles object is the CHECKSUM's verdict
-                    throw d;
+                } catch (RuntimeException e) {
+                    if (!(e instanceof ReadFailed)) {
+                        joinRoles(rolesRead); // restore-service refused it for its roles object: that read's verdict
+                    }
+                    throw e;
                 }
             });
         } catch (ReadFailed r) {
