@@ -271,9 +271,13 @@ public class Verifier {
         if (backup.roles() == null) {
             return waited + data;
         }
-        // the role definitions a restore into a rebuilt server needs: small, never archived (untagged), read whole too
-        return waited + data + "; roles object: " + verdict(ReadChain.read(store, ReadChain.StoredObject.roles(backup),
-                identities(), new dev.lifeboat.common.pipeline.Measure(), (b, off, len) -> { }));
+        return waited + data + rolesVerdict(backup);
+    }
+
+    /** The role definitions a restore into a rebuilt server needs: small, never archived (untagged), read whole too. */
+    private String rolesVerdict(BackupMetadata backup) {
+        return "; roles object: " + verdict(ReadChain.read(store, ReadChain.StoredObject.roles(backup), identities(),
+                new dev.lifeboat.common.pipeline.Measure(), (b, off, len) -> { }));
     }
 
     /**
@@ -297,8 +301,7 @@ public class Verifier {
             return "";
         }
         try {
-            return "; roles object: " + verdict(ReadChain.read(store, ReadChain.StoredObject.roles(backup), identities(),
-                    new dev.lifeboat.common.pipeline.Measure(), (b, off, len) -> { }));
+            return rolesVerdict(backup);
         } catch (Defect d) {
             throw new ReadFailed(d);
         } catch (RuntimeException e) {
