@@ -92,7 +92,7 @@ inplace_s=$BENCH_ELAPSED
 lb_psql -d postgres -c "DROP DATABASE lifeboat_bench_copy"
 lb_info "Lifeboat restore in place (clean-schema over the same data): $inplace_s s"
 
-lb_say "4/4 Full verification (checksum, scratch restore, fingerprint read-back, amcheck, drop)"
+lb_say "4/4 Full verification (scratch restore, whose read is the checksum; fingerprint read-back, amcheck, drop)"
 bench_timed_post "$(lb_url verify-service)/api/v1/verifications?wait=true" "{\"backupId\": \"$backup_id\", \"level\": \"full\"}" "$LB_WORK/full.json"
 verify_s=$BENCH_ELAPSED
 bench_steps "$LB_WORK/full.json"

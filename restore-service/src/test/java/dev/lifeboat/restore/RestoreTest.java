@@ -308,7 +308,7 @@ class RestoreTest {
         byte[] data = read(m.key());
         data[data.length / 2] ^= 0x01;
         overwrite(m.key(), data);
-        assertRestoreFailsAndChangesNothing(m.id(), "does not decrypt");
+        assertRestoreFailsAndChangesNothing(m.id(), "does not decrypt").then().body("failure", equalTo("BACKUP_DAMAGED"));
     }
 
     @Test
@@ -336,7 +336,9 @@ class RestoreTest {
         String otherRecipient = AgeKeys.generate()[0];
         byte[] reencrypted = encode(plain(m), List.of(otherRecipient));
         String id = forge(m, "main_backup_20200101_000002.sql.zst.age", reencrypted, true);
-        assertRestoreFailsAndChangesNothing(id, "no configured identity matches");
+        // the configuration is at fault, not the backup: verify-service must not call the backup damaged
+        assertRestoreFailsAndChangesNothing(id, "no configured identity matches").then()
+                .body("failure", equalTo("OTHER")).body("error", containsString("The stored bytes are intact"));
     }
 
     @Test
@@ -371,7 +373,8 @@ class RestoreTest {
         }
     }
 
-    private void assertRestoreFailsAndChangesNothing(String backupId, String reason) {
+    /** Restores {@code backupId} into primary, which must fail for {@code reason} and change nothing; returns the job. */
+    private Response assertRestoreFailsAndChangesNothing(String backupId, String reason) {
         String before = pg().pgDump("app");
         Response r = restorer().body(Map.of("backupId", backupId, "target", "primary")).post("/api/v1/restores?wait=true");
         r.then().statusCode(500).contentType("application/problem+json").body("detail", containsString(reason));
@@ -382,6 +385,7 @@ class RestoreTest {
         assertThat(job.jsonPath().getList("steps.status", String.class)).contains("FAILED");
         assertThat(job.jsonPath().getList("steps.name", String.class)).endsWith("SCALE_UP");
         assertWorkloadsBack();
+        return job;
     }
 
     // ---- workloads ----
@@ -422,8 +426,11 @@ class RestoreTest {
     void scratchRestoreCreatesADatabaseAndTheDropEndpointRemovesIt() {
         String backupId = backup("main");
         String atBackup = pg().pgDump("app");
-        Response r = operator().body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores?wait=true");
-        r.then().statusCode(201).body("status", equalTo("COMPLETED")).body("database", containsString("lifeboat_scratch_"));
+        Response started = operator().body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores");
+        started.then().statusCode(202).body("status", equalTo("RUNNING"));
+        // a waiting GET answers once the restore has ended (a caller need not poll)
+        Response r = viewer().get("/api/v1/restores/" + started.jsonPath().getString("id") + "?waitSeconds=20");
+        r.then().statusCode(200).body("status", equalTo("COMPLETED")).body("database", containsString("lifeboat_scratch_"));
         String database = r.jsonPath().getString("database");
         assertThat(pg().pgDump(database)).isEqualTo(atBackup);
         assertThat(r.jsonPath().getList("steps.name", String.class)).containsExactly("RESOLVE", "CREATE_DATABASE", "LOAD");
@@ -487,6 +494,8 @@ class RestoreTest {
         expectProblem(restorer().body("{").post("/api/v1/restores"), 400, "");
         expectProblem(restorer().body(Map.of("target", "primary")).post("/api/v1/restores"), 400, "backupId");
         expectProblem(viewer().get("/api/v1/restores/restore_20260101_000000_000000"), 404, "No restore");
+        expectProblem(viewer().get("/api/v1/restores/restore_20260101_000000_000000?waitSeconds=21"), 400,
+                "waitSeconds is between 0 and 20");
         expectProblem(viewer().get("/api/v1/restores/..%2f..%2fetc"), 400, "restore id");
         expectProblem(viewer().get("/api/v1/restores/" + "r".repeat(10_000)), 400, "restore id");
         expectProblem(operator().delete("/api/v1/restores/not-an-id/database"), 400, "restore id");

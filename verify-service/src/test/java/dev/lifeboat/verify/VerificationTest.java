@@ -79,9 +79,14 @@ class VerificationTest {
         r.then().statusCode(201).header("Location", containsString("/api/v1/verifications/verify_"))
                 .body("result", equalTo("PASSED")).body("status", equalTo("FINISHED")).body("level", equalTo("FULL"))
                 .body("trigger", equalTo("MANUAL")).body("tablesCompared", equalTo(m.fingerprint().size()));
-        assertThat(r.jsonPath().getList("steps.name", String.class)).containsExactly("METADATA", "CHECKSUM", "RESTORE",
+        // the restore's read of the data object is the checksum: the object is read once
+        assertThat(r.jsonPath().getList("steps.name", String.class)).containsExactly("METADATA", "RESTORE", "CHECKSUM",
                 "FINGERPRINT", "AMCHECK", "SQL_CHECKS", "DROP_SCRATCH");
         assertThat(r.jsonPath().getList("steps.status", String.class)).containsOnly("DONE");
+        assertThat(r.jsonPath().getString("steps.find { it.name == 'CHECKSUM' }.detail"))
+                .contains(m.storedSizeBytes() + " stored bytes read by restore " + r.jsonPath().getString("restoreId"))
+                .contains("SHA-256 match");
+        assertThat(service.job(r.jsonPath().getString("id")).orElseThrow().bytesChecked()).isEqualTo(m.storedSizeBytes());
         assertThat(r.jsonPath().getString("steps.find { it.name == 'AMCHECK' }.detail")).contains("B-tree indexes checked");
         assertThat(r.jsonPath().getString("steps.find { it.name == 'SQL_CHECKS' }.detail")).contains("people-present");
         assertThat(r.jsonPath().getDouble("restoreSeconds")).isGreaterThan(0);
@@ -147,9 +152,15 @@ class VerificationTest {
         checksum.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("CHECKSUM"))
                 .body("error", containsString("SHA-256 of the stored bytes is"))
                 .body("error", containsString("does not decrypt"));
+        // full: the restore's read finds it, stops before its COMMIT, and that read's verdict is the CHECKSUM's
         Response full = verify(id, "full");
-        full.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("CHECKSUM"));
-        assertThat(full.jsonPath().getList("steps.name", String.class)).doesNotContain("RESTORE");
+        full.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("CHECKSUM"))
+                .body("error", containsString("SHA-256 of the stored bytes is"))
+                .body("error", containsString("does not decrypt")).body("error", containsString(m.key()));
+        assertThat(full.jsonPath().getList("steps.name", String.class)).containsExactly("METADATA", "RESTORE",
+                "CHECKSUM");
+        assertThat(full.jsonPath().getList("steps.status", String.class)).containsExactly("DONE", "FAILED", "FAILED");
+        assertNoScratchDatabaseLeft();
         assertThat(BackupCatalog.provenBad(catalog.verificationsOf("main", id))).isTrue();
 
         statusService.refresh();

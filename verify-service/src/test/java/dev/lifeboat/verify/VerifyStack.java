@@ -229,6 +229,10 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             restore.put(freshTarget + ".database", "postgres");
             restore.put(freshTarget + ".password", PostgresServer.PASSWORD);
             restore.put(freshTarget + ".scratch", "true");
+            // restore-service and verify-service (in-process) read the store through a fault proxy, so tests can make
+            // their reads fail (a full verification reads the data object only through its restore)
+            faults = S3FaultProxy.start(s3.endpoint());
+            restore.put("lifeboat.store.s3.endpoint", faults.endpoint());
             restoreService = ServiceProcess.start("restore-service", restore);
 
             Map<String, String> verify = new HashMap<>(store);
@@ -246,8 +250,6 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             verify.put("lifeboat.verify.checks.legacy-clean.databases", "legacy");
             verify.put("lifeboat.databases.empty.rpo", "1h"); // configured, never backed up
             verify.put("lifeboat.databases.empty.pitr.enabled", "true"); // its PITR check is shown by the status
-            // verify-service (in-process) reads the store through a fault proxy, so tests can make its reads fail
-            faults = S3FaultProxy.start(s3.endpoint());
             verify.put("lifeboat.store.s3.endpoint", faults.endpoint());
             verify.put("lifeboat.store.s3.archive.poll-interval", "50ms");
             return verify;

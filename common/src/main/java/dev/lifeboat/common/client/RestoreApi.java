@@ -10,6 +10,7 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.rest.client.inject.RegisterRestClient;
 
@@ -25,7 +26,8 @@ interface RestoreApi {
 
     @GET
     @Path("{id}")
-    RestoreView get(@HeaderParam("Authorization") String authorization, @PathParam("id") String id);
+    RestoreView get(@HeaderParam("Authorization") String authorization, @PathParam("id") String id,
+                    @QueryParam("waitSeconds") Integer waitSeconds);
 
     @DELETE
     @Path("{id}/database")

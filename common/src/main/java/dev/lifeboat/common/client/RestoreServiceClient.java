@@ -26,7 +26,12 @@ public class RestoreServiceClient extends PeerClient<RestoreApi> {
 
     /** A restore by id, running or done. */
     public RestoreView get(String id) {
-        return call((api, auth) -> api.get(auth, id));
+        return call((api, auth) -> api.get(auth, id, null));
+    }
+
+    /** A restore by id, once it has ended or after {@code seconds} (1-20), whichever comes first. */
+    public RestoreView await(String id, int seconds) {
+        return call((api, auth) -> api.get(auth, id, seconds));
     }
 
     /** Drops the scratch database of a finished restore. */

@@ -155,6 +155,24 @@ public final class JobRegistry<J extends Job<?>> {
         return idle();
     }
 
+    /**
+     * Waits until {@code job} has ended and its result is recorded, at most {@code limit}; returns it, ended or not
+     * (a GET that answers as soon as the job ends, so a caller need not poll at a guessed interval).
+     */
+    public J await(J job, java.time.Duration limit) {
+        try {
+            job.done().get(limit.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            // still running: the caller gets it as it is now
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while waiting for job " + job.id(), e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+        return job;
+    }
+
     /** Waits until {@code job} has ended and its result is recorded; returns it. */
     public J await(J job) {
         try {

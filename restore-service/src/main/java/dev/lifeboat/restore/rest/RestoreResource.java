@@ -34,6 +34,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -46,6 +47,8 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 @Path("/api/v1/restores")
 @Produces(MediaType.APPLICATION_JSON)
 public class RestoreResource {
+    /** The longest a waiting GET waits: well within a client's usual read timeout (peers: 30 s). */
+    static final int MAX_WAIT_SECONDS = 20;
     private final RestoreService service;
     private final Targets targets;
     private final SecurityIdentity identity;
@@ -133,11 +136,19 @@ public class RestoreResource {
     @Path("{id}")
     @RolesAllowed({Roles.VIEWER, Roles.OPERATOR, Roles.RESTORER})
     @Operation(summary = "One restore: phase, steps with timings, progress, error", description = "From any replica: "
-            + "this replica's job, else its record in the store (ABANDONED when its replica stopped before it ended).")
-    public RestoreView get(@PathParam("id") String id) {
+            + "this replica's job, else its record in the store (ABANDONED when its replica stopped before it ended). "
+            + "With waitSeconds=N (1-" + MAX_WAIT_SECONDS + "), a restore running on this replica is answered as soon "
+            + "as it has ended, or after N seconds as it is then: a caller waiting for the end need not poll at a "
+            + "guessed interval.")
+    public RestoreView get(@PathParam("id") String id, @QueryParam("waitSeconds") Integer waitSeconds) {
         RestoreService.validateId(id);
+        if (waitSeconds != null && (waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS)) {
+            throw new InvalidRequest("waitSeconds is between 0 and " + MAX_WAIT_SECONDS + "; got " + waitSeconds + ".");
+        }
         // this replica's job; else the stored record of a job of another replica (or of this one before a restart)
-        return service.job(id).map(RestoreResource::view)
+        return service.job(id)
+                .map(job -> view(waitSeconds == null || waitSeconds == 0 ? job
+                        : service.await(job, Duration.ofSeconds(waitSeconds))))
                 .or(() -> service.record(id).map(RestoreResource::view))
                 .orElseThrow(() -> new RestoreNotFound("No restore with id '" + id + "' is known (its record is kept "
                         + "in the store for lifeboat.restore.scratch-ttl after it ended)."));

@@ -64,6 +64,11 @@ final class DumpLoader {
             } catch (ReadChain.SinkFailed e) {
                 throw psqlStopped(process, connection, e.getCause());
             }
+            if (read.keyProblem()) { // the configuration is at fault, not the backup
+                throw new RestoreFault(RestoreFailure.OTHER, read.detail() + " The stored bytes are intact: no configured "
+                        + "age identity opens them (lifeboat.encryption.identity-files). Nothing was committed; the "
+                        + "target is unchanged.");
+            }
             if (!read.ok()) {
                 throw new RestoreFault(read.outcome() == ReadChain.Outcome.STORE_ERROR ? RestoreFailure.STORE_ERROR
                         : RestoreFailure.BACKUP_DAMAGED, read.detail() + " Nothing was committed; the target is unchanged.");

@@ -678,6 +678,11 @@ public class RestoreService {
         return jobs.await(job);
     }
 
+    /** Waits for a job at most {@code limit}; used by {@code GET ...?waitSeconds=N}. */
+    public RestoreJob await(RestoreJob job, java.time.Duration limit) {
+        return jobs.await(job, limit);
+    }
+
     private List<String> identities() {
         return AgeKeys.readIdentities(encryption.identityFiles().orElse(List.of()));
     }

@@ -35,6 +35,7 @@ public final class VerificationJob extends Job<StepName> {
     private volatile Double restoreSeconds;
     private volatile double restorePercent;
     private volatile long storedBytes;
+    private volatile long checkedByRestore;
     private volatile int tables;
     private volatile List<TableMismatch> mismatches;
     private volatile String reason;
@@ -81,9 +82,9 @@ public final class VerificationJob extends Job<StepName> {
         return result;
     }
 
-    /** Stored bytes checked so far, of the backup's stored size. */
+    /** Stored bytes checked so far, of the backup's stored size (in a full verification, by the restore's read). */
     public long bytesChecked() {
-        return stored.bytes();
+        return Math.max(stored.bytes(), checkedByRestore);
     }
 
     public long storedBytes() {
@@ -124,6 +125,11 @@ public final class VerificationJob extends Job<StepName> {
     void restore(String id, double percent) {
         restoreId = id;
         restorePercent = percent;
+    }
+
+    /** The stored bytes the restore of a full verification has read and checked so far. */
+    void checkedByRestore(long bytes) {
+        checkedByRestore = bytes;
     }
 
     void restoreSeconds(double seconds) {

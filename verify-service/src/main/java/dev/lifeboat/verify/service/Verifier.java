@@ -3,6 +3,7 @@ package dev.lifeboat.verify.service;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.client.RestoreServiceClient;
 import dev.lifeboat.common.api.RestoreFailure;
+import dev.lifeboat.common.api.RestoreStep;
 import dev.lifeboat.common.api.RestoreView;
 import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.config.EncryptionConfig;
@@ -33,11 +34,14 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The steps of a verification (DESIGN §4), in the order they run; a reader finds them all here. {@code checksum}:
- * METADATA, CHECKSUM. {@code full}: those, then RESTORE into a scratch database through restore-service,
+ * METADATA, CHECKSUM. {@code full}: METADATA, RESTORE into a scratch database through restore-service, CHECKSUM
+ * (the restore's read of the data object is its proof, so the object is read once; the roles object is read here),
  * FINGERPRINT (the restored data against the metadata's fingerprint), AMCHECK, SQL_CHECKS, and DROP_SCRATCH, which
  * also runs after a failure.
  *
@@ -138,14 +142,43 @@ public class Verifier {
     /** Runs every step of {@code job}'s level on {@code backup}; see the class comment for the outcomes. */
     void verify(VerificationJob job, BackupMetadata backup) {
         step(job, StepName.METADATA, null, () -> metadata(backup));
-        step(job, StepName.CHECKSUM, backup.storedSizeBytes() + " stored bytes", () -> checksum(job, backup));
         if (job.level() != Level.FULL) {
+            step(job, StepName.CHECKSUM, backup.storedSizeBytes() + " stored bytes", () -> checksum(job, backup));
             return;
         }
+        // full: the restore's read of the data object is the CHECKSUM proof (one read of the object, not two)
         AtomicReference<RestoreView> restore = new AtomicReference<>();
-        step(job, StepName.RESTORE, "into target " + config.verify().target(), () -> restore(job, backup, restore));
+        AtomicReference<String> roles = new AtomicReference<>();
+        try {
+            step(job, StepName.RESTORE, "into target " + config.verify().target() + "; its read of the data object is "
+                    + "the checksum", () -> {
+                // the roles object is read beside the restore (restore-service refuses a backup whose one is bad)
+                CompletableFuture<String> rolesRead = CompletableFuture.supplyAsync(() -> rolesChecksum(backup),
+                        r -> Thread.ofPlatform().name("verify-roles").start(r));
+                try {
+                    String done = restore(job, backup, restore);
+                    roles.set(joinRoles(rolesRead));
+                    return done;
+                } catch (RuntimeException e) {
+                    if (!(e instanceof ReadFailed)) {
+                        joinRoles(rolesRead); // restore-service refused it for its roles object: that read's verdict
+                    }
+                    throw e;
+                }
+            });
+        } catch (ReadFailed r) {
+            // the restore stopped because its read of the stored object failed: that read's verdict is the CHECKSUM's
+            job.log().begin(StepName.CHECKSUM, backup.storedSizeBytes() + " stored bytes, read by the restore");
+            job.log().end(StepName.CHECKSUM, Step.Status.FAILED, r.verdict.getMessage());
+            if (restore.get() != null) { // restored, but the roles object could not be proven
+                dropScratch(job, restore.get());
+            }
+            throw r.verdict;
+        }
         String database = restore.get().database();
         try {
+            step(job, StepName.CHECKSUM, backup.storedSizeBytes() + " stored bytes, read by the restore",
+                    () -> checkedByRestore(job, backup, restore.get()) + roles.get());
             PgConnection scratch = databases.scratch(database);
             // one psql of the scratch server's major (or newer) for every read of the restore, found in the first
             AtomicReference<PgTools.Program> psql = new AtomicReference<>();
@@ -186,7 +219,7 @@ public class Verifier {
         } catch (Archived a) {
             job.log().end(name, Step.Status.SKIPPED, a.getMessage());
             throw a;
-        } catch (Defect d) {
+        } catch (Defect | ReadFailed d) {
             job.log().end(name, Step.Status.FAILED, d.getMessage());
             throw d;
         } catch (IOException | RuntimeException e) {
@@ -234,14 +267,66 @@ public class Verifier {
      * the roles object the same way, when the backup has one. Only proof about the bytes is a defect; the store failing, or no configured key opening intact bytes, is an error.
      */
     private String checksum(VerificationJob job, BackupMetadata backup) throws IOException {
-        String waited = awaitArchive(job, backup);
+        String waited = awaitArchive(job, backup, StepName.CHECKSUM);
         String data = verdict(ReadChain.read(store, backup, identities(), job.stored, (b, off, len) -> { }));
         if (backup.roles() == null) {
             return waited + data;
         }
-        // the role definitions a restore into a rebuilt server needs: small, never archived (untagged), read whole too
-        return waited + data + "; roles object: " + verdict(ReadChain.read(store, ReadChain.StoredObject.roles(backup),
-                identities(), new dev.lifeboat.common.pipeline.Measure(), (b, off, len) -> { }));
+        return waited + data + rolesVerdict(backup);
+    }
+
+    /** The role definitions a restore into a rebuilt server needs: small, never archived (untagged), read whole too. */
+    private String rolesVerdict(BackupMetadata backup) {
+        return "; roles object: " + verdict(ReadChain.read(store, ReadChain.StoredObject.roles(backup), identities(),
+                new dev.lifeboat.common.pipeline.Measure(), (b, off, len) -> { }));
+    }
+
+    /**
+     * CHECKSUM of a full verification: the data object was read once, by the restore, through the same read chain
+     * as {@link #checksum} (restore-service commits only after the last stored byte matched the recorded size and
+     * SHA-256 and decoded to the end); the roles object's verdict is {@link #rolesChecksum}'s.
+     */
+    private String checkedByRestore(VerificationJob job, BackupMetadata backup, RestoreView restore) {
+        job.checkedByRestore(backup.storedSizeBytes());
+        return backup.storedSizeBytes() + " stored bytes read by restore " + restore.id() + ": size and SHA-256 match, "
+                + (backup.encrypted() ? "decrypted (age authenticated every chunk) and " : "")
+                + "decoded to the end before it committed";
+    }
+
+    /**
+     * The roles object of a full verification, read whole as {@link #checksum} reads it (small; the load does not
+     * read it): its verdict for the CHECKSUM step, or a {@link ReadFailed} with the defect or error it is.
+     */
+    private String rolesChecksum(BackupMetadata backup) {
+        if (backup.roles() == null) {
+            return "";
+        }
+        try {
+            return rolesVerdict(backup);
+        } catch (Defect d) {
+            throw new ReadFailed(d);
+        } catch (RuntimeException e) {
+            throw new ReadFailed(new StepError(StepName.CHECKSUM, Errors.describe(e), e));
+        }
+    }
+
+    /** What {@link #rolesChecksum} found, its {@link ReadFailed} thrown as it is. */
+    private static String joinRoles(CompletableFuture<String> read) {
+        try {
+            return read.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+    }
+
+    /** The restore of a full verification stopped because its read of the stored object failed; see {@link #verify}. */
+    private static final class ReadFailed extends RuntimeException {
+        private final RuntimeException verdict;
+
+        ReadFailed(RuntimeException verdict) {
+            super(verdict.getMessage(), verdict);
+            this.verdict = verdict;
+        }
     }
 
     /** What one read through the chain proves: its detail when OK, else the error or defect it is. */
@@ -261,12 +346,13 @@ public class Verifier {
     }
 
     /**
-     * Archived data (GLACIER, DEEP_ARCHIVE) before the CHECKSUM read: the scheduled daily pass skips it (a restore
+     * Archived data (GLACIER, DEEP_ARCHIVE) before the CHECKSUM read ({@code step}; RESTORE in a full verification,
+     * whose restore reads the data): the scheduled daily pass skips it (a restore
      * per backup per day would cost retrieval fees and hours) and the verification ends ARCHIVED; any other
      * verification requests the restore and waits for it ({@code lifeboat.store.s3.archive.*}), the step's detail
      * saying the state and the expected time. Returns what to prefix the step's result with.
      */
-    private String awaitArchive(VerificationJob job, BackupMetadata backup) throws IOException {
+    private String awaitArchive(VerificationJob job, BackupMetadata backup, StepName step) throws IOException {
         ArchiveState now = archive.state(backup.key());
         if (now.readable()) {
             return now == ArchiveState.READABLE ? "restored copy of archived data; " : "";
@@ -277,7 +363,7 @@ public class Verifier {
                     + "and check it");
         }
         try {
-            archive.awaitReadable(backup.key(), (state, seen, expected) -> job.log().detail(StepName.CHECKSUM,
+            archive.awaitReadable(backup.key(), (state, seen, expected) -> job.log().detail(step,
                     "waiting for archive: " + state + ", " + seen.storageClass() + ", " + archive.archive().tier()
                             + " retrieval, expected within " + expected));
         } catch (ArchiveWait.TimedOut e) {
@@ -291,7 +377,9 @@ public class Verifier {
      * for; a backup that does not load is a defect; anything else (restore-service down, a scratch server that
      * cannot be reached) is an error, retried later.
      */
-    private String restore(VerificationJob job, BackupMetadata backup, AtomicReference<RestoreView> out) {
+    private String restore(VerificationJob job, BackupMetadata backup, AtomicReference<RestoreView> out)
+            throws IOException {
+        String waited = awaitArchive(job, backup, StepName.RESTORE);
         String target = config.verify().target();
         long deadline = System.nanoTime() + config.verify().restoreTimeout().toNanos();
         RestoreView status;
@@ -311,16 +399,30 @@ public class Verifier {
             }
         }
         job.restore(status.id(), 0);
-        for (long wait = 200; !status.status().done(); wait = Math.min(2_000, wait * 2)) {
+        while (!status.status().done()) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("Restore " + status.id() + " did not finish within "
                         + config.verify().restoreTimeout() + " (lifeboat.verify.restore-timeout)");
             }
-            sleep(wait);
-            status = restores.get(status.id());
+            // answered as soon as the restore ends (or after 2 s, with its progress): no time lost to a poll interval
+            long asked = System.nanoTime();
+            status = restores.await(status.id(), 2);
             job.restore(status.id(), status.progress() == null ? 0 : status.progress().percent());
+            job.checkedByRestore(status.progress() == null ? 0 : status.progress().bytesRestored());
+            long answeredMillis = (System.nanoTime() - asked) / 1_000_000;
+            if (!status.status().done() && answeredMillis < 500) {
+                sleep(500 - answeredMillis); // a restore-service that does not wait (older): poll, not spin
+            }
         }
         if (status.status() == JobState.FAILED) {
+            if (status.failedStep() == RestoreStep.LOAD && (status.failure() == RestoreFailure.BACKUP_DAMAGED
+                    || status.failure() == RestoreFailure.STORE_ERROR)) {
+                // the load's read of the stored object failed: a damaged object is a defect, an unreadable store not
+                String what = "Restore " + status.id() + " stopped, as its read of the data object of " + backup.id()
+                        + " (" + store.locate(backup.key()) + ") failed: " + status.error();
+                throw new ReadFailed(status.failure() == RestoreFailure.BACKUP_DAMAGED ? new Defect(StepName.CHECKSUM,
+                        what) : new StepError(StepName.CHECKSUM, what, null));
+            }
             // only proof about the backup is a verdict; the store, a timeout or the scratch server failing is not
             if (status.failure() == RestoreFailure.BACKUP_DAMAGED || status.failure() == RestoreFailure.DUMP_REJECTED) {
                 throw new Defect(StepName.RESTORE, "The backup does not restore (restore " + status.id() + ", "
@@ -338,7 +440,8 @@ public class Verifier {
                 ? Duration.between(status.startedAt(), status.finishedAt()).toMillis() / 1000.0 : 0;
         job.restoreSeconds(Math.round(seconds * 10) / 10.0);
         job.restore(status.id(), 100);
-        return "restore " + status.id() + " into " + status.database() + " in " + Math.round(seconds * 10) / 10.0 + " s";
+        return waited + "restore " + status.id() + " into " + status.database() + " in " + Math.round(seconds * 10) / 10.0
+                + " s";
     }
 
     /** DROP_SCRATCH: also after a failure; restore-service's janitor drops whatever this leaves. */
