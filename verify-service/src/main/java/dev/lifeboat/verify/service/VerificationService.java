@@ -165,7 +165,7 @@ public class VerificationService {
                     record.failedStep(), record.error());
         }
         metrics.finished(record);
-        status.refresh(); // the metrics behind the status
+        status.refresh(job.database()); // the metrics behind its database's status
         // only now is the job FINISHED: its record is in the store, the counters and the status metrics count it
         job.ended();
         journal.end(job.id());
