@@ -153,8 +153,11 @@ class BaseBackupTest {
         assertThat(Files.size(stored)).isEqualTo(m.storedSizeBytes());
         assertThat(sha256(Files.readAllBytes(stored))).isEqualTo(m.sha256());
         Path tar = dir.resolve("base.tar");
-        PostgresServer.run(List.of("bash", "-c", "age -d -i \"$1\" \"$2\" | zstd -d -q -o \"$3\"", "open",
-                identityFile().toString(), stored.toString(), tar.toString()), Map.of(), null);
+        // the stock tools, one after the other (argument arrays, no shell): age, then zstd
+        Path compressed = dir.resolve("base.tar.zst");
+        PostgresServer.run(List.of("age", "-d", "-i", identityFile().toString(), "-o", compressed.toString(),
+                stored.toString()), Map.of(), null);
+        PostgresServer.run(List.of("zstd", "-d", "-q", "-o", tar.toString(), compressed.toString()), Map.of(), null);
         assertThat(Files.size(tar)).isEqualTo(m.rawSizeBytes());
         String listing = new String(PostgresServer.run(List.of("tar", "-tf", tar.toString()), Map.of(), null),
                 StandardCharsets.UTF_8);
