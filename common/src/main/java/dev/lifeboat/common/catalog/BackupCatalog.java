@@ -414,7 +414,12 @@ public class BackupCatalog {
         }
     }
 
-    private void untrustedSeen(String label, String key) {
+    /** The keys that sign and check records (for the other record kinds of this package). */
+    Integrity integrity() {
+        return integrity;
+    }
+
+    void untrustedSeen(String label, String key) {
         if (label != null && untrusted.computeIfAbsent(label, l -> ConcurrentHashMap.newKeySet()).add(key)) {
             trackUntrusted(label);
             LOG.warnf("UNTRUSTED: %s has no valid integrity tag (lifeboat.store.integrity-key-file); it is ignored", key);
