@@ -64,7 +64,8 @@ class ChartRenderTest {
     static final List<String> ALERTS = List.of("LifeboatBackupMissing", "LifeboatBackupFailed",
             "LifeboatBackupToolIncompatible", "LifeboatBackupSizeAnomaly", "LifeboatVerificationFailed",
             "LifeboatBackupMetadataDamaged", "LifeboatVerificationStale",
-            "LifeboatRPOBreached", "LifeboatRTOBreached", "LifeboatServiceDown");
+            "LifeboatRPOBreached", "LifeboatRTOBreached", "LifeboatServiceDown", "LifeboatWalArchiveStalled",
+            "LifeboatReplicationSlotLag");
     static final String SECRETS_DIR = "/etc/lifeboat/secrets";
     /**
      * What restore-service does with the Kubernetes API (WorkloadScaler), "group/resource" → verbs;
