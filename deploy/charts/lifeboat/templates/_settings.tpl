@@ -47,6 +47,9 @@ lifeboat.secretsDir.
 {{- if has "password-file" (include "lifeboat.databaseKeys" $service | fromJsonArray) -}}
 {{- range $label, $db := $g.databases -}}
 {{- $files = append $files (dict "secret" $db.existingSecret "key" (default "password" $db.passwordKey) "path" (printf "databases/%s/password" $label)) -}}
+{{- with $db.pitr }}{{ if and .enabled .existingSecret -}}
+{{- $files = append $files (dict "secret" .existingSecret "key" (default "password" .passwordKey) "path" (printf "databases/%s/pitr-password" $label)) -}}
+{{- end }}{{ end -}}
 {{- end -}}
 {{- end -}}
 {{- if eq $service "restore-service" -}}
@@ -198,6 +201,18 @@ lifeboat.secretsDir.
       "rto" (default $g.objectives.rto $db.rto) -}}
 {{- range $key := $accepted -}}
 {{- with get $all $key }}{{ $_ := set $s (printf "lifeboat.databases.%s.%s" $label $key) . }}{{ end -}}
+{{- end -}}
+{{- /* point-in-time recovery: backup-service runs the WAL archive and the base backups */ -}}
+{{- if and (eq $service "backup-service") $db.pitr -}}
+{{- $pitr := $db.pitr -}}
+{{- $_ := set $s (printf "lifeboat.databases.%s.pitr.enabled" $label) (toString (default false $pitr.enabled)) -}}
+{{- if $pitr.enabled -}}
+{{- with $pitr.user }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.user" $label) . }}{{ end -}}
+{{- if $pitr.existingSecret }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.password-file" $label) (printf "%s/databases/%s/pitr-password" $dir $label) }}{{ end -}}
+{{- with $pitr.partialInterval }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.partial-interval" $label) . }}{{ end -}}
+{{- with $pitr.baseSchedule }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.base-schedule" $label) . }}{{ end -}}
+{{- with $pitr.slot }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.slot" $label) . }}{{ end -}}
+{{- end -}}
 {{- end -}}
 {{- if has "retention" $accepted -}}
 {{- /* only the keys given: the others fall back to lifeboat.retention.* in the service */ -}}

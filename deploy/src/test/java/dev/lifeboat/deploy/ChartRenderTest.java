@@ -629,6 +629,22 @@ class ChartRenderTest {
     }
 
     @Test
+    void pointInTimeRecoverySettingsReachBackupServiceOnlyWithTheReplicationPasswordAsAFile() {
+        Map<String, String> backup = allOn.settings("backup-service");
+        assertThat(backup).containsEntry("lifeboat.databases.main.pitr.enabled", "true")
+                .containsEntry("lifeboat.databases.main.pitr.user", "lifeboat_wal")
+                .containsEntry("lifeboat.databases.main.pitr.password-file", SECRETS_DIR + "/databases/main/pitr-password")
+                .containsEntry("lifeboat.databases.main.pitr.partial-interval", "30s");
+        // unset: the service's defaults (daily base backup, slot lifeboat_<label>); billing has no PITR at all
+        assertThat(backup.keySet()).doesNotContain("lifeboat.databases.main.pitr.base-schedule",
+                "lifeboat.databases.main.pitr.slot").noneMatch(k -> k.startsWith("lifeboat.databases.billing.pitr."));
+        for (String service : List.of("restore-service", "verify-service")) {
+            assertThat(allOn.settings(service).keySet()).as(service).noneMatch(k -> k.contains(".pitr."));
+        }
+        assertThat(defaults.settings("backup-service").keySet()).noneMatch(k -> k.contains(".pitr."));
+    }
+
+    @Test
     void withDefaultValuesRetentionIsOffAndNoLifecycleRulesAreManaged() {
         Map<String, String> backup = defaults.settings("backup-service");
         assertThat(backup).containsEntry("lifeboat.retention.enabled", "false")
