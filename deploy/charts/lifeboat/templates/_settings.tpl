@@ -203,10 +203,11 @@ lifeboat.secretsDir.
 {{- with get $all $key }}{{ $_ := set $s (printf "lifeboat.databases.%s.%s" $label $key) . }}{{ end -}}
 {{- end -}}
 {{- /* point-in-time recovery: backup-service runs the WAL archive and the base backups */ -}}
-{{- if and (eq $service "backup-service") $db.pitr -}}
+{{- if and (ne $service "restore-service") $db.pitr -}}
 {{- $pitr := $db.pitr -}}
+{{- /* verify-service: enabled only (its status shows the recovery window) */ -}}
 {{- $_ := set $s (printf "lifeboat.databases.%s.pitr.enabled" $label) (toString (default false $pitr.enabled)) -}}
-{{- if $pitr.enabled -}}
+{{- if and $pitr.enabled (eq $service "backup-service") -}}
 {{- with $pitr.user }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.user" $label) . }}{{ end -}}
 {{- if $pitr.existingSecret }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.password-file" $label) (printf "%s/databases/%s/pitr-password" $dir $label) }}{{ end -}}
 {{- with $pitr.partialInterval }}{{ $_ := set $s (printf "lifeboat.databases.%s.pitr.partial-interval" $label) . }}{{ end -}}

@@ -629,7 +629,7 @@ class ChartRenderTest {
     }
 
     @Test
-    void pointInTimeRecoverySettingsReachBackupServiceOnlyWithTheReplicationPasswordAsAFile() {
+    void pointInTimeRecoverySettingsReachBackupServiceWithTheReplicationPasswordAsAFileAndVerifyServiceItsSwitch() {
         Map<String, String> backup = allOn.settings("backup-service");
         assertThat(backup).containsEntry("lifeboat.databases.main.pitr.enabled", "true")
                 .containsEntry("lifeboat.databases.main.pitr.user", "lifeboat_wal")
@@ -638,9 +638,11 @@ class ChartRenderTest {
         // unset: the service's defaults (daily base backup, slot lifeboat_<label>); billing has no PITR at all
         assertThat(backup.keySet()).doesNotContain("lifeboat.databases.main.pitr.base-schedule",
                 "lifeboat.databases.main.pitr.slot").noneMatch(k -> k.startsWith("lifeboat.databases.billing.pitr."));
-        for (String service : List.of("restore-service", "verify-service")) {
-            assertThat(allOn.settings(service).keySet()).as(service).noneMatch(k -> k.contains(".pitr."));
-        }
+        // verify-service shows the recovery window of the databases with PITR; restore-service needs no setting
+        assertThat(allOn.settings("verify-service")).containsEntry("lifeboat.databases.main.pitr.enabled", "true");
+        assertThat(allOn.settings("verify-service").keySet()).filteredOn(k -> k.contains(".pitr."))
+                .containsExactly("lifeboat.databases.main.pitr.enabled");
+        assertThat(allOn.settings("restore-service").keySet()).noneMatch(k -> k.contains(".pitr."));
         assertThat(defaults.settings("backup-service").keySet()).noneMatch(k -> k.contains(".pitr."));
     }
 

@@ -40,6 +40,9 @@ class StatusTest {
     @Inject
     dev.lifeboat.common.catalog.BackupCatalog catalog;
 
+    @Inject
+    dev.lifeboat.common.catalog.WalArchive walArchive;
+
     @TestHTTPResource(value = "metrics", management = true)
     URL metrics;
 
@@ -71,7 +74,38 @@ class StatusTest {
         available.then().statusCode(200).body("databases[0].pitr.available", equalTo(true))
                 .body("databases[0].pitr.warnings[0]", equalTo("max_slot_wal_keep_size is not set (-1)"));
         assertThat(available.jsonPath().getList("databases[0].findings.message", String.class))
-                .noneMatch(m -> m.contains("PITR"));
+                .noneMatch(m -> m.contains("PITR"))
+                .contains("point-in-time recovery: no base backup can be restored with the archived WAL yet (no WAL "
+                        + "archived)");
+
+        // a base backup, the WAL after it up to a snapshot 5 min ago, then a segment missing and one more
+        Instant now = Instant.now();
+        catalog.commitBase(new dev.lifeboat.common.model.BaseBackupMetadata(1, "empty_base_20261202_100000.tar.zst",
+                "empty", catalog.baseDataKey("empty", "empty_base_20261202_100000.tar.zst"), "15.10", "15.10", "7300",
+                1, "0/3000028", "0/3000028", "0/3000138", "m", "c", dev.lifeboat.common.model.Compression.ZSTD,
+                List.of(), dev.lifeboat.common.model.Trigger.MANUAL, java.util.Map.of(), now.minusSeconds(660),
+                now.minusSeconds(600), 60, 1, 1, "s", null));
+        dev.lifeboat.common.pipeline.Codec codec = dev.lifeboat.common.pipeline.Codec.forWriting(
+                dev.lifeboat.common.model.Compression.ZSTD, 1, 0, List.of());
+        byte[] segment = new byte[16 << 20];
+        walArchive.put("empty", dev.lifeboat.common.model.WalObject.Kind.SEGMENT, "000000010000000000000003",
+                new java.io.ByteArrayInputStream(segment), codec, false, null, now.minusSeconds(540), "7300");
+        walArchive.put("empty", dev.lifeboat.common.model.WalObject.Kind.PARTIAL, "000000010000000000000004",
+                new java.io.ByteArrayInputStream(segment), codec, false, "0/4000200", now.minusSeconds(300), "7300");
+        walArchive.put("empty", dev.lifeboat.common.model.WalObject.Kind.SEGMENT, "000000010000000000000006",
+                new java.io.ByteArrayInputStream(segment), codec, false, null, null, "7300");
+        Response window = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/status?database=empty");
+        window.then().statusCode(200)
+                .body("databases[0].pitr.oldestRecoverable", equalTo(now.minusSeconds(600).toString()))
+                .body("databases[0].pitr.newestRecoverable", equalTo(now.minusSeconds(300).toString()))
+                .body("databases[0].pitr.recoverableBaseBackups", equalTo(1))
+                .body("databases[0].pitr.gaps", equalTo(List.of("000000010000000000000005")));
+        assertThat(window.jsonPath().getLong("databases[0].pitr.rpoSeconds")).isBetween(300L, 420L);
+        assertThat(window.jsonPath().getList("databases[0].findings.message", String.class))
+                .noneMatch(m -> m.startsWith("point-in-time recovery: no base backup"))
+                .anyMatch(m -> m.startsWith("the WAL archive has a gap: 1 segment(s) missing from 000000010000000000000005"));
+        String scraped = given().get(metrics).then().statusCode(200).extract().asString();
+        assertThat(scraped).contains("lifeboat_recovery_window_seconds{database=\"empty\"} 300.0");
         // the databases without pitr.enabled show none, even with a check in the store
         catalog.recordPitrCheck(new dev.lifeboat.common.catalog.BackupCatalog.PitrCheck("sized", false,
                 List.of("wal_level is minimal"), List.of(), "PITR unavailable: wal_level is minimal", Instant.now()));

@@ -43,7 +43,22 @@ public record DrStatus(Health status, Instant generatedAt, List<Finding> finding
     public record DatabaseStatus(String database, Health status, List<Finding> findings, BackupRef lastBackup,
                                  BackupRef lastVerifiedBackup, LastVerification lastVerification, Rpo rpo, Rto rto,
                                  SizeAnomaly sizeAnomaly, List<String> failedBackups,
-                                 List<BackupCatalog.DamagedMetadata> damagedMetadata, BackupCatalog.PitrCheck pitr) {
+                                 List<BackupCatalog.DamagedMetadata> damagedMetadata, Pitr pitr) {
+    }
+
+    /**
+     * Point-in-time recovery of a database with {@code pitr.enabled}: backup-service's last check ({@code available},
+     * {@code message} "PITR unavailable: ...", {@code reasons}, {@code warnings}, {@code checkedAt}; all null before the
+     * first check), and what the base backups and the WAL archive can restore now: the recovery window
+     * ({@code oldestRecoverable} to {@code newestRecoverable}), {@code rpoSeconds} (the age of the newest reachable
+     * instant: what a point-in-time restore now would lose), {@code lastArchivedAt} (the newest WAL file stored),
+     * {@code recoverableBaseBackups}, and the segments missing from the archive ({@code gaps}).
+     */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Pitr(Boolean available, String message, List<String> reasons, List<String> warnings,
+                       Instant checkedAt, Instant oldestRecoverable, Instant newestRecoverable, Long windowSeconds,
+                       Long rpoSeconds, Instant lastArchivedAt, int recoverableBaseBackups, List<String> gaps) {
     }
 
     /** A backup and its age now. */

@@ -1,5 +1,8 @@
 package dev.lifeboat.verify.service;
 
+import dev.lifeboat.common.catalog.WalArchive;
+import dev.lifeboat.common.model.WalObject;
+import dev.lifeboat.common.wal.RecoveryWindow;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.store.ArchiveRetrieval;
 import dev.lifeboat.common.store.ObjectStore;
@@ -36,7 +39,8 @@ import org.jboss.logging.Logger;
  *       object that cannot be parsed (a backup that may be good but can be neither listed as one nor restored); the
  *       server is newer than every pg_dump backup-service has, so backups are refused
  *       ({@link BackupCatalog#serverRefusal}); point-in-time recovery is enabled but its last check found it
- *       unavailable ({@link BackupCatalog#pitrCheck}).</li>
+ *       unavailable ({@link BackupCatalog#pitrCheck}), no base backup is restorable with the archived WAL, or the
+ *       WAL archive has a gap ({@link RecoveryWindow}).</li>
  * </ul>
  */
 @ApplicationScoped
@@ -49,9 +53,12 @@ public class StatusService {
     private final BackupCatalog catalog;
     private final VerifyMetrics metrics;
     private final ObjectStore store;
+    private final WalArchive walArchive;
 
-    public StatusService(Databases databases, BackupCatalog catalog, VerifyMetrics metrics, ObjectStore store) {
+    public StatusService(Databases databases, BackupCatalog catalog, VerifyMetrics metrics, ObjectStore store,
+                         WalArchive walArchive) {
         this.store = store;
+        this.walArchive = walArchive;
         this.databases = databases;
         this.catalog = catalog;
         this.metrics = metrics;
@@ -210,11 +217,7 @@ public class StatusService {
         catalog.serverRefusal(label).ifPresent(refusal -> findings.add(new Finding(Health.AT_RISK,
                 "backups are refused (last checked " + refusal.checkedAt() + "): " + refusal.message())));
 
-        BackupCatalog.PitrCheck pitr = databases.pitrEnabled(label) ? catalog.pitrCheck(label).orElse(null) : null;
-        if (pitr != null && !pitr.available()) {
-            findings.add(new Finding(Health.AT_RISK, pitr.message() + " (checked " + pitr.checkedAt()
-                    + "; logical backups go on)"));
-        }
+        DrStatus.Pitr pitr = databases.pitrEnabled(label) ? pitr(label, now, findings) : null;
 
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {
@@ -232,6 +235,37 @@ public class StatusService {
                 failed.isEmpty() ? null : failed, damaged.isEmpty() ? null : damaged, pitr);
         metrics.status(label, status, good.map(BackupMetadata::startedAt).orElse(null), lastPassed(all));
         return status;
+    }
+
+    /**
+     * The point-in-time recovery part of a database's status, with its findings: PITR unavailable (backup-service's
+     * check), no base backup restorable with the archived WAL yet, segments missing from the archive.
+     */
+    private DrStatus.Pitr pitr(String label, Instant now, List<Finding> findings) {
+        BackupCatalog.PitrCheck check = catalog.pitrCheck(label).orElse(null);
+        if (check != null && !check.available()) {
+            findings.add(new Finding(Health.AT_RISK, check.message() + " (checked " + check.checkedAt()
+                    + "; logical backups go on)"));
+        }
+        List<WalObject> wal = walArchive.list(label);
+        RecoveryWindow.Window window = RecoveryWindow.of(catalog.listBase(label), wal);
+        Instant lastArchived = wal.stream().map(WalObject::archivedAt).max(Comparator.naturalOrder()).orElse(null);
+        if (window.empty() && (check == null || check.available())) {
+            findings.add(new Finding(Health.AT_RISK, "point-in-time recovery: no base backup can be restored with the "
+                    + "archived WAL yet" + (lastArchived == null ? " (no WAL archived)" : "")));
+        }
+        if (!window.gaps().isEmpty()) {
+            findings.add(new Finding(Health.AT_RISK, "the WAL archive has a gap: " + window.gaps().size()
+                    + " segment(s) missing from " + window.gaps().get(0) + "; instants in it cannot be restored "
+                    + "(a newer base backup starts a new chain)"));
+        }
+        return new DrStatus.Pitr(check == null ? null : check.available(), check == null ? null : check.message(),
+                check == null ? null : check.reasons(), check == null ? null : check.warnings(),
+                check == null ? null : check.checkedAt(), window.oldest(), window.newest(),
+                window.empty() ? null : seconds(window.oldest(), window.newest()),
+                window.newest() == null ? null : seconds(window.newest(), now), lastArchived,
+                (int) window.chains().stream().filter(RecoveryWindow.Chain::recoverable).count(),
+                window.gaps().isEmpty() ? null : window.gaps());
     }
 
     /** Finish time of the newest passed verification per level, to seed the metrics after a restart. */

@@ -43,6 +43,7 @@ public class VerifyMetrics {
         final AtomicLong status = new AtomicLong();
         final AtomicLong rpoObjective = new AtomicLong();
         final AtomicLong rtoObjective = new AtomicLong();
+        final AtomicReference<Double> recoveryWindow = new AtomicReference<>();
         final Map<Level, AtomicLong> lastSuccess = new ConcurrentHashMap<>();
 
         double rpoSeconds() {
@@ -75,6 +76,11 @@ public class VerifyMetrics {
                     .description("The recovery point objective").register(registry);
             Gauge.builder("lifeboat.rto.objective.seconds", g.rtoObjective, AtomicLong::get).tag("database", d)
                     .description("The recovery time objective").register(registry);
+            Gauge.builder("lifeboat.recovery.window.seconds", g,
+                            x -> x.recoveryWindow.get() == null ? Double.NaN : x.recoveryWindow.get()).tag("database", d)
+                    .description("Point-in-time recovery: span from the oldest to the newest instant the base backups "
+                            + "and archived WAL can restore (0: one instant; NaN: none, or PITR not enabled)")
+                    .register(registry);
             for (Level level : Level.values()) {
                 AtomicLong last = new AtomicLong();
                 g.lastSuccess.put(level, last);
@@ -108,6 +114,8 @@ public class VerifyMetrics {
         g.status.set(status.status().ordinal());
         g.rpoObjective.set(status.rpo().objectiveSeconds());
         g.rtoObjective.set(status.rto().objectiveSeconds());
+        g.recoveryWindow.set(status.pitr() == null || status.pitr().windowSeconds() == null ? null
+                : status.pitr().windowSeconds().doubleValue());
         lastPassed.forEach((level, at) -> g.lastSuccess.get(level).accumulateAndGet(at.getEpochSecond(), Math::max));
     }
 
