@@ -366,4 +366,80 @@ abstract class RetentionEndToEnd {
         assertThat(keys()).isEqualTo(expected);
         assertThat(janitor.clean()).isEmpty();
     }
+
+    @Inject
+    dev.lifeboat.common.catalog.WalArchive walArchive;
+
+    @Test
+    @Order(8)
+    void baseBackupsFollowThePolicyAndWalIsKeptExactlyFromTheOldestRetainedBaseBackup() throws Exception {
+        // 15 base backups, one every 6 days, each starting 2 segments after the previous; every segment archived
+        long seg = dev.lifeboat.common.wal.WalNames.DEFAULT_SEGMENT_SIZE;
+        Instant newest = Instant.now().minus(Duration.ofDays(1)).truncatedTo(ChronoUnit.SECONDS);
+        List<String> bases = new ArrayList<>(); // oldest first
+        dev.lifeboat.common.pipeline.Codec codec = dev.lifeboat.common.pipeline.Codec.forWriting(Compression.ZSTD, 1, 0,
+                List.of());
+        byte[] zeros = new byte[(int) seg];
+        for (int i = 0; i < 15; i++) {
+            Instant finished = newest.minus(Duration.ofDays(6L * (14 - i)));
+            String id = BackupIds.baseFileName("main", finished.minusSeconds(60), 1, ".tar.zst");
+            long start = (3 + 2L * i) * seg + 0x28;
+            store.putIfAbsent(catalog.baseDataKey("main", id), new byte[] {1});
+            catalog.commitBase(new dev.lifeboat.common.model.BaseBackupMetadata(1, id, "main",
+                    catalog.baseDataKey("main", id), "15.10", "15.10", "7300", 1,
+                    dev.lifeboat.common.wal.WalNames.lsn(start), dev.lifeboat.common.wal.WalNames.lsn(start),
+                    dev.lifeboat.common.wal.WalNames.lsn(start + 0x110), "m", "c", Compression.ZSTD, List.of(),
+                    Trigger.SCHEDULED, Map.of(), finished.minusSeconds(60), finished, 60, 1, 1, "s", null));
+            bases.add(id);
+            for (long n = 3 + 2L * i; n < 5 + 2L * i; n++) {
+                walArchive.put("main", dev.lifeboat.common.model.WalObject.Kind.SEGMENT,
+                        dev.lifeboat.common.wal.WalNames.segmentName(1, n, seg), new java.io.ByteArrayInputStream(zeros),
+                        codec, false, null, finished.plus(Duration.ofHours(n % 2 == 1 ? 1 : 2)), "7300");
+            }
+        }
+        walArchive.put("main", dev.lifeboat.common.model.WalObject.Kind.HISTORY, "00000002.history",
+                new java.io.ByteArrayInputStream("1\t0/2000000\tno recovery target specified\n".getBytes()), codec,
+                false, null, null, "7300");
+
+        JsonPath plan = given().get("/api/v1/retention/plan?database=main").then().statusCode(200).extract().jsonPath();
+        List<String> kept = plan.getList("[0].baseBackups.findAll { it.decision == 'KEEP' }.id", String.class);
+        List<String> deleted = plan.getList("[0].baseBackups.findAll { it.decision == 'DELETE' }.id", String.class);
+        assertThat(kept).hasSizeGreaterThanOrEqualTo(7).contains(bases.get(14));
+        assertThat(deleted).isNotEmpty().doesNotContain(bases.get(14));
+        assertThat(plan.getList("[0].baseBackups.find { it.id == '" + bases.get(14) + "' }.reasons", String.class))
+                .contains("NEWEST_GOOD", "NEWEST_VERIFIED");
+        int oldestKept = kept.stream().mapToInt(bases::indexOf).min().orElseThrow();
+        String keepFrom = dev.lifeboat.common.wal.WalNames.segmentName(1, 3 + 2L * oldestKept, seg);
+        assertThat(plan.getString("[0].wal.keepFrom")).isEqualTo(keepFrom);
+        assertThat(plan.getInt("[0].wal.deleteFiles")).isEqualTo(2 * oldestKept);
+
+        given().post("/api/v1/retention/apply?database=main").then().statusCode(200);
+        assertThat(catalog.listBase("main")).extracting(dev.lifeboat.common.model.BaseBackupMetadata::id)
+                .containsExactlyInAnyOrderElementsOf(kept);
+        for (String id : deleted) {
+            assertThat(store.stat(catalog.baseDataKey("main", id))).as(id).isEmpty();
+        }
+        List<dev.lifeboat.common.model.WalObject> wal = walArchive.list("main");
+        assertThat(wal).filteredOn(o -> o.kind() == dev.lifeboat.common.model.WalObject.Kind.SEGMENT)
+                .extracting(dev.lifeboat.common.model.WalObject::name)
+                .as("exactly the segments from the oldest kept base backup's start on")
+                .containsExactlyElementsOf(java.util.stream.LongStream.range(3 + 2L * oldestKept, 33)
+                        .mapToObj(n -> dev.lifeboat.common.wal.WalNames.segmentName(1, n, seg)).toList());
+        assertThat(wal).extracting(dev.lifeboat.common.model.WalObject::name).contains("00000002.history");
+        // no orphan data object of a deleted WAL file is left behind
+        assertThat(keys()).filteredOn(k -> k.contains("/wal/")).allMatch(k -> wal.stream().anyMatch(o -> k.startsWith(o.key())));
+        assertThat(dev.lifeboat.common.wal.RecoveryWindow.of(catalog.listBase("main"), wal).chains())
+                .as("every kept base backup still restorable").allMatch(c -> c.recoverable());
+
+        // DELETE: the newest restorable base backup only with force; the oldest kept one takes its WAL with it
+        given().delete("/api/v1/backups/" + bases.get(14)).then().statusCode(409)
+                .body("detail", containsString("restorable with the archived WAL"));
+        String next = kept.stream().filter(id -> bases.indexOf(id) > oldestKept).min(java.util.Comparator.comparing(bases::indexOf))
+                .orElseThrow();
+        given().delete("/api/v1/backups/" + bases.get(oldestKept)).then().statusCode(204);
+        assertThat(walArchive.list("main")).filteredOn(o -> o.kind() == dev.lifeboat.common.model.WalObject.Kind.SEGMENT)
+                .first().extracting(dev.lifeboat.common.model.WalObject::name)
+                .isEqualTo(dev.lifeboat.common.wal.WalNames.segmentName(1, 3 + 2L * bases.indexOf(next), seg));
+        given().delete("/api/v1/backups/" + bases.get(oldestKept)).then().statusCode(404);
+    }
 }

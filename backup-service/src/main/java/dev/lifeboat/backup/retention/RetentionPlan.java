@@ -8,13 +8,34 @@ import java.util.List;
 
 /**
  * What retention decides for one database at one instant ({@code GET /api/v1/retention/plan}): every backup with
- * {@code KEEP} or {@code DELETE} and why, newest first. {@code POST /api/v1/retention/apply} deletes exactly the
+ * {@code KEEP} or {@code DELETE} and why, newest first; with point-in-time recovery, the same for its base backups
+ * ({@code baseBackups}, null when it has none) and what the WAL archive keeps ({@code wal}). {@code POST /api/v1/retention/apply} deletes exactly the
  * {@code DELETE} entries of a plan computed the same way.
  */
 @RegisterForReflection
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RetentionPlan(String database, Instant now, RetentionPolicy policy, int keep, int delete,
-                            List<Entry> backups) {
+                            List<Entry> backups, List<Entry> baseBackups, WalRetention wal) {
+
+    public RetentionPlan(String database, Instant now, RetentionPolicy policy, int keep, int delete, List<Entry> backups) {
+        this(database, now, policy, keep, delete, backups, null, null);
+    }
+
+    /** This plan with the point-in-time recovery part: the base backups' decisions and the WAL to delete. */
+    public RetentionPlan withPitr(List<Entry> bases, WalRetention walRetention) {
+        return new RetentionPlan(database, now, policy, keep, delete, backups, bases, walRetention);
+    }
+
+    /**
+     * The WAL archive's part of a plan: WAL is kept from the start segment of the oldest base backup kept
+     * ({@code keepFrom}, e.g. {@code 000000010000000000000003}; null while no base backup exists: all is kept, the
+     * first one will need it) to the end; the {@code deleteFiles} older ones ({@code deleteBytes} stored) go.
+     * Timeline history files are always kept (a few bytes each, and recovery reads them).
+     */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record WalRetention(String keepFrom, int deleteFiles, long deleteBytes) {
+    }
 
     /** The decision for a backup. */
     public enum Decision {

@@ -1,5 +1,10 @@
 package dev.lifeboat.backup.retention;
 
+import dev.lifeboat.common.catalog.WalArchive;
+import dev.lifeboat.common.model.BaseBackupMetadata;
+import dev.lifeboat.common.model.WalObject;
+import dev.lifeboat.common.wal.RecoveryWindow;
+import dev.lifeboat.common.wal.WalNames;
 import dev.lifeboat.backup.config.BackupServiceConfig;
 import dev.lifeboat.backup.retention.RetentionPlan.Candidate;
 import dev.lifeboat.backup.retention.RetentionPlan.Condition;
@@ -50,9 +55,11 @@ public class RetentionService {
     private final BackupServiceConfig config;
     private final MeterRegistry meters;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    private final WalArchive walArchive;
 
     public RetentionService(BackupCatalog catalog, ObjectStore store, DatabaseRegistry databases,
-                            BackupServiceConfig config, MeterRegistry meters) {
+                            BackupServiceConfig config, MeterRegistry meters, WalArchive walArchive) {
+        this.walArchive = walArchive;
         this.catalog = catalog;
         this.store = store;
         this.databases = databases;
@@ -111,14 +118,66 @@ public class RetentionService {
         }
     }
 
-    /** The engine's plan; a refusal for a clock behind the newest backup is also an error log line. */
+    /**
+     * The engine's plan; a refusal for a clock behind the newest backup is also an error log line. Base backups follow
+     * the same policy as logical ones, among themselves; the newest one that the archived WAL can restore counts as
+     * the "newest verified" (kept whatever the policy), and WAL is kept from the start of the oldest one kept.
+     */
     private RetentionPlan engine(String label, Instant now) {
         try {
-            return RetentionEngine.plan(label, candidates(label), policy(label), now);
+            RetentionPolicy policy = policy(label);
+            RetentionPlan plan = RetentionEngine.plan(label, candidates(label), policy, now);
+            List<BaseBackupMetadata> bases = catalog.listBase(label);
+            List<WalObject> wal = walArchive.list(label);
+            if (bases.isEmpty()) {
+                return wal.isEmpty() ? plan : plan.withPitr(List.of(), new RetentionPlan.WalRetention(null, 0, 0));
+            }
+            RetentionPlan basePlan = RetentionEngine.plan(label, baseCandidates(bases, wal), policy, now);
+            List<BaseBackupMetadata> kept = bases.stream().filter(b -> basePlan.backups().stream().anyMatch(
+                    e -> e.id().equals(b.id()) && e.decision() == RetentionPlan.Decision.KEEP)).toList();
+            List<WalObject> doomed = walToDelete(kept, wal);
+            return plan.withPitr(basePlan.backups(), new RetentionPlan.WalRetention(keepFrom(kept, wal),
+                    doomed.size(), doomed.stream().mapToLong(WalObject::storedSizeBytes).sum()));
         } catch (ClockBehind e) {
             LOG.error(e.getMessage());
             throw e;
         }
+    }
+
+    /** Base backups as retention sees them: "verified" = restorable with the archived WAL (its chain reaches its end). */
+    private static List<Candidate> baseCandidates(List<BaseBackupMetadata> bases, List<WalObject> wal) {
+        RecoveryWindow.Window window = RecoveryWindow.of(bases, wal);
+        return bases.stream().map(b -> new Candidate(b.id(), b.trigger(), b.startedAt(), b.finishedAt(),
+                Condition.GOOD, window.chains().stream().anyMatch(c -> c.base().id().equals(b.id()) && c.recoverable()),
+                false)).toList();
+    }
+
+    /** The segment number (16 MiB segments unless the archive says otherwise) where the kept WAL starts. */
+    private static long firstNeeded(List<BaseBackupMetadata> kept, List<WalObject> wal) {
+        long segmentSize = segmentSize(wal);
+        return kept.stream().mapToLong(b -> WalNames.segmentOf(WalNames.lsn(b.startLsn()), segmentSize)).min()
+                .orElse(Long.MIN_VALUE);
+    }
+
+    private static String keepFrom(List<BaseBackupMetadata> kept, List<WalObject> wal) {
+        return kept.stream().min(java.util.Comparator.comparing(b -> WalNames.lsn(b.startLsn())))
+                .map(b -> WalNames.segmentName(b.timeline(), firstNeeded(kept, wal), segmentSize(wal))).orElse(null);
+    }
+
+    /** Segments and snapshots before the oldest kept base backup's start segment; never history files. */
+    private static List<WalObject> walToDelete(List<BaseBackupMetadata> kept, List<WalObject> wal) {
+        if (kept.isEmpty()) {
+            return List.of();
+        }
+        long first = firstNeeded(kept, wal);
+        long segmentSize = segmentSize(wal);
+        return wal.stream().filter(o -> o.kind() != WalObject.Kind.HISTORY)
+                .filter(o -> WalNames.segmentNumber(o.name(), segmentSize) < first).toList();
+    }
+
+    private static long segmentSize(List<WalObject> wal) {
+        return wal.stream().filter(o -> o.kind() == WalObject.Kind.SEGMENT).mapToLong(WalObject::rawSizeBytes)
+                .filter(n -> n > 0 && Long.bitCount(n) == 1).findFirst().orElse(WalNames.DEFAULT_SEGMENT_SIZE);
     }
 
     /**
@@ -136,6 +195,14 @@ public class RetentionService {
             for (Entry e : plan.deletions()) {
                 remove(label, e.id(), actor, e.reason());
             }
+            if (plan.baseBackups() != null) {
+                for (Entry e : plan.baseBackups()) {
+                    if (e.decision() == RetentionPlan.Decision.DELETE) {
+                        removeBase(label, e.id(), actor, e.reason());
+                    }
+                }
+                pruneWal(label, actor);
+            }
             if (plan.delete() > 0) {
                 LOG.infof("Retention of %s by %s: %d backups deleted, %d kept", label, actor, plan.delete(), plan.keep());
             }
@@ -148,6 +215,10 @@ public class RetentionService {
      * with {@code force}. Untrusted backups can be deleted this way (and only this way).
      */
     public void delete(String id, boolean force, String actor) {
+        if (BackupIds.isBase(id)) {
+            deleteBase(id, force, actor);
+            return;
+        }
         String label = BackupIds.labelOf(BackupIds.validate(id));
         if (!BackupIds.isLabel(label)) {
             throw new BackupNotFound("No completed backup with id '" + id + "'.");
@@ -166,6 +237,66 @@ public class RetentionService {
             if (!protection.isEmpty()) {
                 AUDIT.warnf("FORCED deletion of protected backup %s (%s) by %s", id, protection, actor);
             }
+        }
+    }
+
+    /**
+     * {@code DELETE} of a base backup: the newest one the archived WAL can restore only with {@code force}; then the
+     * WAL that no remaining base backup needs goes too (never WAL that one needs).
+     */
+    private void deleteBase(String id, boolean force, String actor) {
+        String label = BackupIds.labelOfBase(id);
+        synchronized (lock(label)) {
+            List<BaseBackupMetadata> bases = catalog.listBase(label);
+            if (bases.stream().noneMatch(b -> b.id().equals(id))) {
+                throw new BackupNotFound("No completed base backup with id '" + id + "'.");
+            }
+            List<Reason> protection = RetentionEngine.protection(id, baseCandidates(bases, walArchive.list(label)));
+            if (!protection.isEmpty() && !force) {
+                throw new BackupProtected("Base backup " + id + " is protected (" + protection + "): it is "
+                        + describe(protection).replace("proven restorable", "restorable with the archived WAL")
+                        + ". Delete it anyway with ?force=true.");
+            }
+            removeBase(label, id, actor, Reason.REQUESTED);
+            if (!protection.isEmpty()) {
+                AUDIT.warnf("FORCED deletion of protected base backup %s (%s) by %s", id, protection, actor);
+            }
+            pruneWal(label, actor);
+        }
+    }
+
+    /** Deletes a base backup: its metadata first (it leaves every listing), then its data. */
+    private void removeBase(String label, String id, String actor, Reason reason) {
+        try {
+            store.delete(catalog.baseMetadataKey(label, id));
+            store.delete(catalog.baseDataKey(label, id));
+        } catch (IOException e) {
+            AUDIT.errorf("deletion of base backup %s (database %s, reason %s) by %s FAILED midway: %s", id, label,
+                    reason, actor, e.getMessage());
+            throw new StoreUnavailable("Deleting base backup " + id + " failed: " + e.getMessage(), e);
+        }
+        AUDIT.infof("deleted base backup %s (database %s) by %s, reason %s", id, label, actor, reason);
+        Counter.builder("lifeboat.retention.deleted")
+                .description("Backups deleted, by database and reason (retention rules; REQUESTED: DELETE by the API)")
+                .tag("database", label).tag("reason", reason.name()).register(meters).increment();
+    }
+
+    /** Deletes the WAL older than what the remaining base backups need (read again: what is in the store now). */
+    private void pruneWal(String label, String actor) {
+        List<BaseBackupMetadata> bases = catalog.listBase(label);
+        List<WalObject> wal = walArchive.list(label);
+        List<WalObject> doomed = walToDelete(bases, wal);
+        try {
+            for (WalObject o : doomed) {
+                walArchive.delete(o);
+            }
+        } catch (IOException e) {
+            throw new StoreUnavailable("Deleting WAL of " + label + " failed: " + e.getMessage(), e);
+        }
+        if (!doomed.isEmpty()) {
+            AUDIT.infof("deleted %d WAL file(s) of database %s before %s (%s to %s) by %s: no retained base backup "
+                    + "needs them", doomed.size(), label, keepFrom(bases, wal), doomed.get(0).name(),
+                    doomed.get(doomed.size() - 1).name(), actor);
         }
     }
 
