@@ -346,9 +346,12 @@ class PointInTimeRestoreIT {
 
     private static void report(String what, JsonPath job) {
         List<Map<String, Object>> steps = job.getList("steps");
-        StringBuilder line = new StringBuilder("[PointInTimeRestoreIT] restore " + what + ": ");
+        StringBuilder line = new StringBuilder("[PointInTimeRestoreIT] restore " + what + " (base backup "
+                + base.rawSizeBytes() + " bytes of tar, " + base.storedSizeBytes() + " stored): ");
         for (Map<String, Object> s : steps) {
-            line.append(s.get("name")).append(' ').append(s.get("seconds")).append(" s; ");
+            if (s.get("seconds") != null) {
+                line.append(s.get("name")).append(' ').append(s.get("seconds")).append(" s; ");
+            }
         }
         line.append("total ").append(job.getString("progress.elapsedSeconds")).append(" s");
         System.out.println(line);
