@@ -252,4 +252,14 @@ public final class Errors {
             super(409, "pitr-unavailable", "Point-in-time recovery unavailable", detail);
         }
     }
+
+    /**
+     * A point-in-time restore cannot reach the instant asked for: it is before the oldest usable base backup, after the
+     * end of the WAL archive, or the archive has a gap on the way. Refused before anything is touched.
+     */
+    public static final class PointInTimeUnreachable extends LifeboatException {
+        public PointInTimeUnreachable(String detail) {
+            super(422, "point-in-time-unreachable", "Point in time unreachable", detail);
+        }
+    }
 }

@@ -59,7 +59,7 @@ public final class ReadChain {
 
     /** The sink failed (e.g. psql stopped reading); the cause is the sink's exception. */
     public static final class SinkFailed extends RuntimeException {
-        SinkFailed(IOException cause) {
+        public SinkFailed(IOException cause) {
             super(cause.getMessage(), cause);
         }
 

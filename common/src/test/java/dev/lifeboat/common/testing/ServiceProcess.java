@@ -31,6 +31,8 @@ public final class ServiceProcess implements AutoCloseable {
     private final int apiPort;
     private final int managementPort;
     private Process process;
+    /** The OS user the service runs as (from root, through setpriv); null: this process's user. */
+    private String user;
 
     private ServiceProcess(String module, Path workDir, Map<String, String> properties, int apiPort, int managementPort) {
         this.module = module;
@@ -70,6 +72,31 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@link #start(String, Map)}, the service running as the OS user {@code user} (when this JVM is root, as in
+     * CI, through {@code setpriv}, which execs the JVM itself, so signals reach it directly), its working directory
+     * owned by that user: for a service that starts PostgreSQL servers, which refuse to run as root.
+     */
+    public static ServiceProcess startAs(String user, String module, Map<String, String> properties) {
+        try {
+            Path jar = locate(module);
+            Path work = Files.createTempDirectory("lifeboat-" + module + "-");
+            Map<String, String> all = new TreeMap<>(properties);
+            int api = PostgresServer.freePort();
+            int management = PostgresServer.freePort();
+            all.put("quarkus.http.host", "127.0.0.1");
+            all.put("quarkus.http.port", Integer.toString(api));
+            all.put("quarkus.management.host", "127.0.0.1");
+            all.put("quarkus.management.port", Integer.toString(management));
+            ServiceProcess service = new ServiceProcess(module, work, all, api, management);
+            service.user = "root".equals(System.getProperty("user.name")) ? user : null;
+            service.launch(jar);
+            return service;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** The built application of {@code module}, searched from the working directory upwards. */
     static Path locate(String module) {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
@@ -92,12 +119,26 @@ public final class ServiceProcess implements AutoCloseable {
             properties.forEach((k, v) -> props.append(k).append('=').append(v.replace("\\", "\\\\")).append('\n'));
             Files.writeString(file, props.toString());
         }
-        List<String> command = new ArrayList<>(List.of(
+        List<String> command = new ArrayList<>();
+        if (user != null) {
+            java.nio.file.attribute.UserPrincipal owner = workDir.getFileSystem().getUserPrincipalLookupService()
+                    .lookupPrincipalByName(user);
+            try (java.util.stream.Stream<Path> s = Files.walk(workDir)) {
+                for (Path p : s.toList()) {
+                    Files.setOwner(p, owner);
+                }
+            }
+            command.addAll(List.of("setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "--"));
+        }
+        command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-jar", jar.toString()));
         ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile())
                 .redirectErrorStream(true).redirectOutput(workDir.resolve("service.log").toFile());
         builder.environment().keySet().removeIf(k -> k.startsWith("PG") || k.startsWith("LIFEBOAT_") || k.startsWith("QUARKUS_"));
+        if (user != null) {
+            builder.environment().put("HOME", workDir.toString());
+        }
         process = builder.start();
         awaitReady();
     }

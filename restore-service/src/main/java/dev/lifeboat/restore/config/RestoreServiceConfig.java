@@ -136,6 +136,38 @@ public interface RestoreServiceConfig {
 
         /** The load session's settings, {@code lifeboat.restore.session.*}. */
         Session session();
+
+        /** Restores to a point in time, {@code lifeboat.restore.pitr.*}. */
+        Pitr pitr();
+    }
+
+    /**
+     * Restores to a point in time ({@code lifeboat.restore.pitr.*}): where the private PostgreSQL that replays base
+     * backup + WAL keeps its data directory, and how it is run.
+     */
+    interface Pitr {
+        /**
+         * The spool: one private data directory per running point-in-time restore (0700), deleted when the restore
+         * ends whatever happens; what a crash left is removed at start-up. Needs about a base backup's size plus a few
+         * WAL segments free. Goes into the server's {@code restore_command}: letters, digits, {@code / . _ -} only.
+         */
+        @WithDefault("/tmp/lifeboat-pitr")
+        String spoolDir();
+
+        /**
+         * A superuser role of the source cluster (the one initdb made): the private instance trusts its own socket
+         * (0700 directory), and pg_dump and the progress queries connect as this role.
+         */
+        @WithDefault("postgres")
+        String superuser();
+
+        /** WAL segments fetched ahead of the one the private instance asks for, to overlap download and replay. */
+        @WithDefault("2")
+        int prefetch();
+
+        /** The private instance's start, replay and promotion must end within this. */
+        @WithDefault("6h")
+        Duration replayTimeout();
     }
 
     /**

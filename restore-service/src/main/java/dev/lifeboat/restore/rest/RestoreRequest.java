@@ -6,6 +6,8 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
  * Body of {@code POST /api/v1/restores}.
  *
  * @param backupId     a backup id, {@code latest} or {@code latest-verified}
+ * @param pointInTime  instead of {@code backupId}: restore {@code database} to this instant (ISO-8601 with an offset)
+ *                     or {@code latest} (the end of its WAL archive)
  * @param target       a configured target name
  * @param database     for {@code latest}: whose backups (a database label); default the target's database-label
  * @param mode         {@code clean-schema} or {@code recreate-database}; default the target's first allowed mode
@@ -16,5 +18,5 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
  */
 @RegisterForReflection
 public record RestoreRequest(String backupId, String target, String database, String mode, Boolean safetyBackup,
-                             Boolean scaleDown, String roles) {
+                             Boolean scaleDown, String roles, String pointInTime) {
 }

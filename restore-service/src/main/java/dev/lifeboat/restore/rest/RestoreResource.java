@@ -15,6 +15,7 @@ import dev.lifeboat.restore.config.RestoreServiceConfig.Target;
 import dev.lifeboat.restore.service.RestoreJob;
 import dev.lifeboat.common.api.RestoreMode;
 import dev.lifeboat.common.api.RolesOption;
+import dev.lifeboat.restore.service.PointInTime;
 import dev.lifeboat.restore.service.RestoreRequestSpec;
 import dev.lifeboat.restore.service.RestoreService;
 import dev.lifeboat.restore.service.Targets;
@@ -66,7 +67,8 @@ public class RestoreResource {
             + "409 when a restore into the target is already running.")
     public Response create(RestoreRequest request, @QueryParam("wait") boolean wait, @Context UriInfo uri) {
         if (request == null) {
-            throw new InvalidRequest("A JSON body is required: {\"backupId\": \"<id>|latest|latest-verified\", \"target\": \"<name>\"}.");
+            throw new InvalidRequest("A JSON body is required: {\"backupId\": \"<id>|latest|latest-verified\", \"target\": \"<name>\"}"
+                    + " or {\"database\": \"<label>\", \"pointInTime\": \"<ISO-8601 with offset>|latest\", \"target\": \"<name>\"}.");
         }
         if (request.target() == null || request.target().isBlank()) {
             throw new InvalidRequest("\"target\" is required; configured targets: " + targets.names() + ".");
@@ -76,10 +78,21 @@ public class RestoreResource {
             throw new ForbiddenException("only restorer tokens may restore into an in-place target");
         }
         String backup = request.backupId();
-        if (backup == null || backup.isBlank()) {
-            throw new InvalidRequest("\"backupId\" is required: a backup id, \"latest\" or \"latest-verified\".");
+        boolean byBackup = backup != null && !backup.isBlank();
+        boolean byTime = request.pointInTime() != null && !request.pointInTime().isBlank();
+        if (byBackup == byTime) {
+            throw new InvalidRequest("Send exactly one of \"backupId\" (a backup id, \"latest\" or \"latest-verified\") "
+                    + "and \"pointInTime\" (with \"database\": " + PointInTime.FORM + ").");
         }
-        if (!RestoreRequestSpec.LATEST.equals(backup) && !RestoreRequestSpec.LATEST_VERIFIED.equals(backup)) {
+        PointInTime pointInTime = null;
+        if (byTime) {
+            pointInTime = PointInTime.parse(request.pointInTime());
+            if (request.database() == null || request.database().isBlank()) {
+                throw new InvalidRequest("\"pointInTime\" needs \"database\": the label of the database whose base "
+                        + "backups and WAL archive to recover from.");
+            }
+            backup = null;
+        } else if (!RestoreRequestSpec.LATEST.equals(backup) && !RestoreRequestSpec.LATEST_VERIFIED.equals(backup)) {
             BackupIds.validate(backup);
         }
         if (request.database() != null && !request.database().isBlank()) {
@@ -104,7 +117,7 @@ public class RestoreResource {
         boolean safety = request.safetyBackup() != null ? request.safetyBackup() : target.safetyBackup();
         boolean scaleDown = request.scaleDown() == null || request.scaleDown();
         RestoreJob job = service.start(request.target(),
-                new RestoreRequestSpec(backup, request.database(), mode, safety, scaleDown, roles));
+                new RestoreRequestSpec(backup, request.database(), mode, safety, scaleDown, roles, pointInTime));
         URI location = uri.getBaseUriBuilder().path("api/v1/restores").path(job.id()).build();
         if (!wait) {
             return Response.accepted(view(job)).location(location).build();

@@ -1,5 +1,6 @@
 package dev.lifeboat.restore.service;
 
+import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.PgTimeout;
 import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.model.BackupMetadata;
@@ -48,6 +49,70 @@ final class DumpLoader {
                      PgConnection connection, Duration connectTimeout, String preamble, boolean resetSchemas,
                      Measure measure, Duration timeout, java.util.function.Consumer<PgProcess> started,
                      java.util.function.Supplier<String> stop) {
+        load(fromBackup(store, metadata, identities, measure), psql, connection, connectTimeout, preamble, resetSchemas,
+                timeout, started, stop);
+    }
+
+    /**
+     * Where the plain SQL comes from. It writes all of it into the sink and returns normally only when all of it was
+     * read and checked; its own failures are {@link RestoreFault}s (nothing is committed then), the sink's are
+     * {@link ReadChain.SinkFailed}.
+     */
+    interface Source {
+        void writeTo(ReadChain.Sink sink);
+    }
+
+    /** A stored backup through the read chain: size, SHA-256, age, decompression. */
+    static Source fromBackup(ObjectStore store, BackupMetadata metadata, List<String> identities, Measure measure) {
+        return sink -> {
+            ReadChain.Result read = ReadChain.read(store, metadata, identities, measure, sink);
+            if (read.keyProblem()) { // the configuration is at fault, not the backup
+                throw new RestoreFault(RestoreFailure.OTHER, read.detail() + " The stored bytes are intact: no configured "
+                        + "age identity opens them (lifeboat.encryption.identity-files). Nothing was committed; the "
+                        + "target is unchanged.");
+            }
+            if (!read.ok()) {
+                throw new RestoreFault(read.outcome() == ReadChain.Outcome.STORE_ERROR ? RestoreFailure.STORE_ERROR
+                        : RestoreFailure.BACKUP_DAMAGED, read.detail() + " Nothing was committed; the target is unchanged.");
+            }
+        };
+    }
+
+    /**
+     * pg_dump's plain output: all of it, and pg_dump exited 0, or a {@link RestoreFault} quoting what it said.
+     * {@code counted} gets the bytes as they pass (progress).
+     */
+    static Source fromPgDump(PgProcess pgDump, java.util.function.LongConsumer counted) {
+        return sink -> {
+            byte[] buffer = new byte[BUFFER];
+            try (java.io.InputStream in = pgDump.stdout()) {
+                for (int n; (n = in.read(buffer)) >= 0; ) {
+                    try {
+                        sink.write(buffer, 0, n);
+                    } catch (IOException e) {
+                        pgDump.kill();
+                        throw new ReadChain.SinkFailed(e);
+                    }
+                    counted.accept(n);
+                }
+            } catch (IOException e) {
+                pgDump.kill();
+                throw new RestoreFault(RestoreFailure.OTHER, "Reading pg_dump of the recovered instance failed: "
+                        + e.getMessage() + " " + pgDump.stderr().strip() + " Nothing was committed; the target is unchanged.");
+            }
+            try {
+                pgDump.waitSuccess();
+            } catch (RuntimeException e) {
+                throw new RestoreFault(RestoreFailure.OTHER, "pg_dump of the recovered instance failed: "
+                        + Errors.describe(e) + " Nothing was committed; the target is unchanged.");
+            }
+        };
+    }
+
+    /** Loads the plain SQL of {@code source}, as above. */
+    static void load(Source source, PgTools.Program psql, PgConnection connection, Duration connectTimeout,
+                     String preamble, boolean resetSchemas, Duration timeout,
+                     java.util.function.Consumer<PgProcess> started, java.util.function.Supplier<String> stop) {
         // verbose errors carry the SQLSTATE, which tells a statement of the dump failing from the server failing
         PgProcess process = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
                 "-v", "VERBOSITY=verbose"), connection, connectTimeout, new TimeLimit(timeout, "lifeboat.restore.timeout"),
@@ -58,20 +123,10 @@ final class DumpLoader {
             toPsql(process, connection, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
             // always through SchemaReset: it drops the BEGIN/COMMIT pg_dump wraps large-object data in
             SchemaReset sink = new SchemaReset(keepOpen(psqlIn), resetSchemas);
-            ReadChain.Result read;
             try {
-                read = ReadChain.read(store, metadata, identities, measure, sink::write);
+                source.writeTo(sink::write);
             } catch (ReadChain.SinkFailed e) {
                 throw psqlStopped(process, connection, e.getCause());
-            }
-            if (read.keyProblem()) { // the configuration is at fault, not the backup
-                throw new RestoreFault(RestoreFailure.OTHER, read.detail() + " The stored bytes are intact: no configured "
-                        + "age identity opens them (lifeboat.encryption.identity-files). Nothing was committed; the "
-                        + "target is unchanged.");
-            }
-            if (!read.ok()) {
-                throw new RestoreFault(read.outcome() == ReadChain.Outcome.STORE_ERROR ? RestoreFailure.STORE_ERROR
-                        : RestoreFailure.BACKUP_DAMAGED, read.detail() + " Nothing was committed; the target is unchanged.");
             }
             if (stop.get() != null) { // asked to stop (shutdown): never COMMIT
                 throw new RestoreFault(RestoreFailure.OTHER, stop.get() + "; nothing was committed");

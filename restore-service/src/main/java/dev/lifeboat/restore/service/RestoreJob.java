@@ -20,6 +20,10 @@ public final class RestoreJob extends Job<RestoreStep> {
     private volatile boolean databaseDropped;
     /** psql while it loads: killed (before its COMMIT) to stop the restore early. */
     volatile dev.lifeboat.common.pg.PgProcess loader;
+    /** Point in time: what it recovers from (null for a restore of a backup). */
+    volatile PitrPlan plan;
+    /** Point in time: the private server while it exists; the load dumps it. */
+    volatile RecoveryInstance recovery;
     /** Why the restore is being stopped early (shutdown); null while it may run on. */
     private volatile String interruption;
 

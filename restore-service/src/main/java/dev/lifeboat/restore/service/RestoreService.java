@@ -3,6 +3,10 @@ package dev.lifeboat.restore.service;
 import dev.lifeboat.common.api.RestoreMode;
 import dev.lifeboat.common.api.RolesOption;
 import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.catalog.WalArchive;
+import dev.lifeboat.common.model.BaseBackupMetadata;
+import dev.lifeboat.common.pg.PgProcess;
+import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.client.BackupServiceClient;
 import dev.lifeboat.common.api.BackupView;
 import dev.lifeboat.common.api.RestoreFailure;
@@ -76,6 +80,9 @@ public class RestoreService {
     private final BackupServiceClient backups;
     private final RestoreMetrics metrics;
     private final ArchiveWait archive;
+    private final WalArchive walArchive;
+    /** Point in time: where the private servers' data directories go (lifeboat.restore.pitr.spool-dir). */
+    private final java.nio.file.Path spool;
     private final ExecutorService workers = Executors.newCachedThreadPool(Thread.ofPlatform().name("restore-", 1).factory());
     /** Running restores, one per target, and the recently finished ones. */
     private final JobRegistry<RestoreJob> jobs;
@@ -92,7 +99,8 @@ public class RestoreService {
     public RestoreService(RestoreServiceConfig config, Targets targets, BackupCatalog catalog, ObjectStore store,
                           PgTools pgTools, EncryptionConfig encryption, WorkloadScaler scaler,
                           BackupServiceClient backups, RestoreMetrics metrics, StoreConfig storeConfig,
-                          Coordination coordination, ShutdownConfig shutdown, JobsConfig jobsConfig) {
+                          Coordination coordination, ShutdownConfig shutdown, JobsConfig jobsConfig,
+                          WalArchive walArchive) {
         this.shutdown = shutdown;
         this.coordination = coordination;
         this.config = config;
@@ -105,6 +113,8 @@ public class RestoreService {
         this.backups = backups;
         this.metrics = metrics;
         this.archive = ArchiveWait.of(store, storeConfig);
+        this.walArchive = walArchive;
+        this.spool = RecoveryInstance.spool(config.restore().pitr().spoolDir()); // a bad value stops the start
         this.jobs = new JobRegistry<>(coordination.lock("restore"), config.restore().jobHistory(),
                 RestoreInProgress::new);
         this.sessionTuning = SessionTuning.preamble(config.restore().session()); // a bad value stops the start
@@ -117,6 +127,10 @@ public class RestoreService {
      * finish, then psql is killed before its COMMIT, so the load rolls back and the target is unchanged, and the
      * workloads are scaled back, the job recorded FAILED and its Lease released, before the process exits.
      */
+    void onStart(@Observes io.quarkus.runtime.StartupEvent event) {
+        RecoveryInstance.cleanSpool(spool, pgTools); // what a crashed point-in-time restore left
+    }
+
     void onStop(@Observes ShutdownEvent event) {
         draining = true;
         if (!jobs.idle()) {
@@ -165,13 +179,27 @@ public class RestoreService {
         RolesOption roles = request.roles() != null ? request.roles()
                 : target.scratch() ? RolesOption.CREATE_MISSING : RolesOption.REQUIRE;
         RestoreRequestSpec spec = new RestoreRequestSpec(request.backup(), request.database(), mode, safety,
-                inPlace && request.scaleDown(), roles);
+                inPlace && request.scaleDown(), roles, request.pointInTime());
         RestoreJob job = jobs.register(targetName, new RestoreJob(IDS.next(), targetName, spec, coordination.instance()));
         // the target is ours now on every replica: what a replica that died left of its restores is ended first
         endAbandoned(targetName, job.id(), "ended by " + coordination.instance() + " when restore " + job.id()
                 + " took the target");
         BackupMetadata backup;
         TargetRoles.Plan rolesPlan;
+        if (spec.pointInTime() != null) {
+            try {
+                PitrPlan plan = plan(job, targetName, target, spec);
+                LOG.infof("Restore %s of %s to %s into target %s started (%s)", job.id(), spec.database(),
+                        spec.pointInTime(), targetName, target.scratch() ? "scratch" : mode.value());
+                metrics.started(targetName);
+                journal.track(job.id(), () -> record(job));
+                workers.execute(() -> run(job, target, null, TargetRoles.Plan.NONE));
+                return job;
+            } catch (RuntimeException e) {
+                jobs.finish(job);
+                throw e;
+            }
+        }
         try {
             job.log().begin(RestoreStep.RESOLVE, "backup " + request.backup());
             backup = resolve(targetName, target, spec);
@@ -208,6 +236,88 @@ public class RestoreService {
                     + target.modes().stream().map(RestoreMode::value).toList() + " (lifeboat.targets." + name + ".modes).");
         }
         return mode;
+    }
+
+    /**
+     * Step 1 of a point-in-time restore, before anything is touched: the base backup and WAL to recover from
+     * ({@link PitrPlan}), refused with the instants named when the target cannot be reached.
+     */
+    private PitrPlan plan(RestoreJob job, String targetName, Target target, RestoreRequestSpec spec) {
+        String label = spec.database();
+        job.log().begin(RestoreStep.RESOLVE, "database " + label + " at " + spec.pointInTime());
+        if (!target.scratch() && target.databaseLabel().isPresent() && !target.databaseLabel().get().equals(label)) {
+            throw new InvalidRequest("Target '" + targetName + "' holds database '" + target.databaseLabel().get()
+                    + "', not '" + label + "'. Restore it into a scratch target.");
+        }
+        PitrPlan plan = PitrPlan.choose(catalog, walArchive, label, spec.pointInTime());
+        BaseBackupMetadata base = plan.base();
+        if (base.encryptionRecipients() != null && !base.encryptionRecipients().isEmpty() && identities().isEmpty()) {
+            throw new InvalidRequest("Base backup " + base.id() + " is encrypted but no age identity is configured "
+                    + "(lifeboat.encryption.identity-files).");
+        }
+        job.plan = plan;
+        job.resolved(base.id(), base.storedSizeBytes());
+        job.log().end(RestoreStep.RESOLVE, Step.Status.DONE, plan.describe());
+        return plan;
+    }
+
+    /**
+     * FETCH_BASE and REPLAY_WAL: the private server of the base backup's major gets the base backup unpacked, replays
+     * the WAL served from the archive up to the instant and is promoted. Runs before the workloads are scaled down:
+     * the target is untouched until its dump is loaded.
+     */
+    private void recover(RestoreJob job, PitrPlan plan) {
+        BaseBackupMetadata base = plan.base();
+        RestoreServiceConfig.Pitr pitr = config.restore().pitr();
+        int major = Integer.parseInt(base.serverVersion().split("\\.")[0]);
+        job.log().begin(RestoreStep.FETCH_BASE, base.id());
+        journal.report(job.id());
+        RecoveryInstance instance = RecoveryInstance.create(spool, job.id(), major, pgTools, pitr.superuser());
+        job.recovery = instance;
+        TimeLimit limit = new TimeLimit(pitr.replayTimeout(), "lifeboat.restore.pitr.replay-timeout");
+        instance.fetchBase(store, base, identities(), job.stored, pgTools.connectTimeout(), limit);
+        job.log().end(RestoreStep.FETCH_BASE, Step.Status.DONE, base.rawSizeBytes() + " bytes of tar from "
+                + job.bytesRestored() + " stored bytes checked and unpacked");
+        PointInTime at = job.spec().pointInTime();
+        String to = at.latest() ? "the end of the archive (" + plan.archiveEnd() + ")"
+                : "recovery_target_time " + at.recoveryTargetTime();
+        job.log().begin(RestoreStep.REPLAY_WAL, "PostgreSQL " + instance.program().release() + " recovering to " + to);
+        journal.report(job.id());
+        instance.serveWal(walArchive, store, base.database(), base.systemIdentifier(), identities(), pitr.prefetch());
+        instance.start(at);
+        String stopped = instance.awaitPromoted(at, limit, job::interruption,
+                progress -> job.log().detail(RestoreStep.REPLAY_WAL, progress));
+        job.log().end(RestoreStep.REPLAY_WAL, Step.Status.DONE, "recovered to " + to + " and promoted; " + stopped);
+    }
+
+    /**
+     * The database of the recovered cluster to dump: the one the database's logical backups name, else the one named
+     * like the target's database (an in-place restore of the database itself), else the only database besides
+     * {@code postgres}.
+     */
+    private String sourceDatabase(RestoreJob job, RecoveryInstance instance, Target target) {
+        String label = job.plan.base().database();
+        List<String> names = List.of(pgTools.psqlQuery(pgTools.forServer("psql", instance.program().major()),
+                instance.connection("postgres"), "SELECT datname FROM pg_database WHERE NOT datistemplate "
+                        + "AND datname <> 'postgres' ORDER BY 1").strip().split("\n"));
+        Optional<String> logical;
+        try {
+            logical = catalog.latest(label).map(BackupMetadata::databaseName).filter(names::contains);
+        } catch (RuntimeException e) {
+            logical = Optional.empty();
+        }
+        if (logical.isPresent()) {
+            return logical.get();
+        }
+        if (names.contains(target.database())) {
+            return target.database();
+        }
+        if (names.size() == 1 && !names.get(0).isBlank()) {
+            return names.get(0);
+        }
+        throw new RestoreFault(RestoreFailure.OTHER, "The recovered cluster of '" + label + "' holds databases " + names
+                + " and none is known to be '" + label + "' (no logical backup names it, and none is called '"
+                + target.database() + "'). Nothing was loaded; the target is unchanged.");
     }
 
     /** Step 1: the backup exists and is complete, its object has the recorded size, and it can be decrypted. */
@@ -285,8 +395,12 @@ public class RestoreService {
         String failure = null;
         RestoreFailure kind = null;
         try {
-            // an archived backup is made readable before anything changes: workloads stay up during the wait
-            awaitArchive(job, backup);
+            if (job.plan != null) {
+                recover(job, job.plan); // before the workloads go down: the target is untouched meanwhile
+            } else {
+                // an archived backup is made readable before anything changes: workloads stay up during the wait
+                awaitArchive(job, backup);
+            }
             // Workloads first, then the safety backup: it then holds every write the applications made.
             if (spec.scaleDown() && WorkloadScaler.configured(target)) {
                 job.log().begin(RestoreStep.SCALE_DOWN, null);
@@ -322,6 +436,11 @@ public class RestoreService {
             kind = RestoreFault.classify(e);
             job.log().failRunning(failure);
         } finally {
+            RecoveryInstance recovery = job.recovery;
+            if (recovery != null) {
+                recovery.close(); // stopped and its directory removed, whatever happened
+                job.recovery = null;
+            }
             if (!scaled.isEmpty()) {
                 job.log().begin(RestoreStep.SCALE_UP, null);
                 journal.report(job.id());
@@ -335,16 +454,20 @@ public class RestoreService {
             }
             if (failure == null) {
                 job.succeeded();
-                LOG.infof("Restore %s of %s into %s completed: %d bytes in %.1f s", job.id(), backup.id(), targetName,
+                LOG.infof("Restore %s of %s into %s completed: %d bytes in %.1f s", job.id(), what(job), targetName,
                         job.bytesRestored(), job.elapsedSeconds());
             } else {
                 job.failed(failure, kind);
-                LOG.errorf("Restore %s of %s into %s failed: %s", job.id(), backup.id(), targetName, failure);
+                LOG.errorf("Restore %s of %s into %s failed: %s", job.id(), what(job), targetName, failure);
             }
             metrics.finished(targetName, failure == null, job.elapsedSeconds());
             journal.end(job.id()); // the final record before the Lease goes: a record still RUNNING means a dead replica
             jobs.finish(job);
         }
+    }
+
+    private static String what(RestoreJob job) {
+        return job.plan == null ? job.backupId() : job.backupId() + " + WAL to " + job.spec().pointInTime();
     }
 
     /**
@@ -471,19 +594,44 @@ public class RestoreService {
         PgConnection connection = targets.connection(job.target(), database);
         int serverVersion = pgTools.serverVersionNum(connection);
         PgTools.Program psql = pgTools.forServer("psql", serverVersion / 10000);
-        job.log().begin(RestoreStep.LOAD, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
+        RecoveryInstance recovery = job.recovery;
+        RestoreStep step = recovery == null ? RestoreStep.LOAD : RestoreStep.DUMP_LOAD;
+        PgProcess pgDump = null;
+        DumpLoader.Source source;
+        java.util.concurrent.atomic.AtomicLong dumped = new java.util.concurrent.atomic.AtomicLong();
+        if (recovery == null) {
+            job.log().begin(step, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
+            source = DumpLoader.fromBackup(store, backup, identities(), job.stored);
+        } else {
+            String from = sourceDatabase(job, recovery, target);
+            PgTools.Program dumper = pgTools.forServer("pg_dump", recovery.program().major());
+            job.log().begin(step, "pg_dump " + dumper.release() + " of " + from + " on the recovered instance into "
+                    + (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
+            pgDump = PgProcess.start(dumper.path(), List.of("--no-password", "--format=plain"),
+                    recovery.connection(from), pgTools.connectTimeout(),
+                    new dev.lifeboat.common.pg.TimeLimit(config.restore().timeout(), "lifeboat.restore.timeout"));
+            source = DumpLoader.fromPgDump(pgDump, dumped::addAndGet);
+        }
         journal.report(job.id());
-        DumpLoader.load(store, backup, identities(), psql, connection, pgTools.connectTimeout(),
-                sessionTuning + roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""),
-                clean, job.stored, config.restore().timeout(),
-                p -> {
-                    job.loader = p;
-                    if (job.interruption() != null) {
-                        p.kill();
-                    }
-                }, job::interruption);
+        try {
+            DumpLoader.load(source, psql, connection, pgTools.connectTimeout(),
+                    sessionTuning + roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""),
+                    clean, config.restore().timeout(),
+                    p -> {
+                        job.loader = p;
+                        if (job.interruption() != null) {
+                            p.kill();
+                        }
+                    }, job::interruption);
+        } finally {
+            if (pgDump != null) {
+                pgDump.kill();
+                pgDump.close();
+            }
+        }
         job.loader = null;
-        job.log().end(RestoreStep.LOAD, Step.Status.DONE, job.bytesRestored() + " stored bytes checked and loaded into "
+        job.log().end(step, Step.Status.DONE, (recovery == null ? job.bytesRestored() + " stored bytes checked"
+                : dumped.get() + " bytes of SQL from pg_dump") + " and loaded into "
                 + database + (roles.missing().isEmpty() ? "" : "; roles created: " + roles.missing()));
     }
 
@@ -566,6 +714,7 @@ public class RestoreService {
         detail.put("target", job.target());
         putIfSet(detail, "database", job.database());
         putIfSet(detail, "backupId", job.backupId());
+        putIfSet(detail, "pointInTime", job.spec().pointInTime() == null ? null : job.spec().pointInTime().toString());
         putIfSet(detail, "mode", job.spec().mode() == null ? null : job.spec().mode().value());
         putIfSet(detail, "safetyBackupId", job.safetyBackupId());
         putIfSet(detail, "failure", job.failure() == null ? null : job.failure().name());
@@ -618,7 +767,8 @@ public class RestoreService {
     void endAbandoned(String target, String ownId, String aftermath) {
         for (JobRecord r : unfinished(target, ownId)) {
             Step.Status load = r.steps() == null ? null : r.steps().stream()
-                    .filter(s -> RestoreStep.LOAD.name().equals(s.name())).map(JobRecord.StepRecord::status)
+                    .filter(s -> RestoreStep.LOAD.name().equals(s.name()) || RestoreStep.DUMP_LOAD.name().equals(s.name()))
+                    .map(JobRecord.StepRecord::status)
                     .reduce((a, b) -> b).orElse(null);
             String phase = r.phase() != null ? r.phase() : r.steps() == null ? null : r.steps().stream()
                     .filter(s -> s.status() == Step.Status.RUNNING).map(JobRecord.StepRecord::name).reduce((a, b) -> b)

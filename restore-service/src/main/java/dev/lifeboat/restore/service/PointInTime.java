@@ -1,0 +1,48 @@
+package dev.lifeboat.restore.service;
+
+import dev.lifeboat.common.error.Errors.InvalidRequest;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+
+/**
+ * The instant a point-in-time restore recovers to: an ISO-8601 date-time with an explicit offset ({@code Z},
+ * {@code +01:00}, {@code -05:00}), or {@code latest} (null {@link #at}): the end of the WAL archive.
+ */
+public record PointInTime(Instant at) {
+    public static final String LATEST = "latest";
+    public static final String FORM = "\"<ISO-8601 date-time with an offset>\" such as \"2026-12-02T10:15:00+01:00\" or "
+            + "\"2026-12-02T09:15:00Z\", or \"latest\"";
+    /** As recovery_target_time takes it: UTC, microseconds, the offset written out. */
+    private static final DateTimeFormatter SERVER = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSSxxx");
+
+    /** Parses a request's {@code pointInTime}; a time without an offset is refused (it would be ambiguous). */
+    public static PointInTime parse(String text) {
+        if (LATEST.equals(text)) {
+            return new PointInTime(null);
+        }
+        String shown = text.length() > 64 ? text.substring(0, 64) + "..." : text;
+        try {
+            return new PointInTime(OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant());
+        } catch (DateTimeParseException e) {
+            throw new InvalidRequest("\"pointInTime\" '" + shown.replaceAll("\\p{Cntrl}", "?") + "' is not a date-time "
+                    + "with an explicit offset; expected " + FORM + ".");
+        }
+    }
+
+    public boolean latest() {
+        return at == null;
+    }
+
+    /** The value of {@code recovery_target_time}, e.g. {@code 2026-12-02 09:15:00.000000+00:00}. */
+    public String recoveryTargetTime() {
+        return SERVER.format(at.atOffset(ZoneOffset.UTC));
+    }
+
+    @Override
+    public String toString() {
+        return at == null ? LATEST : at.toString();
+    }
+}
