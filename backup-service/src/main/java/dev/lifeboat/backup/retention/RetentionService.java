@@ -176,8 +176,7 @@ public class RetentionService {
     }
 
     private static long segmentSize(List<WalObject> wal) {
-        return wal.stream().filter(o -> o.kind() == WalObject.Kind.SEGMENT).mapToLong(WalObject::rawSizeBytes)
-                .filter(n -> n > 0 && Long.bitCount(n) == 1).findFirst().orElse(WalNames.DEFAULT_SEGMENT_SIZE);
+        return WalNames.segmentSize(wal);
     }
 
     /**

@@ -30,9 +30,25 @@ public final class RecoveryWindow {
     private RecoveryWindow() {
     }
 
-    /** A base backup with the archived WAL after it. */
+    /**
+     * A base backup with the archived WAL after it: {@code files} from its start segment on, without a gap;
+     * {@code endIndex} the index in it of the segment holding the base backup's end; {@code missing} the segment
+     * where the chain stops (absent from the archive, or after a partial snapshot).
+     */
     public record Chain(BaseBackupMetadata base, boolean recoverable, Instant from, Instant until,
-                        String lastFile, List<WalObject> files) {
+                        String lastFile, List<WalObject> files, int endIndex, String missing) {
+
+        /** How many of {@code files} replay needs to reach {@code target}: up to the first, at or after the end
+         * segment, whose {@code reachableUntil} is not before it. */
+        public int filesFor(Instant target) {
+            for (int i = endIndex; i < files.size(); i++) {
+                Instant reach = files.get(i).reachableUntil();
+                if (reach != null && !reach.isBefore(target)) {
+                    return i + 1;
+                }
+            }
+            return files.size();
+        }
     }
 
     /**
@@ -60,8 +76,7 @@ public final class RecoveryWindow {
 
     /** The window of {@code bases} over {@code wal} (as {@code WalArchive.list} returns it). */
     public static Window of(List<BaseBackupMetadata> bases, List<WalObject> wal) {
-        long segmentSize = wal.stream().filter(o -> o.kind() == Kind.SEGMENT).mapToLong(WalObject::rawSizeBytes)
-                .filter(s -> s > 0 && Long.bitCount(s) == 1).findFirst().orElse(WalNames.DEFAULT_SEGMENT_SIZE);
+        long segmentSize = WalNames.segmentSize(wal);
         Set<Integer> historyKnown = new HashSet<>();
         Map<Long, TreeMap<Integer, WalObject>> segments = new HashMap<>();
         Map<Long, TreeMap<Integer, WalObject>> partials = new HashMap<>();
@@ -121,7 +136,8 @@ public final class RecoveryWindow {
         if (until != null && until.isBefore(from)) {
             until = null;
         }
-        return new Chain(base, recoverable, from, recoverable ? until : null, last, List.copyOf(files));
+        return new Chain(base, recoverable, from, recoverable ? until : null, last, List.copyOf(files),
+                (int) (end - start), WalNames.segmentName(timeline, n, segmentSize));
     }
 
     /** WAL of another cluster (another system identifier) never fits a base backup. */

@@ -71,6 +71,16 @@ public final class WalNames {
         return String.format(Locale.ROOT, "%X/%X", value >>> 32, value & 0xFFFFFFFFL);
     }
 
+    /**
+     * The archive's segment size: the size of any complete segment archived (a power of two of at least 1 MiB, as
+     * {@code wal_segment_size} must be), else the default.
+     */
+    public static long segmentSize(java.util.Collection<dev.lifeboat.common.model.WalObject> files) {
+        return files.stream().filter(o -> o.kind() == dev.lifeboat.common.model.WalObject.Kind.SEGMENT)
+                .mapToLong(dev.lifeboat.common.model.WalObject::rawSizeBytes)
+                .filter(s -> s >= (1 << 20) && Long.bitCount(s) == 1).findFirst().orElse(DEFAULT_SEGMENT_SIZE);
+    }
+
     /** The segment holding the byte at {@code lsn}. */
     public static long segmentOf(long lsn, long segmentSize) {
         return Long.divideUnsigned(lsn, segmentSize);
