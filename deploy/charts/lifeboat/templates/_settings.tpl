@@ -245,6 +245,7 @@ lifeboat.secretsDir.
 {{- $_ = set $s "lifeboat.restore.timeout" .Values.restore.timeout -}}
 {{- $_ = set $s "lifeboat.restore.pods-gone-timeout" .Values.restore.podsGoneTimeout -}}
 {{- $_ = set $s "lifeboat.restore.scratch-ttl" .Values.restore.scratchTtl -}}
+{{- $_ = set $s "lifeboat.restore.pitr.spool-dir" "/var/lib/lifeboat/pitr" -}}
 {{- range $name, $t := $g.targets -}}
 {{- $p := printf "lifeboat.targets.%s." $name -}}
 {{- $_ = set $s (print $p "host") $t.host -}}

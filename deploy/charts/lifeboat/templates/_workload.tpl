@@ -220,6 +220,10 @@ spec:
               readOnly: true
             - name: tmp
               mountPath: /tmp
+            {{- if eq .Chart.Name "restore-service" }}
+            - name: pitr-spool
+              mountPath: /var/lib/lifeboat/pitr
+            {{- end }}
             {{- if $secretFiles }}
             - name: secrets
               mountPath: {{ include "lifeboat.secretsDir" . }}
@@ -239,6 +243,11 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: {{ .Values.tmpSizeLimit }}
+        {{- if eq .Chart.Name "restore-service" }}
+        - name: pitr-spool
+          emptyDir:
+            sizeLimit: {{ .Values.pitrSpoolSizeLimit }}
+        {{- end }}
         {{- if $secretFiles }}
         - name: secrets
           projected:

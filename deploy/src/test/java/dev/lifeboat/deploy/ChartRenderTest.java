@@ -642,8 +642,20 @@ class ChartRenderTest {
         assertThat(allOn.settings("verify-service")).containsEntry("lifeboat.databases.main.pitr.enabled", "true");
         assertThat(allOn.settings("verify-service").keySet()).filteredOn(k -> k.contains(".pitr."))
                 .containsExactly("lifeboat.databases.main.pitr.enabled");
-        assertThat(allOn.settings("restore-service").keySet()).noneMatch(k -> k.contains(".pitr."));
+        assertThat(allOn.settings("restore-service").keySet())
+                .noneMatch(k -> k.startsWith("lifeboat.databases.") && k.contains(".pitr."));
         assertThat(defaults.settings("backup-service").keySet()).noneMatch(k -> k.contains(".pitr."));
+        // restore-service replays base backups in a private PostgreSQL whose data directory is a sized emptyDir
+        for (Manifests m : List.of(defaults, allOn)) {
+            assertThat(m.settings("restore-service")).containsEntry("lifeboat.restore.pitr.spool-dir", "/var/lib/lifeboat/pitr");
+            PodSpec pod = m.deployment("restore-service").getSpec().getTemplate().getSpec();
+            assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals("pitr-spool")).singleElement()
+                    .satisfies(v -> assertThat(v.getEmptyDir().getSizeLimit().toString()).isEqualTo("20Gi"));
+            assertThat(pod.getContainers().get(0).getVolumeMounts()).filteredOn(v -> v.getName().equals("pitr-spool"))
+                    .singleElement().satisfies(v -> assertThat(v.getMountPath()).isEqualTo("/var/lib/lifeboat/pitr"));
+            assertThat(m.deployment("verify-service").getSpec().getTemplate().getSpec().getVolumes())
+                    .noneMatch(v -> v.getName().equals("pitr-spool"));
+        }
     }
 
     @Test
