@@ -116,9 +116,17 @@ public final class JobJournal implements AutoCloseable {
 
     /** The stored record of job {@code id}, judged (a silent holder's unfinished job is ABANDONED). */
     public Optional<JobRecord> read(String id) {
+        return read(id, null);
+    }
+
+    /**
+     * The stored record of job {@code id}, judged; {@code listed} is the key of its newest version as a listing just
+     * showed it (read without listing again), or null. A version replaced since is looked up again.
+     */
+    private Optional<JobRecord> read(String id, String listed) {
         for (int attempt = 0; ; attempt++) {
             try {
-                Optional<String> key = last(id);
+                Optional<String> key = attempt == 0 && listed != null ? Optional.of(listed) : last(id);
                 if (key.isEmpty()) {
                     return Optional.empty();
                 }
@@ -137,25 +145,30 @@ public final class JobJournal implements AutoCloseable {
         }
     }
 
-    /** The stored records of jobs whose id starts with {@code idPrefix}, judged, in id order. */
+    /**
+     * The stored records of jobs whose id starts with {@code idPrefix}, judged, in id order: one listing, then one
+     * read per job (its newest version, as listed).
+     */
     public List<JobRecord> list(String idPrefix) throws IOException {
+        List<JobRecord> out = new ArrayList<>();
+        for (Map.Entry<String, String> e : newest(idPrefix).entrySet()) {
+            read(e.getKey(), PREFIX + kind + "/" + e.getKey() + "/" + e.getValue()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    /** Job id -> name of its newest stored version, for the jobs whose id starts with {@code idPrefix}: one listing. */
+    private Map<String, String> newest(String idPrefix) throws IOException {
         String base = PREFIX + kind + "/";
-        List<String> ids = new ArrayList<>();
+        Map<String, String> newest = new java.util.TreeMap<>();
         for (ObjectInfo o : store.list(base + idPrefix)) {
             String rest = o.key().substring(base.length());
             int slash = rest.indexOf('/');
             if (slash > 0) {
-                String id = rest.substring(0, slash);
-                if (ids.isEmpty() || !ids.get(ids.size() - 1).equals(id)) {
-                    ids.add(id);
-                }
+                newest.merge(rest.substring(0, slash), rest.substring(slash + 1), (a, b) -> a.compareTo(b) >= 0 ? a : b);
             }
         }
-        List<JobRecord> out = new ArrayList<>();
-        for (String id : ids) {
-            read(id).ifPresent(out::add);
-        }
-        return out;
+        return newest;
     }
 
     /**
@@ -164,18 +177,9 @@ public final class JobJournal implements AutoCloseable {
      * older one is of a job that ended or whose holder went silent, which is judged ABANDONED, not running).
      */
     public List<JobRecord> active(String idPrefix) throws IOException {
-        String base = PREFIX + kind + "/";
         long since = System.currentTimeMillis() - silence.toMillis();
-        Map<String, String> newest = new java.util.TreeMap<>(); // id -> name of its newest version
-        for (ObjectInfo o : store.list(base + idPrefix)) {
-            String rest = o.key().substring(base.length());
-            int slash = rest.indexOf('/');
-            if (slash > 0) {
-                newest.merge(rest.substring(0, slash), rest.substring(slash + 1), (a, b) -> a.compareTo(b) >= 0 ? a : b);
-            }
-        }
         List<JobRecord> out = new ArrayList<>();
-        for (Map.Entry<String, String> e : newest.entrySet()) {
+        for (Map.Entry<String, String> e : newest(idPrefix).entrySet()) {
             String version = e.getValue();
             long written;
             try {
@@ -184,7 +188,8 @@ public final class JobJournal implements AutoCloseable {
                 continue; // not a version this journal wrote
             }
             if (written >= since) {
-                read(e.getKey()).filter(r -> !r.state().done()).ifPresent(out::add);
+                read(e.getKey(), PREFIX + kind + "/" + e.getKey() + "/" + version).filter(r -> !r.state().done())
+                        .ifPresent(out::add);
             }
         }
         return out;

@@ -61,6 +61,30 @@ class JobJournalTest {
         assertThat(b.active("other_")).isEmpty();
     }
 
+    @Test
+    void theListHoldsEveryJobsNewestRecordOnceInIdOrder() throws Exception { // versions: QUEUED, RUNNING, ended
+        TestJob done = new TestJob(true);
+        TestJob running = new TestJob(true);
+        a.track(done.id(), () -> record(done, "replica-a"));
+        a.track(running.id(), () -> record(running, "replica-a"));
+        done.start();
+        a.report(done.id());
+        done.complete(null);
+        a.end(done.id());
+        running.start();
+        Poll.until("the running job's heartbeat written", Duration.ofSeconds(10),
+                () -> b.read(running.id()).orElseThrow().state() == JobState.RUNNING);
+
+        java.util.List<JobRecord> listed = b.list("");
+        assertThat(listed).extracting(JobRecord::id).containsExactly(
+                java.util.stream.Stream.of(done.id(), running.id()).sorted().toArray(String[]::new));
+        assertThat(listed).filteredOn(r -> r.id().equals(done.id())).extracting(JobRecord::state)
+                .containsExactly(JobState.COMPLETED);
+        assertThat(listed).filteredOn(r -> r.id().equals(running.id())).extracting(JobRecord::state)
+                .containsExactly(JobState.RUNNING);
+        assertThat(b.list("other_")).isEmpty();
+    }
+
     private static JobRecord record(TestJob job, String holder) {
         return JobRecord.of(job, "test", null, holder, Map.of(), Map.of());
     }
