@@ -83,25 +83,30 @@ public class StartupRecovery {
      */
     private synchronized void recover(boolean always) {
         boolean failed = false;
-        java.util.Set<String> unfinished;
+        java.util.Set<String> unfinished; // targets with a restore record that did not end; null: unknown (every one)
         java.util.Set<String> running;
         try {
-            unfinished = always ? java.util.Set.of() : restores.unfinished(null, null).stream()
+            // one listing of the records for every target (a listing per target made start-up slow with many)
+            unfinished = restores.unfinished(null, null).stream()
                     .map(dev.lifeboat.common.job.JobRecord::key).collect(java.util.stream.Collectors.toSet());
             running = always ? java.util.Set.of() : restores.runningAnywhere();
         } catch (RuntimeException e) {
-            LOG.warnf("Cannot look for targets left by an unfinished restore (next pass in "
-                    + "lifeboat.restore.recovery-interval): %s", e.getMessage());
-            return;
+            if (!always) {
+                LOG.warnf("Cannot look for targets left by an unfinished restore (next pass in "
+                        + "lifeboat.restore.recovery-interval): %s", e.getMessage());
+                return;
+            }
+            unfinished = null;
+            running = java.util.Set.of();
         }
         for (String name : targets.names()) {
             try {
                 Target target = targets.require(name);
-                if (!always && !unfinished.contains(name)
-                        && running.containsAll(scaler.holdingAtZero(target))) {
+                boolean records = unfinished == null || unfinished.contains(name);
+                if (!always && !records && running.containsAll(scaler.holdingAtZero(target))) {
                     continue;
                 }
-                restores.whileHolding(name, () -> recover(name, target));
+                restores.whileHolding(name, () -> recover(name, target, records));
             } catch (RuntimeException e) {
                 failed = true;
                 LOG.errorf("Cannot recover target %s from an unfinished restore (retrying every "
@@ -111,8 +116,12 @@ public class StartupRecovery {
         pending = failed;
     }
 
-    /** Recovers {@code name}; its lock is held. */
-    private void recover(String name, Target target) {
+    /**
+     * Recovers {@code name}; its lock is held. {@code records}: a restore record of it did not end when last listed
+     * (then they are read again, under the lock, and ended as abandoned); a record left after that listing is
+     * the next periodic pass's.
+     */
+    private void recover(String name, Target target, boolean records) {
         List<String> did = new ArrayList<>();
         if (!target.scratch() && target.modes().contains(RestoreMode.RECREATE_DATABASE)) {
             did.addAll(repair(name, target));
@@ -126,8 +135,10 @@ public class StartupRecovery {
             LOG.warnf("Target %s: scaled back workloads left at 0 by an unfinished restore: %s", name, back);
             did.add("workloads scaled back by " + coordination.instance() + ": " + back);
         }
-        restores.endAbandoned(name, null, did.isEmpty() ? "recovered by " + coordination.instance()
-                : String.join("; ", did));
+        if (records) {
+            restores.endAbandoned(name, null, did.isEmpty() ? "recovered by " + coordination.instance()
+                    : String.join("; ", did));
+        }
     }
 
     /**
