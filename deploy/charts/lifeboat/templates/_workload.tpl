@@ -220,6 +220,11 @@ spec:
               readOnly: true
             - name: tmp
               mountPath: /tmp
+            {{- if eq .Chart.Name "backup-service" }}
+            # the WAL receivers' spool (lifeboat.pitr.spool-dir): scratch, its loss loses no WAL
+            - name: wal-spool
+              mountPath: /var/lib/lifeboat/wal-spool
+            {{- end }}
             {{- if $secretFiles }}
             - name: secrets
               mountPath: {{ include "lifeboat.secretsDir" . }}
@@ -239,6 +244,10 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: {{ .Values.tmpSizeLimit }}
+        {{- if eq .Chart.Name "backup-service" }}
+        - name: wal-spool
+          emptyDir: {}
+        {{- end }}
         {{- if $secretFiles }}
         - name: secrets
           projected:
