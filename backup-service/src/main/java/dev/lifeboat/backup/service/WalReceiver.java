@@ -419,22 +419,33 @@ public final class WalReceiver {
             content = new String(java.util.HexFormat.of().parseHex(content.substring(2)),
                     java.nio.charset.StandardCharsets.UTF_8);
         }
-        for (String line : content.lines().toList()) {
-            String[] f = line.strip().split("\\s+");
-            if (f.length < 2 || !f[0].equals(Integer.toString(archivedTimeline))) {
+        List<String[]> history = content.lines().map(l -> l.strip().split("\\s+")).filter(f -> f.length >= 2
+                && f[0].matches("\\d+")).toList();
+        for (int i = 0; i < history.size(); i++) {
+            String[] f = history.get(i);
+            if (!f[0].equals(Integer.toString(archivedTimeline))) {
                 continue;
             }
             long switchPoint = WalNames.lsn(f[1]);
-            long resume = WalNames.segmentOf(switchPoint, segmentSize) - 1;
-            if (resume < archivedThrough) {
+            long switchSegment = WalNames.segmentOf(switchPoint, segmentSize);
+            if (switchSegment > archivedThrough + 1) {
+                return true; // the archive ends before the switch: pg_receivewal follows it by itself
+            }
+            int next = i + 1 < history.size() ? Integer.parseInt(history.get(i + 1)[0]) : timeline;
+            if (switchSegment <= archivedThrough) {
                 LOG.warnf("WAL archive of %s: the server's timeline %d left timeline %d at %s, before the archive's "
                         + "end (%s): what was archived on timeline %d after %s is a dead branch (written by the old "
                         + "primary after the failover point); the archive goes on from there on timeline %d", database,
                         timeline, archivedTimeline, f[1], lastSegment, archivedTimeline, f[1], timeline);
-                clearSpool();
-                archivedThrough = resume;
-                lastSegment = WalNames.segmentName(archivedTimeline, resume, segmentSize);
             }
+            // what the spool holds past the switch point is the dead branch, or streamed again
+            clearSpool();
+            archivedThrough = switchSegment - 1;
+            // pg_receivewal cannot start on the old timeline exactly at its end (the walsender answers
+            // START_REPLICATION with the next timeline instead of streaming): at a segment boundary it starts
+            // on the next timeline, after a placeholder named on it
+            lastSegment = WalNames.segmentName(switchPoint % segmentSize == 0 ? next : archivedTimeline,
+                    archivedThrough, segmentSize);
             return true;
         }
         problem(ProblemKind.GAP, "the server's timeline " + timeline + " does not descend from the archive's timeline "
@@ -487,6 +498,10 @@ public final class WalReceiver {
             if (!beforeDeadline(deadline)) {
                 break;
             }
+            if (placeholder(name)) { // one a previous process put there: never uploaded
+                placeholders.add(name);
+                continue;
+            }
             Instant reachable = heartbeats.get(n);
             WalObject stored = store(Kind.SEGMENT, name, reachable);
             if (stored == null) {
@@ -530,6 +545,24 @@ public final class WalReceiver {
         }
         if (archivedThrough > before && archivedThrough >= 0) {
             advanceSlot(db);
+        }
+    }
+
+    /**
+     * Whether a complete segment file in the spool is a placeholder: a real segment starts with a page header
+     * (its magic number is never zero), a placeholder is a hole of zeros.
+     */
+    private boolean placeholder(String name) {
+        try (InputStream in = Files.newInputStream(spool.resolve(name))) {
+            byte[] head = in.readNBytes(8);
+            for (byte b : head) {
+                if (b != 0) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
