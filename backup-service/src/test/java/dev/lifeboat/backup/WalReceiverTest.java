@@ -192,7 +192,8 @@ class WalReceiverTest {
         assertThat(readBack(snapshot)).hasSize((int) SEGMENT);
         // superseded snapshots are removed: at most the newest and one being replaced
         Poll.until("one snapshot of " + seg, LONG, () -> archive.snapshots("main", seg).size() == 1);
-        WalArchiveState state = Poll.value("the state record", LONG, () -> catalog.walState("main").orElse(null));
+        WalArchiveState state = Poll.value("the state record with the chain's start", LONG,
+                () -> catalog.walState("main").filter(r -> r.chainStartLsn() != null).orElse(null));
         assertThat(state.receiverUp()).isTrue();
         assertThat(state.slot()).isEqualTo(SLOT);
         assertThat(state.chainStartLsn()).isNotNull();

@@ -476,6 +476,7 @@ public final class WalReceiver {
                         archivedThrough = first - 1;
                         chainStartLsn = WalNames.lsn(first * segmentSize);
                         LOG.infof("WAL archive of %s: a new chain starts at %s", database, chainStartLsn);
+                        recordState();
                     });
         }
         for (String f : files) {
