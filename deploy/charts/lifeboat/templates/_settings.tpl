@@ -226,6 +226,7 @@ lifeboat.secretsDir.
 {{- /* per service */ -}}
 {{- if eq $service "backup-service" -}}
 {{- $_ = set $s "lifeboat.backup.schedule" $g.schedules.backup -}}
+{{- $_ = set $s "lifeboat.pitr.spool-dir" "/var/lib/lifeboat/wal-spool" -}}
 {{- $_ = set $s "lifeboat.backup.timezone" $g.schedules.timezone -}}
 {{- $_ = set $s "lifeboat.backup.compression" .Values.backup.compression -}}
 {{- $_ = set $s "lifeboat.backup.format" .Values.backup.format -}}

@@ -224,6 +224,11 @@ spec:
             - name: pitr-spool
               mountPath: /var/lib/lifeboat/pitr
             {{- end }}
+            {{- if eq .Chart.Name "backup-service" }}
+            # the WAL receivers' spool (lifeboat.pitr.spool-dir): scratch, its loss loses no WAL
+            - name: wal-spool
+              mountPath: /var/lib/lifeboat/wal-spool
+            {{- end }}
             {{- if $secretFiles }}
             - name: secrets
               mountPath: {{ include "lifeboat.secretsDir" . }}
@@ -247,6 +252,11 @@ spec:
         - name: pitr-spool
           emptyDir:
             sizeLimit: {{ .Values.pitrSpoolSizeLimit }}
+        {{- end }}
+        {{- if eq .Chart.Name "backup-service" }}
+        - name: wal-spool
+          emptyDir:
+            sizeLimit: {{ .Values.walSpoolSizeLimit }}
         {{- end }}
         {{- if $secretFiles }}
         - name: secrets

@@ -40,6 +40,7 @@ public class PitrServersResource implements QuarkusTestResourceLifecycleManager 
         config.put("lifeboat.databases.minimal.pitr.user", NO_REPLICATION);
         config.put("lifeboat.databases.minimal.pitr.password", ROLE_PASSWORD);
         config.put("lifeboat.databases.minimal.pitr.slot", "lifeboat_minimal_slot");
+        config.put("lifeboat.pitr.spool-dir", spoolDir());
         return config;
     }
 
@@ -50,6 +51,15 @@ public class PitrServersResource implements QuarkusTestResourceLifecycleManager 
         config.put(p + "database", "app");
         config.put(p + "user", PostgresServer.USER);
         config.put(p + "password", PostgresServer.PASSWORD);
+    }
+
+    /** A fresh folder for the WAL receivers' spool (the default, /var/lib/lifeboat/wal-spool, is the chart's). */
+    static String spoolDir() {
+        try {
+            return java.nio.file.Files.createTempDirectory("lifeboat-wal-spool-").toString();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static String sqlText(String s) {

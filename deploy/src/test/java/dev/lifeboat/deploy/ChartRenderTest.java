@@ -654,7 +654,14 @@ class ChartRenderTest {
             assertThat(pod.getContainers().get(0).getVolumeMounts()).filteredOn(v -> v.getName().equals("pitr-spool"))
                     .singleElement().satisfies(v -> assertThat(v.getMountPath()).isEqualTo("/var/lib/lifeboat/pitr"));
             assertThat(m.deployment("verify-service").getSpec().getTemplate().getSpec().getVolumes())
-                    .noneMatch(v -> v.getName().equals("pitr-spool"));
+                    .noneMatch(v -> v.getName().contains("spool"));
+            // backup-service's WAL receivers spool pg_receivewal's files in a sized emptyDir too
+            assertThat(m.settings("backup-service")).containsEntry("lifeboat.pitr.spool-dir", "/var/lib/lifeboat/wal-spool");
+            PodSpec backup = m.deployment("backup-service").getSpec().getTemplate().getSpec();
+            assertThat(backup.getVolumes()).filteredOn(v -> v.getName().equals("wal-spool")).singleElement()
+                    .satisfies(v -> assertThat(v.getEmptyDir().getSizeLimit().toString()).isEqualTo("2Gi"));
+            assertThat(backup.getContainers().get(0).getVolumeMounts()).filteredOn(v -> v.getName().equals("wal-spool"))
+                    .singleElement().satisfies(v -> assertThat(v.getMountPath()).isEqualTo("/var/lib/lifeboat/wal-spool"));
         }
     }
 

@@ -24,6 +24,18 @@ public interface BackupServiceConfig {
      */
     Retention retention();
 
+    /** Point-in-time recovery in backup-service ({@code lifeboat.pitr.*}); per database keys are in DatabasesConfig. */
+    Pitr pitr();
+
+    interface Pitr {
+        /**
+         * Where the WAL receivers' pg_receivewal write, one folder per database ({@code <spool-dir>/<label>/}): local
+         * scratch space (an emptyDir). Losing it loses no WAL: the slot keeps the server's WAL from the archive's end.
+         */
+        @WithDefault("/var/lib/lifeboat/wal-spool")
+        java.nio.file.Path spoolDir();
+    }
+
     interface Retention {
         /** Nothing is ever deleted by a policy until the user turns it on. */
         @WithDefault("false")

@@ -444,6 +444,11 @@ public class BackupService {
         }
     }
 
+    /** Whether what {@link #codec()} writes is age-encrypted. */
+    boolean encrypts() {
+        return !recipients.isEmpty();
+    }
+
     Codec codec() {
         BackupServiceConfig.Backup b = config.backup();
         return Codec.forWriting(b.compression(), b.zstdLevel(), b.zstdWorkers(), recipients);

@@ -8,6 +8,7 @@ import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.Json;
 import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.model.WalArchiveState;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
 import java.io.IOException;
@@ -634,40 +635,19 @@ public class BackupCatalog {
      */
     public void recordServerCheck(ServerCheck check) throws IOException {
         String folder = serverChecksPrefix(check.database());
-        List<String> older = store.list(folder).stream().map(ObjectInfo::key).sorted().toList();
         if (!check.supported()) {
-            long version = Math.max(System.currentTimeMillis(), older.isEmpty() ? 0 : versionOf(older.get(older.size() - 1)) + 1);
-            store.putIfAbsent(folder + String.format("%015d", version) + ".json", integrity.sign(Json.write(check)));
+            putVersioned(folder, check);
+            return;
         }
-        for (String key : older) {
-            store.delete(key);
+        for (ObjectInfo older : store.list(folder)) {
+            store.delete(older.key());
         }
     }
 
     /** The newest trusted refusal recorded for a database's server, if its server is known to be unsupported. */
     public Optional<ServerCheck> serverRefusal(String label) {
-        String folder = serverChecksPrefix(label);
-        try {
-            List<String> keys = store.list(folder).stream().map(ObjectInfo::key).sorted(Comparator.reverseOrder()).toList();
-            for (String key : keys) {
-                try (InputStream in = store.open(key)) {
-                    byte[] bytes = in.readAllBytes();
-                    ServerCheck check = Json.read(bytes, ServerCheck.class);
-                    if (integrity.check(bytes) == Integrity.Trust.UNTRUSTED || !label.equals(check.database())) {
-                        untrustedSeen(label, key);
-                    } else if (!check.supported()) {
-                        return Optional.of(check);
-                    }
-                } catch (ObjectStore.ObjectNotFoundException e) {
-                    // replaced meanwhile by a newer check
-                } catch (com.fasterxml.jackson.core.JacksonException e) {
-                    LOG.warnf("Ignoring unreadable server check %s: %s", key, e.getOriginalMessage());
-                }
-            }
-            return Optional.empty();
-        } catch (IOException e) {
-            throw new StoreUnavailable("Cannot read the server checks under " + folder + ": " + e.getMessage(), e);
-        }
+        return newestVersioned(label, serverChecksPrefix(label), ServerCheck.class, ServerCheck::database,
+                "server check").filter(c -> !c.supported());
     }
 
     /** Folder of a database's base backups (point-in-time recovery): {@code <prefix>/base/}. */
@@ -773,38 +753,73 @@ public class BackupCatalog {
      * then the older ones removed), whatever its outcome, so the status shows the latest.
      */
     public void recordPitrCheck(PitrCheck check) throws IOException {
-        String folder = pitrChecksPrefix(check.database());
+        putVersioned(pitrChecksPrefix(check.database()), check);
+    }
+
+    /** The newest trusted PITR check recorded for a database, if any. */
+    public Optional<PitrCheck> pitrCheck(String label) {
+        return newestVersioned(label, pitrChecksPrefix(label), PitrCheck.class, PitrCheck::database, "PITR check");
+    }
+
+    /** Folder of a database's WAL archive state records: {@code <prefix>/wal-state/<label>/}. */
+    public String walStatesPrefix(String label) {
+        return prefix(label) + "/wal-state/" + label + "/";
+    }
+
+    /**
+     * Records the WAL archive's state (backup-service's WAL receiver) as a signed
+     * {@code <prefix>/wal-state/<label>/<version>.json}, the older versions removed.
+     */
+    public void recordWalState(WalArchiveState state) throws IOException {
+        putVersioned(walStatesPrefix(state.database()), state);
+    }
+
+    /** The newest trusted WAL archive state of a database, if its receiver ever recorded one. */
+    public Optional<WalArchiveState> walState(String label) {
+        return newestVersioned(label, walStatesPrefix(label), WalArchiveState.class, WalArchiveState::database,
+                "WAL archive state");
+    }
+
+    /**
+     * A signed, versioned per-database record: writes {@code doc} as {@code <folder><version>.json} (write-once, the
+     * version the time in milliseconds, above every existing one), then removes the older versions, so readers see
+     * the newest ({@link #newestVersioned}) and the folder holds one record once the write settled.
+     */
+    private void putVersioned(String folder, Object doc) throws IOException {
         List<String> older = store.list(folder).stream().map(ObjectInfo::key).sorted().toList();
         long version = Math.max(System.currentTimeMillis(), older.isEmpty() ? 0 : versionOf(older.get(older.size() - 1)) + 1);
-        store.putIfAbsent(folder + String.format("%015d", version) + ".json", integrity.sign(Json.write(check)));
+        store.putIfAbsent(folder + String.format("%015d", version) + ".json", integrity.sign(Json.write(doc)));
         for (String key : older) {
             store.delete(key);
         }
     }
 
-    /** The newest trusted PITR check recorded for a database, if any. */
-    public Optional<PitrCheck> pitrCheck(String label) {
-        String folder = pitrChecksPrefix(label);
+    /**
+     * The newest trusted record written by {@link #putVersioned} under {@code folder}: one without a valid integrity
+     * tag, or naming another database, is reported and skipped; an unreadable one is skipped.
+     */
+    private <T> Optional<T> newestVersioned(String label, String folder, Class<T> type, Function<T, String> databaseOf,
+                                            String what) {
         try {
             List<String> keys = store.list(folder).stream().map(ObjectInfo::key).sorted(Comparator.reverseOrder()).toList();
             for (String key : keys) {
                 try (InputStream in = store.open(key)) {
                     byte[] bytes = in.readAllBytes();
-                    PitrCheck check = Json.read(bytes, PitrCheck.class);
-                    if (integrity.check(bytes) == Integrity.Trust.UNTRUSTED || !label.equals(check.database())) {
+                    T doc = Json.read(bytes, type);
+                    if (integrity.check(bytes) == Integrity.Trust.UNTRUSTED || !label.equals(databaseOf.apply(doc))) {
                         untrustedSeen(label, key);
                     } else {
-                        return Optional.of(check);
+                        return Optional.of(doc);
                     }
                 } catch (ObjectStore.ObjectNotFoundException e) {
-                    // replaced meanwhile by a newer check
+                    // replaced meanwhile by a newer version
                 } catch (com.fasterxml.jackson.core.JacksonException e) {
-                    LOG.warnf("Ignoring unreadable PITR check %s: %s", key, e.getOriginalMessage());
+                    LOG.warnf("Ignoring unreadable %s %s: %s", what, key, e.getOriginalMessage());
                 }
             }
             return Optional.empty();
         } catch (IOException e) {
-            throw new StoreUnavailable("Cannot read the PITR checks under " + folder + ": " + e.getMessage(), e);
+            throw new StoreUnavailable("Cannot read the " + what + "s under " + folder + ": " + e.getMessage(), e);
         }
     }
 

@@ -151,8 +151,19 @@ public class WalArchive {
 
     /** The archived file {@code name} of {@code kind} ({@link Kind#PARTIAL}: its newest snapshot), if any. */
     public Optional<WalObject> find(String label, String name, Kind kind) {
+        List<WalObject> found = named(label, name, kind, true);
+        return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
+    }
+
+    /** Every snapshot ({@link Kind#PARTIAL}) of segment {@code name}, oldest first (the receiver removes superseded ones). */
+    public List<WalObject> snapshots(String label, String name) {
+        return named(label, name, Kind.PARTIAL, false).reversed();
+    }
+
+    /** The trusted records of {@code name} of {@code kind}, newest first; with {@code first}, only the newest. */
+    private List<WalObject> named(String label, String name, Kind kind, boolean first) {
         if (kind == Kind.HISTORY ? !WalNames.isHistory(name) : !WalNames.isSegment(name)) {
-            return Optional.empty();
+            return List.of();
         }
         String folder = prefix(label) + WalNames.timelineHex(WalNames.timeline(name)) + "/" + name;
         try {
@@ -160,13 +171,17 @@ public class WalArchive {
                     .filter(k -> k.endsWith(RECORD))
                     .filter(k -> (kind == Kind.PARTIAL) == k.substring(folder.length()).startsWith(PARTIAL))
                     .sorted(Comparator.reverseOrder()).toList();
+            List<WalObject> out = new ArrayList<>();
             for (String key : keys) {
                 Optional<WalObject> found = read(label, key).filter(o -> o.kind() == kind && o.name().equals(name));
                 if (found.isPresent()) {
-                    return found;
+                    out.add(found.get());
+                    if (first) {
+                        break;
+                    }
                 }
             }
-            return Optional.empty();
+            return out;
         } catch (IOException e) {
             throw new StoreUnavailable("Cannot read the WAL archive at " + folder + ": " + e.getMessage(), e);
         }

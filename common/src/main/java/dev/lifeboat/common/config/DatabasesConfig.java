@@ -76,7 +76,10 @@ public interface DatabasesConfig {
         /** File holding the replication role's password (a mounted Secret); read at each use. */
         Optional<Path> passwordFile();
 
-        /** How often the WAL archive will store a snapshot of the current partial segment (the RPO; not used yet). */
+        /**
+         * How often the WAL archive stores a snapshot of the current partial segment, after a heartbeat commit: the
+         * RPO of point-in-time recovery.
+         */
         @WithDefault("60s")
         Duration partialInterval();
 
@@ -84,7 +87,7 @@ public interface DatabasesConfig {
         @WithDefault("0 0 3 * * ?")
         String baseSchedule();
 
-        /** The replication slot the WAL archive will own; default {@code lifeboat_<label>} (lowercased). */
+        /** The physical replication slot the WAL archive owns; default {@code lifeboat_<label>} (lowercased). */
         Optional<String> slot();
     }
 

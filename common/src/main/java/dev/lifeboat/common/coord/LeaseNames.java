@@ -13,6 +13,11 @@ import java.util.Locale;
  * a Lease.
  */
 public final class LeaseNames {
+    /**
+     * The kind of the WAL receiver's Leases (point-in-time recovery): {@code lifeboat-wal-<label>}, held by the one
+     * backup-service replica that runs the database's pg_receivewal and uploads its WAL.
+     */
+    public static final String WAL = "wal";
     private static final int MAX = 63;
     private static final int HASH = 10;
 
@@ -29,6 +34,11 @@ public final class LeaseNames {
         String hash = sha256(key).substring(0, HASH);
         String head = mapped.substring(0, Math.min(mapped.length(), MAX - HASH - 1)).replaceAll("-+$", "");
         return head + "-" + hash;
+    }
+
+    /** The Lease of a database's WAL receiver: {@code lifeboat-wal-<label>}. */
+    public static String wal(String label) {
+        return of(WAL, label);
     }
 
     private static String sha256(String s) {

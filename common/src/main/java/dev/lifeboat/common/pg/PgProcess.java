@@ -91,6 +91,18 @@ public final class PgProcess implements AutoCloseable {
      */
     public static PgProcess start(Path program, List<String> args, PgConnection connection, Duration connectTimeout,
                                   TimeLimit limit, boolean discardStdout) {
+        return start(program, args, connection, connectTimeout, limit, discardStdout, "lifeboat");
+    }
+
+    /**
+     * As above, with the {@code application_name} the server shows for the connection ({@code PGAPPNAME}), e.g. the
+     * WAL receiver's {@code lifeboat_<label>}, which {@code pg_stat_replication} is asked about.
+     */
+    public static PgProcess start(Path program, List<String> args, PgConnection connection, Duration connectTimeout,
+                                  TimeLimit limit, boolean discardStdout, String applicationName) {
+        if (!applicationName.matches("[A-Za-z0-9_.-]{1,63}")) {
+            throw new IllegalArgumentException("Not an application name: " + applicationName);
+        }
         List<String> command = new ArrayList<>(args.size() + 1);
         command.add(program.toString());
         command.addAll(args);
@@ -108,7 +120,7 @@ public final class PgProcess implements AutoCloseable {
             connection.password().ifPresent(p -> env.put("PGPASSWORD", p));
         }
         env.put("PGCONNECT_TIMEOUT", Long.toString(Math.max(1, connectTimeout.toSeconds())));
-        env.put("PGAPPNAME", "lifeboat");
+        env.put("PGAPPNAME", applicationName);
         if (connection != null && !connection.settings().isEmpty()) {
             env.put("PGOPTIONS", options(connection.settings()));
         }
@@ -277,6 +289,14 @@ public final class PgProcess implements AutoCloseable {
         synchronized (stderr) {
             return ErrorText.redact(stderr.toString(StandardCharsets.UTF_8), stderrCut).strip();
         }
+    }
+
+    /**
+     * Whether the program's stderr (its last 16 KiB, unredacted) contains {@code text}: for recognising a server error
+     * that {@link #stderr()} leaves out, e.g. pg_receivewal's "has already been removed", without showing the text.
+     */
+    public boolean stderrContains(String text) {
+        return rawStderr().contains(text);
     }
 
     private String rawStderr() {

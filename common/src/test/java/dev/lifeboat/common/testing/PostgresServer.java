@@ -91,10 +91,7 @@ public final class PostgresServer implements AutoCloseable {
             run(asServerUser(root, List.of(serverBin.resolve("initdb").toString(), "-D", data.toString(), "-U", USER,
                     "--auth=scram-sha-256", "--pwfile=" + pwfile, "--no-sync", "-E", "UTF8", "--locale=C")), Map.of(), null);
             int port = freePort();
-            String options = "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-                    + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
-                    + settings.entrySet().stream().map(e -> " -c " + e.getKey() + "=" + e.getValue())
-                    .collect(java.util.stream.Collectors.joining());
+            String options = options(port, settings);
             run(asServerUser(root, List.of(serverBin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l",
                     dir.resolve("server.log").toString(), "-w", "-t", "60", "-o", options, "start")), Map.of(), null);
             PostgresServer server = new PostgresServer(dir, port, bin, serverBin);
@@ -229,6 +226,43 @@ public final class PostgresServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * A failover in place, for timeline switches: a standby of this server ({@code pg_basebackup -R -X stream}) takes
+     * its place on the same port, the primary stopped ({@code -m fast}), and is promoted, so the server answering on
+     * this port is on the next timeline. The old data directory is removed. For a server started by {@link #start()}
+     * elsewhere (a test resource): {@code data} is its {@code data_directory}.
+     */
+    public static void failOverInPlace(Path data, int port, Map<String, String> settings) {
+        boolean root = "root".equals(System.getProperty("user.name"));
+        Path dir = data.getParent();
+        Path standby = dir.resolve("standby");
+        Path bin = binDir();
+        Path serverBin = bin;
+        PostgresServer client = client(port);
+        run(asServerUser(root, List.of(bin.resolve("pg_basebackup").toString(), "-D", standby.toString(), "-R", "-X",
+                "stream", "-c", "fast", "-h", client.host(), "-p", Integer.toString(port), "-U", USER)), client.env(), null);
+        run(asServerUser(root, List.of(serverBin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast",
+                "-w", "stop")), Map.of(), null);
+        try (Stream<Path> s = Files.walk(data)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            Files.move(standby, data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        run(asServerUser(root, List.of(serverBin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l",
+                dir.resolve("server.log").toString(), "-w", "-t", "60", "-o", options(port, settings), "start")),
+                Map.of(), null);
+        run(asServerUser(root, List.of(serverBin.resolve("pg_ctl").toString(), "-D", data.toString(), "-w",
+                "promote")), Map.of(), null);
+    }
+
+    private static String options(int port, Map<String, String> settings) {
+        return "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+                + settings.entrySet().stream().map(e -> " -c " + e.getKey() + "=" + e.getValue())
+                .collect(java.util.stream.Collectors.joining());
     }
 
     /** Stops the server and removes its folder. */

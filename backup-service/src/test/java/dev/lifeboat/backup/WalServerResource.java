@@ -1,0 +1,46 @@
+package dev.lifeboat.backup;
+
+import dev.lifeboat.common.testing.PostgresServer;
+import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Quarkus test resource for the WAL archive: one real PostgreSQL server with what PITR needs (PostgreSQL 15's
+ * defaults: {@code wal_level=replica}, {@code max_wal_senders=10}, initdb's {@code host replication} line) and a
+ * {@code LOGIN REPLICATION} role; its database {@code app} is {@code main}, PITR enabled through that role, snapshots
+ * of the partial segment every 2 s, the spool in a fresh folder.
+ */
+public class WalServerResource implements QuarkusTestResourceLifecycleManager {
+    static final String PARTIAL_INTERVAL = "2s";
+    private PostgresServer server;
+
+    @Override
+    public Map<String, String> start() {
+        server = PostgresServer.start();
+        server.createDatabase("app");
+        server.psql("postgres", "CREATE ROLE " + PitrServersResource.REPLICATOR + " LOGIN REPLICATION PASSWORD '"
+                + PitrServersResource.ROLE_PASSWORD.replace("'", "''") + "'");
+        Map<String, String> config = new HashMap<>();
+        String p = "lifeboat.databases.main.";
+        config.put(p + "host", server.host());
+        config.put(p + "port", Integer.toString(server.port()));
+        config.put(p + "database", "app");
+        config.put(p + "user", PostgresServer.USER);
+        config.put(p + "password", PostgresServer.PASSWORD);
+        config.put(p + "pitr.enabled", "true");
+        config.put(p + "pitr.user", PitrServersResource.REPLICATOR);
+        config.put(p + "pitr.password", PitrServersResource.ROLE_PASSWORD);
+        config.put(p + "pitr.partial-interval", PARTIAL_INTERVAL);
+        config.put(p + "pitr.base-schedule", "off");
+        config.put("lifeboat.pitr.spool-dir", PitrServersResource.spoolDir());
+        return config;
+    }
+
+    @Override
+    public void stop() {
+        if (server != null) {
+            server.close();
+        }
+    }
+}
