@@ -644,7 +644,8 @@ class ChartRenderTest {
                 .containsExactly("lifeboat.databases.main.pitr.enabled");
         assertThat(allOn.settings("restore-service").keySet())
                 .noneMatch(k -> k.startsWith("lifeboat.databases.") && k.contains(".pitr."));
-        assertThat(defaults.settings("backup-service").keySet()).noneMatch(k -> k.contains(".pitr."));
+        assertThat(defaults.settings("backup-service").keySet())
+                .noneMatch(k -> k.startsWith("lifeboat.databases.") && k.contains(".pitr."));
         // restore-service replays base backups in a private PostgreSQL whose data directory is a sized emptyDir
         for (Manifests m : List.of(defaults, allOn)) {
             assertThat(m.settings("restore-service")).containsEntry("lifeboat.restore.pitr.spool-dir", "/var/lib/lifeboat/pitr");
@@ -657,10 +658,10 @@ class ChartRenderTest {
                     .noneMatch(v -> v.getName().contains("spool"));
             // backup-service's WAL receivers spool pg_receivewal's files in a sized emptyDir too
             assertThat(m.settings("backup-service")).containsEntry("lifeboat.pitr.spool-dir", "/var/lib/lifeboat/wal-spool");
-            PodSpec backup = m.deployment("backup-service").getSpec().getTemplate().getSpec();
-            assertThat(backup.getVolumes()).filteredOn(v -> v.getName().equals("wal-spool")).singleElement()
+            PodSpec backupPod = m.deployment("backup-service").getSpec().getTemplate().getSpec();
+            assertThat(backupPod.getVolumes()).filteredOn(v -> v.getName().equals("wal-spool")).singleElement()
                     .satisfies(v -> assertThat(v.getEmptyDir().getSizeLimit().toString()).isEqualTo("2Gi"));
-            assertThat(backup.getContainers().get(0).getVolumeMounts()).filteredOn(v -> v.getName().equals("wal-spool"))
+            assertThat(backupPod.getContainers().get(0).getVolumeMounts()).filteredOn(v -> v.getName().equals("wal-spool"))
                     .singleElement().satisfies(v -> assertThat(v.getMountPath()).isEqualTo("/var/lib/lifeboat/wal-spool"));
         }
     }
