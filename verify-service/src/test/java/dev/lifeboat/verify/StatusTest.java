@@ -99,13 +99,27 @@ class StatusTest {
                 .body("databases[0].pitr.oldestRecoverable", equalTo(now.minusSeconds(600).toString()))
                 .body("databases[0].pitr.newestRecoverable", equalTo(now.minusSeconds(300).toString()))
                 .body("databases[0].pitr.recoverableBaseBackups", equalTo(1))
-                .body("databases[0].pitr.gaps", equalTo(List.of("000000010000000000000005")));
+                // 4 only as a snapshot: its end never reached the archive, and 6 was written after it
+                .body("databases[0].pitr.gaps", equalTo(List.of("000000010000000000000004", "000000010000000000000005")));
         assertThat(window.jsonPath().getLong("databases[0].pitr.rpoSeconds")).isBetween(300L, 420L);
         assertThat(window.jsonPath().getList("databases[0].findings.message", String.class))
                 .noneMatch(m -> m.startsWith("point-in-time recovery: no base backup"))
-                .anyMatch(m -> m.startsWith("the WAL archive has a gap: 1 segment(s) missing from 000000010000000000000005"));
+                .anyMatch(m -> m.startsWith("the WAL archive has a gap: 2 segment(s) missing from 000000010000000000000004"));
         String scraped = given().get(metrics).then().statusCode(200).extract().asString();
         assertThat(scraped).contains("lifeboat_recovery_window_seconds{database=\"empty\"} 300.0");
+
+        // the WAL receiver's own record: not streaming, a lost slot still open
+        catalog.recordWalState(new dev.lifeboat.common.model.WalArchiveState(1, "empty", false, "backup-0", 1,
+                "000000010000000000000006", now, now.minusSeconds(300), "lifeboat_empty", null, "0/7000000",
+                List.of(new dev.lifeboat.common.model.WalArchiveState.Problem(
+                        dev.lifeboat.common.model.WalArchiveState.ProblemKind.SLOT_LOST, "slot lifeboat_empty is lost",
+                        now, null)), now));
+        Response state = given().auth().oauth2(TokenResource.VIEWER).get("/api/v1/status?database=empty");
+        state.then().statusCode(200).body("databases[0].pitr.receiverUp", equalTo(false))
+                .body("databases[0].pitr.problems[0].kind", equalTo("SLOT_LOST"));
+        assertThat(state.jsonPath().getList("databases[0].findings.message", String.class))
+                .anyMatch(m -> m.startsWith("WAL archive SLOT_LOST (") && m.contains("slot lifeboat_empty is lost"))
+                .anyMatch(m -> m.startsWith("the WAL receiver was not streaming when last recorded"));
         // the databases without pitr.enabled show none, even with a check in the store
         catalog.recordPitrCheck(new dev.lifeboat.common.catalog.BackupCatalog.PitrCheck("sized", false,
                 List.of("wal_level is minimal"), List.of(), "PITR unavailable: wal_level is minimal", Instant.now()));

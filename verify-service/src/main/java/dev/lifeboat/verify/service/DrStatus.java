@@ -52,13 +52,17 @@ public record DrStatus(Health status, Instant generatedAt, List<Finding> finding
      * first check), and what the base backups and the WAL archive can restore now: the recovery window
      * ({@code oldestRecoverable} to {@code newestRecoverable}), {@code rpoSeconds} (the age of the newest reachable
      * instant: what a point-in-time restore now would lose), {@code lastArchivedAt} (the newest WAL file stored),
-     * {@code recoverableBaseBackups}, and the segments missing from the archive ({@code gaps}).
+     * {@code recoverableBaseBackups}, the segments missing from the archive ({@code gaps}), and from backup-service's WAL
+ * receiver's last state record: {@code receiverUp}, {@code slotRetainedBytes} and the open continuity
+ * {@code problems} (a gap, a lost slot, an unknown timeline).
      */
     @RegisterForReflection
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Pitr(Boolean available, String message, List<String> reasons, List<String> warnings,
                        Instant checkedAt, Instant oldestRecoverable, Instant newestRecoverable, Long windowSeconds,
-                       Long rpoSeconds, Instant lastArchivedAt, int recoverableBaseBackups, List<String> gaps) {
+                       Long rpoSeconds, Instant lastArchivedAt, int recoverableBaseBackups, List<String> gaps,
+                       Boolean receiverUp, Long slotRetainedBytes,
+                       List<dev.lifeboat.common.model.WalArchiveState.Problem> problems) {
     }
 
     /** A backup and its age now. */

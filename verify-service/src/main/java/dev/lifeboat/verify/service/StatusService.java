@@ -254,6 +254,20 @@ public class StatusService {
             findings.add(new Finding(Health.AT_RISK, "point-in-time recovery: no base backup can be restored with the "
                     + "archived WAL yet" + (lastArchived == null ? " (no WAL archived)" : "")));
         }
+        dev.lifeboat.common.model.WalArchiveState state = catalog.walState(label).orElse(null);
+        List<dev.lifeboat.common.model.WalArchiveState.Problem> open = state == null || state.problems() == null
+                ? List.of() : state.problems().stream().filter(dev.lifeboat.common.model.WalArchiveState.Problem::open)
+                .toList();
+        for (dev.lifeboat.common.model.WalArchiveState.Problem problem : open) {
+            findings.add(new Finding(Health.AT_RISK, "WAL archive " + problem.kind() + " (" + problem.detectedAt()
+                    + "): " + problem.reason() + "; instants before it stay restorable up to it, later ones once the "
+                    + "new base backup's WAL is archived"));
+        }
+        if (state != null && !state.receiverUp() && (check == null || check.available())) {
+            findings.add(new Finding(Health.AT_RISK, "the WAL receiver was not streaming when last recorded ("
+                    + state.recordedAt() + (state.holder() == null ? "" : ", replica " + state.holder())
+                    + "): the point-in-time RPO grows"));
+        }
         if (!window.gaps().isEmpty()) {
             findings.add(new Finding(Health.AT_RISK, "the WAL archive has a gap: " + window.gaps().size()
                     + " segment(s) missing from " + window.gaps().get(0) + "; instants in it cannot be restored "
@@ -265,7 +279,8 @@ public class StatusService {
                 window.empty() ? null : seconds(window.oldest(), window.newest()),
                 window.newest() == null ? null : seconds(window.newest(), now), lastArchived,
                 (int) window.chains().stream().filter(RecoveryWindow.Chain::recoverable).count(),
-                window.gaps().isEmpty() ? null : window.gaps());
+                window.gaps().isEmpty() ? null : window.gaps(), state == null ? null : state.receiverUp(),
+                state == null ? null : state.slotRetainedBytes(), open.isEmpty() ? null : open);
     }
 
     /** Finish time of the newest passed verification per level, to seed the metrics after a restart. */
