@@ -121,7 +121,7 @@ class RenderedConfigStackTest {
         manifests = Manifests.parse(Chart.render("""
                 global:
                   databases:
-                    main: {host: "%1$s", port: %2$s, database: shop, existingSecret: shop-db, retention: {keepLast: 10, schedule: "0 45 3 * * ?"}}
+                    main: {host: "%1$s", port: %2$s, database: shop, existingSecret: shop-db, retention: {keepLast: 10, schedule: "0 45 3 * * ?"}, pitr: {enabled: true}}
                   targets:
                     primary:
                       host: "%1$s"
@@ -172,6 +172,12 @@ class RenderedConfigStackTest {
             settings.put(key, v);
         });
         assertThat(settings).containsEntry("quarkus.http.port", "8080"); // replaced by ServiceProcess's own ports
+        // the pod's emptyDirs: folders of the test's own
+        for (String spool : List.of("lifeboat.pitr.spool-dir", "lifeboat.restore.pitr.spool-dir")) {
+            if (settings.containsKey(spool)) {
+                settings.put(spool, Files.createDirectories(work.resolve(service + "-" + spool)).toString());
+            }
+        }
         if (service.equals("restore-service")) {
             // in a pod the client finds the API server through the service account; here it is the mock server
             settings.put("quarkus.kubernetes-client.api-server-url", kubernetes.url("/"));
