@@ -124,11 +124,16 @@ public class BackupCatalog {
      * fails the data object is removed, so nothing half-done is left.
      */
     public void commit(BackupMetadata metadata) throws IOException {
+        commitRecord(metadataKey(metadata.database(), metadata.id()), metadata, metadata.key());
+    }
+
+    /** Writes {@code record} (signed) at {@code key} after its data object; if that fails, removes the data object. */
+    private void commitRecord(String key, Object record, String dataKey) throws IOException {
         try {
-            store.putIfAbsent(metadataKey(metadata.database(), metadata.id()), integrity.sign(Json.write(metadata)));
+            store.putIfAbsent(key, integrity.sign(Json.write(record)));
         } catch (IOException | RuntimeException e) {
             try {
-                store.delete(metadata.key());
+                store.delete(dataKey);
             } catch (IOException cleanup) {
                 e.addSuppressed(cleanup);
             }
@@ -670,16 +675,7 @@ public class BackupCatalog {
      * logical backup; if that fails the data object is removed.
      */
     public void commitBase(BaseBackupMetadata metadata) throws IOException {
-        try {
-            store.putIfAbsent(baseMetadataKey(metadata.database(), metadata.id()), integrity.sign(Json.write(metadata)));
-        } catch (IOException | RuntimeException e) {
-            try {
-                store.delete(metadata.key());
-            } catch (IOException cleanup) {
-                e.addSuppressed(cleanup);
-            }
-            throw e;
-        }
+        commitRecord(baseMetadataKey(metadata.database(), metadata.id()), metadata, metadata.key());
     }
 
     /**

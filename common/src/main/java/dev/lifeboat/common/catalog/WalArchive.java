@@ -42,6 +42,8 @@ public class WalArchive {
     private static final Logger LOG = Logger.getLogger(WalArchive.class);
     private static final String RECORD = ".json";
     private static final String PARTIAL = ".partial-";
+    /** The millisecond stamp of the last snapshot key: each new one is later, even within one millisecond. */
+    private static final java.util.concurrent.atomic.AtomicLong SNAPSHOT_STAMP = new java.util.concurrent.atomic.AtomicLong();
 
     private final ObjectStore store;
     private final BackupCatalog catalog;
@@ -82,8 +84,8 @@ public class WalArchive {
             }
         }
         Instant now = Instant.now();
-        String fileName = kind == Kind.PARTIAL
-                ? name + PARTIAL + String.format(Locale.ROOT, "%013d", now.toEpochMilli()) : name;
+        String fileName = kind == Kind.PARTIAL ? name + PARTIAL + String.format(Locale.ROOT, "%013d",
+                SNAPSHOT_STAMP.updateAndGet(last -> Math.max(last + 1, now.toEpochMilli()))) : name;
         String key = prefix(label) + WalNames.timelineHex(WalNames.timeline(name)) + "/" + fileName + codec.suffix();
         Measure stored = new Measure();
         WriteChain chain = null;

@@ -61,7 +61,6 @@ class WalArchiveTest {
         String next = "000000010000000000000004";
         WalObject s1 = wal.put("main", Kind.PARTIAL, next, new ByteArrayInputStream(new byte[100]), codec, true,
                 "0/4000100", null, "7300000000000000001");
-        Thread.sleep(2);
         WalObject s2 = wal.put("main", Kind.PARTIAL, next, new ByteArrayInputStream(new byte[200]), codec, true,
                 "0/4000200", null, "7300000000000000001");
         wal.put("main", Kind.HISTORY, "00000002.history", new ByteArrayInputStream("1\t0/5000000\tno recovery target\n"
