@@ -1,0 +1,180 @@
+package dev.lifeboat.restore;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lifeboat.common.catalog.BackupCatalog;
+import dev.lifeboat.common.catalog.Integrity;
+import dev.lifeboat.common.catalog.WalArchive;
+import dev.lifeboat.common.wal.RecoveryWindow;
+import dev.lifeboat.common.pipeline.AgeKeys;
+import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.store.S3ObjectStore;
+import dev.lifeboat.common.store.StoreProducer;
+import dev.lifeboat.common.testing.Poll;
+import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.S3Server;
+import dev.lifeboat.common.testing.ServiceProcess;
+import dev.lifeboat.common.testing.TempDirs;
+import dev.lifeboat.common.testing.TokenResource;
+import io.restassured.path.json.JsonPath;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.regions.Region;
+
+/**
+ * The two halves of point-in-time recovery together, as a user runs them: backup-service as a process streams the
+ * WAL of a real PostgreSQL 15 ({@code pg_receivewal}, partial snapshots every 2 s) and takes a base backup through
+ * its API; rows are committed one by one; restore-service as a process (as {@code postgres}: it starts a private
+ * PostgreSQL) restores the database in place to an instant between two commits and to {@code latest}, from nothing
+ * but what the receiver archived. Also measures the RPO (commit to archived) and the restore's phases.
+ */
+class ArchivedWalRestoreIT {
+    private static final Duration WAIT = Duration.ofSeconds(180);
+    private static PostgresServer postgres;
+    private static S3Server s3;
+    private static WalArchive wal;
+    private static BackupCatalog catalog;
+    private static Path keys;
+    private static Path spool;
+    private static Path walSpool;
+    private static ServiceProcess backup;
+    private static ServiceProcess restore;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = S3Server.start();
+        ObjectStore store = new S3ObjectStore(StoreProducer.s3Client(URI.create(s3.endpoint()), Region.US_EAST_1, true,
+                StaticCredentialsProvider.create(AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY))),
+                S3Server.BUCKET, "backups", S3ObjectStore.MIN_PART_SIZE);
+        catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix, Integrity.none());
+        wal = new WalArchive(store, catalog);
+        String[] age = AgeKeys.generate();
+        keys = Files.createTempDirectory("lifeboat-wal-e2e-keys-");
+        Path identity = keys.resolve("key.txt");
+        Files.createFile(identity, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(identity, age[1] + "\n");
+        spool = Files.createTempDirectory("lifeboat-wal-e2e-pitr-");
+        walSpool = Files.createTempDirectory("lifeboat-wal-e2e-spool-");
+        UserPrincipal pgUser = keys.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("postgres");
+        for (Path p : List.of(keys, identity, spool)) {
+            Files.setOwner(p, pgUser);
+        }
+        // PostgreSQL 15's defaults are what PITR needs: wal_level=replica, max_wal_senders=10, a host replication line
+        postgres = PostgresServer.start(Map.of("max_slot_wal_keep_size", "1GB"));
+        postgres.createDatabase("app");
+        postgres.psql("app", "CREATE TABLE t (k int PRIMARY KEY, at timestamptz NOT NULL)");
+
+        Map<String, String> common = new HashMap<>(S3Server.storeProperties(s3.endpoint()));
+        common.put("lifeboat.store.s3.region", "us-east-1");
+        common.putAll(new TokenResource().start());
+        Map<String, String> backupConfig = new HashMap<>(common);
+        String db = "lifeboat.databases.main.";
+        backupConfig.putAll(Map.of(db + "host", postgres.host(), db + "port", Integer.toString(postgres.port()),
+                db + "database", "app", db + "password", PostgresServer.PASSWORD, db + "pitr.enabled", "true",
+                db + "pitr.partial-interval", "2s", db + "pitr.base-schedule", "off",
+                "lifeboat.backup.schedule", "off", "lifeboat.encryption.recipients", age[0],
+                "lifeboat.pitr.spool-dir", walSpool.toString()));
+        backup = ServiceProcess.start("backup-service", backupConfig);
+        Map<String, String> restoreConfig = new HashMap<>(common);
+        restoreConfig.putAll(Map.of(
+                "lifeboat.encryption.identity-files", identity.toString(),
+                "lifeboat.targets.primary.host", postgres.host(),
+                "lifeboat.targets.primary.port", Integer.toString(postgres.port()),
+                "lifeboat.targets.primary.database", "app",
+                "lifeboat.targets.primary.password", PostgresServer.PASSWORD,
+                "lifeboat.targets.primary.database-label", "main",
+                "lifeboat.targets.primary.safety-backup", "false",
+                "lifeboat.restore.pitr.spool-dir", spool.toString()));
+        restore = ServiceProcess.startAs("postgres", "restore-service", restoreConfig);
+    }
+
+    @AfterAll
+    static void stop() {
+        for (AutoCloseable c : new AutoCloseable[] {backup, restore, postgres, s3}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception ignored) {
+                // teardown
+            }
+        }
+        TempDirs.delete(keys);
+        TempDirs.delete(spool);
+        TempDirs.delete(walSpool);
+    }
+
+    @Test
+    void whatTheReceiverArchivedRestoresToAnInstantBetweenCommitsAndToLatest() {
+        // the receiver streams: a snapshot of the partial segment is archived within its interval
+        Poll.until("the WAL receiver archives a first file", WAIT, () -> !wal.list("main").isEmpty());
+        given().baseUri(backup.apiUrl()).auth().oauth2(TokenResource.OPERATOR).contentType("application/json")
+                .body("{\"database\": \"main\", \"kind\": \"base\"}").post("/api/v1/backups?wait=true")
+                .then().statusCode(201);
+
+        List<Instant> marks = new ArrayList<>();
+        Instant committed = null;
+        for (int k = 1; k <= 6; k++) {
+            String[] out = postgres.psql("app", "INSERT INTO t VALUES (" + k + ", clock_timestamp()) RETURNING "
+                    + "to_json(at)#>>'{}'; SELECT to_json(clock_timestamp())#>>'{}'").split("\n");
+            committed = Instant.parse(out[0].strip());
+            marks.add(Instant.parse(out[out.length - 1].strip())); // after the commit of row k
+        }
+        Instant lastCommit = committed;
+        // RPO: how long until the last commit can be restored from the archive (the base backup's WAL archived
+        // without a gap, and a heartbeat after the commit in a stored snapshot)
+        Instant reached = Poll.value("the archive can restore the last commit", WAIT,
+                () -> RecoveryWindow.of(catalog.listBase("main"), wal.list("main")).chainFor(lastCommit).isPresent()
+                        ? Instant.now() : null);
+        System.out.printf("[ArchivedWalRestoreIT] last commit restorable %.1f s after it (partial-interval 2 s)%n",
+                Duration.between(lastCommit, reached).toMillis() / 1000.0);
+
+        // latest: the database as it is, every row replayed up to the partial snapshot
+        JsonPath latest = restore("\"latest\"");
+        assertThat(rows()).isEqualTo("1,2,3,4,5,6");
+        postgres.psql("app", "DELETE FROM t"); // the mistake, undone to an instant before it
+        JsonPath three = restore("\"" + marks.get(2) + "\"");
+        assertThat(rows()).isEqualTo("1,2,3");
+        for (JsonPath job : List.of(latest, three)) {
+            List<Map<String, Object>> steps = job.getList("steps");
+            StringBuilder line = new StringBuilder("[ArchivedWalRestoreIT] point-in-time restore: ");
+            steps.stream().filter(s -> s.get("seconds") != null)
+                    .forEach(s -> line.append(s.get("name")).append(' ').append(s.get("seconds")).append(" s; "));
+            System.out.println(line.append("total ").append(job.getString("progress.elapsedSeconds")).append(" s"));
+        }
+    }
+
+    private static JsonPath restore(String pointInTime) {
+        String id = given().baseUri(restore.apiUrl()).auth().oauth2(TokenResource.RESTORER)
+                .contentType("application/json")
+                .body("{\"database\": \"main\", \"target\": \"primary\", \"pointInTime\": " + pointInTime + "}")
+                .post("/api/v1/restores").then().log().ifValidationFails().statusCode(202).extract().path("id");
+        JsonPath done = Poll.value("restore " + id + " ends", WAIT, () -> {
+            JsonPath j = given().baseUri(restore.apiUrl()).auth().oauth2(TokenResource.VIEWER)
+                    .get("/api/v1/restores/" + id + "?waitSeconds=10").jsonPath();
+            String status = j.getString("status");
+            return "COMPLETED".equals(status) || "FAILED".equals(status) ? j : null;
+        });
+        assertThat(done.getString("status")).as("%s", done.prettify()).isEqualTo("COMPLETED");
+        return done;
+    }
+
+    private static String rows() {
+        return postgres.psql("app", "SELECT coalesce(string_agg(k::text, ',' ORDER BY k), '') FROM t");
+    }
+}
