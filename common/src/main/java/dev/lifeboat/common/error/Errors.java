@@ -166,16 +166,22 @@ public final class Errors {
         }
     }
 
-    /** A restore into the same target is already running. */
+    /** A restore into the same target is already running, or its recovery ({@link #RECOVERY} holds the lock). */
     public static final class RestoreInProgress extends LifeboatException {
+        /** The job id under which a replica holds a target's lock while it recovers it after a restore died. */
+        public static final String RECOVERY = "recovery-by-";
+
         public RestoreInProgress(String target, String runningId) {
             this(target, runningId, null);
         }
 
         /** @param instance the replica (pod) running it, when another one may */
         public RestoreInProgress(String target, String runningId, String instance) {
-            super(409, "restore-in-progress", "Restore already running",
-                    "A restore into target '" + target + "' is already running: " + runningId + onInstance(instance)
+            super(409, "restore-in-progress", "Restore already running", runningId.startsWith(RECOVERY)
+                    ? "Target '" + target + "' is being recovered from a restore that did not end (workloads scaled "
+                            + "back, records closed)" + (instance != null ? onInstance(instance)
+                            : " by " + runningId.substring(RECOVERY.length())) + ". Try again in a few seconds."
+                    : "A restore into target '" + target + "' is already running: " + runningId + onInstance(instance)
                             + ". Wait for it to finish (GET /api/v1/restores/" + runningId + ").");
         }
     }

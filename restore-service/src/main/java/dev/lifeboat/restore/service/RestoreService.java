@@ -735,7 +735,7 @@ public class RestoreService {
      * running restore's.
      */
     boolean whileHolding(String target, Runnable task) {
-        return jobs.whileHolding(target, "recovery-by-" + coordination.instance(), task);
+        return jobs.whileHolding(target, RestoreInProgress.RECOVERY + coordination.instance(), task);
     }
 
     /**
