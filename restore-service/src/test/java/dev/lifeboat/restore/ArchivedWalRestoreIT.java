@@ -150,6 +150,13 @@ class ArchivedWalRestoreIT {
         postgres.psql("app", "DELETE FROM t"); // the mistake, undone to an instant before it
         JsonPath three = restore("\"" + marks.get(2) + "\"");
         assertThat(rows()).isEqualTo("1,2,3");
+        // shutdown (SIGTERM) stops the receiver's pg_receivewal with the service: none is left streaming
+        assertThat(receivewal()).as("pg_receivewal runs while the service does").isTrue();
+        Instant stopping = Instant.now();
+        backup.stop();
+        Poll.until("pg_receivewal ends with backup-service", Duration.ofSeconds(30), () -> !receivewal());
+        System.out.printf("[ArchivedWalRestoreIT] backup-service and its pg_receivewal stopped %.1f s after SIGTERM%n",
+                Duration.between(stopping, Instant.now()).toMillis() / 1000.0);
         for (JsonPath job : List.of(latest, three)) {
             List<Map<String, Object>> steps = job.getList("steps");
             StringBuilder line = new StringBuilder("[ArchivedWalRestoreIT] point-in-time restore: ");
@@ -172,6 +179,12 @@ class ArchivedWalRestoreIT {
         });
         assertThat(done.getString("status")).as("%s", done.prettify()).isEqualTo("COMPLETED");
         return done;
+    }
+
+    /** Whether a pg_receivewal writing into this test's spool runs. */
+    private static boolean receivewal() {
+        return ProcessHandle.allProcesses().anyMatch(p -> p.info().commandLine()
+                .map(c -> c.contains("pg_receivewal") && c.contains(walSpool.toString())).orElse(false));
     }
 
     private static String rows() {
