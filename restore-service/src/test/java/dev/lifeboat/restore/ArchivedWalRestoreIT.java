@@ -9,8 +9,6 @@ import dev.lifeboat.common.catalog.WalArchive;
 import dev.lifeboat.common.wal.RecoveryWindow;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.store.ObjectStore;
-import dev.lifeboat.common.store.S3ObjectStore;
-import dev.lifeboat.common.store.StoreProducer;
 import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3Server;
@@ -18,7 +16,6 @@ import dev.lifeboat.common.testing.ServiceProcess;
 import dev.lifeboat.common.testing.TempDirs;
 import dev.lifeboat.common.testing.TokenResource;
 import io.restassured.path.json.JsonPath;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -32,9 +29,6 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.regions.Region;
 
 /**
  * The two halves of point-in-time recovery together, as a user runs them: backup-service as a process streams the
@@ -58,9 +52,7 @@ class ArchivedWalRestoreIT {
     @BeforeAll
     static void start() throws Exception {
         s3 = S3Server.start();
-        ObjectStore store = new S3ObjectStore(StoreProducer.s3Client(URI.create(s3.endpoint()), Region.US_EAST_1, true,
-                StaticCredentialsProvider.create(AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY))),
-                S3Server.BUCKET, "backups", S3ObjectStore.MIN_PART_SIZE);
+        ObjectStore store = s3.store();
         catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix, Integrity.none());
         wal = new WalArchive(store, catalog);
         String[] age = AgeKeys.generate();

@@ -17,8 +17,6 @@ import dev.lifeboat.common.pipeline.Measure;
 import dev.lifeboat.common.pipeline.TarWatch;
 import dev.lifeboat.common.pipeline.WriteChain;
 import dev.lifeboat.common.store.ObjectStore;
-import dev.lifeboat.common.store.S3ObjectStore;
-import dev.lifeboat.common.store.StoreProducer;
 import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3Server;
@@ -30,7 +28,6 @@ import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -52,9 +49,6 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.regions.Region;
 
 /**
  * Restores to a point in time against a real PostgreSQL 15 ({@code wal_level=replica}), the S3-protocol server and
@@ -88,9 +82,7 @@ class PointInTimeRestoreIT {
     @BeforeAll
     static void start() throws Exception {
         s3 = S3Server.start();
-        store = new S3ObjectStore(StoreProducer.s3Client(URI.create(s3.endpoint()), Region.US_EAST_1, true,
-                StaticCredentialsProvider.create(AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY))),
-                S3Server.BUCKET, "backups", S3ObjectStore.MIN_PART_SIZE);
+        store = s3.store();
         catalog = new BackupCatalog(store, BackupCatalog::defaultPrefix, Integrity.none());
         wal = new WalArchive(store, catalog);
         String[] age = AgeKeys.generate();

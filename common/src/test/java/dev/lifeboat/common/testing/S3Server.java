@@ -57,6 +57,24 @@ public final class S3Server implements AutoCloseable {
      * Lifeboat's store configuration ({@code lifeboat.store.*}) for this server's bucket under prefix {@code backups},
      * reached at {@code endpoint}: {@link #endpoint()}, or an {@link S3FaultProxy} in front of it.
      */
+    /**
+     * A store on this server under the prefix the services use ({@code backups}), retrying transient failures as the
+     * services' store does ({@code StoreProducer}): a test that fills the store itself is as robust as they are.
+     */
+    public dev.lifeboat.common.store.ObjectStore store() {
+        dev.lifeboat.common.store.RetryPolicy policy = new dev.lifeboat.common.store.RetryPolicy(
+                new dev.lifeboat.common.store.RetryPolicy.Settings(8, java.time.Duration.ofMillis(100),
+                        java.time.Duration.ofSeconds(2), java.time.Duration.ofMinutes(1)),
+                dev.lifeboat.common.store.RetryPolicy.Listener.NONE);
+        return new dev.lifeboat.common.store.RetryingObjectStore(new dev.lifeboat.common.store.S3ObjectStore(
+                dev.lifeboat.common.store.StoreProducer.s3Client(URI.create(endpoint()),
+                        software.amazon.awssdk.regions.Region.US_EAST_1, true,
+                        software.amazon.awssdk.auth.credentials.StaticCredentialsProvider.create(
+                                software.amazon.awssdk.auth.credentials.AwsBasicCredentials.create(ACCESS_KEY,
+                                        SECRET_KEY))),
+                BUCKET, "backups", dev.lifeboat.common.store.S3ObjectStore.MIN_PART_SIZE, policy), policy);
+    }
+
     public static Map<String, String> storeProperties(String endpoint) {
         return Map.of(
                 "lifeboat.store.type", "s3",
