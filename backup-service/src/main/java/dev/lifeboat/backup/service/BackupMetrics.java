@@ -1,8 +1,8 @@
 package dev.lifeboat.backup.service;
 
+import dev.lifeboat.common.metrics.Gauges;
 import dev.lifeboat.common.model.BackupMetadata;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -50,23 +50,22 @@ public class BackupMetrics {
             size.set(latest.storedSizeBytes());
             duration.set((long) (latest.durationSeconds() * 1000));
         }
-        Gauge.builder("lifeboat.backup.last.success.timestamp.seconds", success, AtomicLong::get)
-                .description("Finish time of the newest successful backup (Unix seconds)").tag("database", database)
-                .register(registry);
-        Gauge.builder("lifeboat.backup.last.size.bytes", size, AtomicLong::get)
-                .description("Stored size of the newest successful backup").tag("database", database).register(registry);
-        Gauge.builder("lifeboat.backup.running", active, AtomicLong::get)
-                .description("1 while a backup of the database runs").tag("database", database).register(registry);
-        Gauge.builder("lifeboat.backup.last.run.success", outcome, v -> v.get() < 0 ? Double.NaN : v.get())
-                .description("How the latest backup run since start-up ended: 1 success, 0 failure (NaN before the first)")
-                .tag("database", database).register(registry);
-        Gauge.builder("lifeboat.backup.last.duration.seconds", duration, v -> v.get() < 0 ? Double.NaN : v.get() / 1000.0)
-                .description("Duration of the newest successful backup").tag("database", database).register(registry);
-        Gauge.builder("lifeboat.backup.tool.compatible", toolCompatible.computeIfAbsent(database, d -> new AtomicLong(-1)),
-                        v -> v.get() < 0 ? Double.NaN : v.get())
-                .description("1 when a pg_dump here can dump the database's server, 0 when the server is newer than "
-                        + "every pg_dump here and backups are refused (NaN until the server was asked)")
-                .tag("database", database).register(registry);
+        Gauges.register(registry, "lifeboat.backup.last.success.timestamp.seconds", database, success, AtomicLong::get,
+                "Finish time of the newest successful backup (Unix seconds)");
+        Gauges.register(registry, "lifeboat.backup.last.size.bytes", database, size, AtomicLong::get,
+                "Stored size of the newest successful backup");
+        Gauges.register(registry, "lifeboat.backup.running", database, active, AtomicLong::get,
+                "1 while a backup of the database runs");
+        Gauges.register(registry, "lifeboat.backup.last.run.success", database, outcome,
+                v -> v.get() < 0 ? Double.NaN : v.get(),
+                "How the latest backup run since start-up ended: 1 success, 0 failure (NaN before the first)");
+        Gauges.register(registry, "lifeboat.backup.last.duration.seconds", database, duration,
+                v -> v.get() < 0 ? Double.NaN : v.get() / 1000.0, "Duration of the newest successful backup");
+        Gauges.register(registry, "lifeboat.backup.tool.compatible", database,
+                toolCompatible.computeIfAbsent(database, d -> new AtomicLong(-1)),
+                v -> v.get() < 0 ? Double.NaN : v.get(),
+                "1 when a pg_dump here can dump the database's server, 0 when the server is newer than every pg_dump "
+                        + "here and backups are refused (NaN until the server was asked)");
         counter(database, "success");
         counter(database, "failure");
     }

@@ -19,7 +19,6 @@ import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.wal.WalNames;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -179,8 +178,7 @@ public final class WalReceiver {
      */
     private void gauge(MeterRegistry registry, String name, AtomicLong state,
                        java.util.function.ToDoubleFunction<AtomicLong> value, String description) {
-        Optional.ofNullable(registry.find(name).tag("database", database).gauge()).ifPresent(registry::remove);
-        Gauge.builder(name, state, value).description(description).tag("database", database).register(registry);
+        dev.lifeboat.common.metrics.Gauges.register(registry, name, database, state, value, description);
     }
 
     public String database() {
