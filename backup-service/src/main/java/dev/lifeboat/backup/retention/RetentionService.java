@@ -264,11 +264,14 @@ public class RetentionService {
         }
     }
 
-    /** Deletes a base backup: its metadata first (it leaves every listing), then its data. */
+    /** Deletes a base backup: its metadata first (it leaves every listing), then its data, then its drills' records. */
     private void removeBase(String label, String id, String actor, Reason reason) {
         try {
             store.delete(catalog.baseMetadataKey(label, id));
             store.delete(catalog.baseDataKey(label, id));
+            for (ObjectStore.ObjectInfo record : store.list(catalog.verificationsPrefix(label) + id + "/")) {
+                store.delete(record.key());
+            }
         } catch (IOException e) {
             AUDIT.errorf("deletion of base backup %s (database %s, reason %s) by %s FAILED midway: %s", id, label,
                     reason, actor, e.getMessage());

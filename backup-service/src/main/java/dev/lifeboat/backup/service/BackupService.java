@@ -259,7 +259,7 @@ public class BackupService {
     /**
      * A base backup on a worker thread: the BASE_BACKUP step ({@link BaseBackups#copy}), then its metadata written
      * last. Records the outcome on the job, never throws. Not in the backup metrics (those describe logical
-     * backups) and not sent to verify-service (base backup verification comes with the WAL archive).
+     * backups); announced to verify-service, whose verification of it is a point-in-time drill.
      */
     void runBase(BackupJob job, BaseBackups.Checked checked) {
         String db = job.database();
@@ -281,6 +281,7 @@ public class BackupService {
             LOG.infof("Base backup %s of %s completed: %d bytes, %d stored, %.1f s, WAL %s to %s on timeline %d", job.id(),
                     db, metadata.rawSizeBytes(), metadata.storedSizeBytes(), metadata.durationSeconds(),
                     metadata.startLsn(), metadata.endLsn(), metadata.timeline());
+            verifyNotifier.baseCompleted(metadata);
         } catch (Exception | Error e) {
             String reason = job.interruption() != null ? job.interruption() : Errors.describe(e);
             job.log().failRunning(reason);
@@ -598,22 +599,10 @@ public class BackupService {
                 names);
     }
 
-    /**
-     * The roles the database's objects refer to: owners and grantees (and grantors) of its objects, of default
-     * privileges and of policies (pg_shdepend records them per database), the database's owner and the roles in its
-     * ACL. Not the bootstrap superuser (oid 10, which pg_shdepend does not record anyway: every server has one) and
-     * not the predefined {@code pg_*} roles, which every server of the major has.
-     */
+    /** The roles the database's objects refer to ({@link RoleScript#REFERENCED_ROLES_SQL}). */
     private List<String> referencedRoles(PgConnection connection) throws IOException {
-        String sql = "SELECT coalesce(json_agg(r.rolname ORDER BY r.rolname), '[]') FROM pg_roles r"
-                + " WHERE r.oid <> 10 AND r.rolname !~ '^pg_' AND r.oid IN ("
-                + "SELECT refobjid FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass"
-                + " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                + " UNION SELECT datdba FROM pg_database WHERE datname = current_database()"
-                + " UNION SELECT a.grantee FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database()"
-                + " UNION SELECT a.grantor FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database())";
         String json = pgTools.psqlQuery(pgTools.newest("psql"), connection.withSettings(Map.of("client_encoding",
-                "UTF8")), sql).strip();
+                "UTF8")), RoleScript.REFERENCED_ROLES_SQL).strip();
         return List.of(Json.read(json.getBytes(StandardCharsets.UTF_8), String[].class));
     }
 

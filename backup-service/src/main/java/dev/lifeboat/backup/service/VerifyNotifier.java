@@ -5,6 +5,7 @@ import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.client.VerifyServiceClient;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
 import dev.lifeboat.common.model.Trigger;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -32,13 +33,24 @@ public class VerifyNotifier {
         }
         // a custom-format dump cannot be restored by restore-service yet, so only its stored bytes can be proven
         Level level = backup.format() == DumpFormat.PLAIN ? Level.FULL : Level.CHECKSUM;
+        announce(backup.id(), level);
+    }
+
+    /** A new base backup: its full verification recovers it with its WAL (a point-in-time drill). */
+    void baseCompleted(BaseBackupMetadata base) {
+        if (verify.configured()) {
+            announce(base.id(), Level.FULL);
+        }
+    }
+
+    private void announce(String id, Level level) {
         Thread.ofVirtual().name("notify-verify-service").start(() -> {
             try {
-                VerificationView v = verify.request(backup.id(), level, VerificationRecord.Trigger.NEW_BACKUP);
-                LOG.infof("verify-service queued %s verification %s of backup %s", level, v.id(), backup.id());
+                VerificationView v = verify.request(id, level, VerificationRecord.Trigger.NEW_BACKUP);
+                LOG.infof("verify-service queued %s verification %s of backup %s", level, v.id(), id);
             } catch (RuntimeException e) {
                 LOG.warnf("verify-service was not told about backup %s (%s); its sweep will find the backup",
-                        backup.id(), e.getMessage());
+                        id, e.getMessage());
             }
         });
     }

@@ -80,6 +80,20 @@ public final class RoleScript {
     }
 
     /**
+     * The roles the current database's objects refer to, as a JSON array of names: owners and grantees (and grantors)
+     * of its objects, of default privileges and of policies (pg_shdepend records them per database), the database's
+     * owner and the roles in its ACL. Not the bootstrap superuser (oid 10, which pg_shdepend does not record anyway:
+     * every server has one) and not the predefined {@code pg_*} roles, which every server of the major has.
+     */
+    public static final String REFERENCED_ROLES_SQL = "SELECT coalesce(json_agg(r.rolname ORDER BY r.rolname), '[]') "
+            + "FROM pg_roles r WHERE r.oid <> 10 AND r.rolname !~ '^pg_' AND r.oid IN ("
+            + "SELECT refobjid FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass"
+            + " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            + " UNION SELECT datdba FROM pg_database WHERE datname = current_database()"
+            + " UNION SELECT a.grantee FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database()"
+            + " UNION SELECT a.grantor FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database())";
+
+    /**
      * Streams {@code dumpall} (pg_dumpall's output) to {@code out}, keeping the session settings and the statements
      * about the roles in {@code keep}: their CREATE, attributes, settings, comment and security labels, their
      * memberships in each other and in predefined ({@code pg_*}) roles, and their privileges on parameters. Comments and

@@ -85,6 +85,7 @@ public class RestoreResource {
                     + "and \"pointInTime\" (with \"database\": " + PointInTime.FORM + ").");
         }
         PointInTime pointInTime = null;
+        String database = request.database();
         if (byTime) {
             pointInTime = PointInTime.parse(request.pointInTime());
             if (request.database() == null || request.database().isBlank()) {
@@ -92,11 +93,20 @@ public class RestoreResource {
                         + "backups and WAL archive to recover from.");
             }
             backup = null;
+        } else if (BackupIds.isBase(backup)) {
+            // a base backup by id: recovered to its own end (the drill verify-service runs), then dumped and loaded
+            String label = BackupIds.labelOfBase(backup);
+            if (request.database() != null && !request.database().isBlank() && !request.database().equals(label)) {
+                throw new InvalidRequest("Base backup " + backup + " is of database '" + label + "', not '"
+                        + request.database().replaceAll("\\p{Cntrl}", "?") + "'.");
+            }
+            pointInTime = PointInTime.END_OF_BACKUP;
+            database = label;
         } else if (!RestoreRequestSpec.LATEST.equals(backup) && !RestoreRequestSpec.LATEST_VERIFIED.equals(backup)) {
             BackupIds.validate(backup);
         }
-        if (request.database() != null && !request.database().isBlank()) {
-            BackupIds.validateLabel(request.database());
+        if (database != null && !database.isBlank()) {
+            BackupIds.validateLabel(database);
         }
         RestoreMode mode = null;
         if (request.mode() != null) {
@@ -117,7 +127,7 @@ public class RestoreResource {
         boolean safety = request.safetyBackup() != null ? request.safetyBackup() : target.safetyBackup();
         boolean scaleDown = request.scaleDown() == null || request.scaleDown();
         RestoreJob job = service.start(request.target(),
-                new RestoreRequestSpec(backup, request.database(), mode, safety, scaleDown, roles, pointInTime));
+                new RestoreRequestSpec(backup, database, mode, safety, scaleDown, roles, pointInTime));
         URI location = uri.getBaseUriBuilder().path("api/v1/restores").path(job.id()).build();
         if (!wait) {
             return Response.accepted(view(job)).location(location).build();

@@ -2,7 +2,9 @@ package dev.lifeboat.restore.service;
 
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.catalog.WalArchive;
+import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.PointInTimeUnreachable;
+import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.WalObject;
 import dev.lifeboat.common.wal.RecoveryWindow;
@@ -14,7 +16,7 @@ import java.util.Optional;
 
 /**
  * What a point-in-time restore recovers from, chosen before anything is touched: the newest trusted base backup of
- * the database that finished before the target instant and whose WAL is archived without a gap from its start
+ * the database (not one whose drill failed) that finished before the target instant and whose WAL is archived without a gap from its start
  * segment through its end LSN and on to the target ({@link RecoveryWindow}, which also follows a timeline switch whose
  * history file is archived). The archive's end is the newest {@link WalObject#reachableUntil}; {@code latest} is as far
  * as the newest restorable base backup's unbroken WAL goes.
@@ -32,9 +34,32 @@ record PitrPlan(BaseBackupMetadata base, Instant target, Instant archiveEnd, int
                 + archiveEnd;
     }
 
+    /**
+     * The restore of base backup {@code id} itself, to its end ({@link PointInTime#END_OF_BACKUP}): the WAL from its
+     * start segment through its end LSN must be archived; refused with {@link PointInTimeUnreachable} naming the
+     * missing segment otherwise (it may not be archived yet: a base backup counts once it is).
+     */
+    static PitrPlan forBase(BackupCatalog catalog, WalArchive archive, String id) {
+        BaseBackupMetadata base = catalog.findBase(id).orElseThrow(() -> new BackupNotFound("No completed base backup "
+                + id + " (GET /api/v1/backups?database=" + BackupIds.labelOfBase(id) + " on backup-service lists them)."));
+        List<WalObject> wal = archive.list(base.database());
+        RecoveryWindow.Chain chain = RecoveryWindow.of(List.of(base), wal).chains().get(0);
+        if (!chain.recoverable()) {
+            throw new PointInTimeUnreachable("Base backup " + id + " cannot be recovered (yet): WAL segment "
+                    + chain.missing() + " is not archived, and replay needs every segment from its start ("
+                    + base.startLsn() + ") through its end (" + base.endLsn() + ").");
+        }
+        Instant end = wal.stream().map(WalObject::reachableUntil).filter(Objects::nonNull)
+                .max(Comparator.naturalOrder()).orElse(base.finishedAt());
+        return new PitrPlan(base, base.finishedAt(), end, chain.endIndex() + 1);
+    }
+
     /** Chooses, or refuses with {@link PointInTimeUnreachable} naming the instants. */
     static PitrPlan choose(BackupCatalog catalog, WalArchive archive, String label, PointInTime pointInTime) {
-        List<BaseBackupMetadata> bases = catalog.listBase(label); // trusted ones, newest first
+        // trusted ones, newest first, less those whose drill (verify-service) proved them or their WAL bad
+        java.util.Map<String, List<dev.lifeboat.common.model.VerificationRecord>> drills = catalog.verifications(label);
+        List<BaseBackupMetadata> bases = catalog.listBase(label).stream()
+                .filter(b -> !BackupCatalog.provenBad(drills.getOrDefault(b.id(), List.of()))).toList();
         if (bases.isEmpty()) {
             throw new PointInTimeUnreachable("Database '" + label + "' has no base backup: a point-in-time restore "
                     + "starts from one (POST /api/v1/backups {\"database\": \"" + label + "\", \"kind\": \"base\"}).");

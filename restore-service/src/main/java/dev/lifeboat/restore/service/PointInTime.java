@@ -9,14 +9,21 @@ import java.time.format.DateTimeParseException;
 
 /**
  * The instant a point-in-time restore recovers to: an ISO-8601 date-time with an explicit offset ({@code Z},
- * {@code +01:00}, {@code -05:00}), or {@code latest} (null {@link #at}): the end of the WAL archive.
+ * {@code +01:00}, {@code -05:00}), or {@code latest} (null {@link #at}): the end of the WAL archive; or, for the
+ * restore of a base backup by its id ({@link #END_OF_BACKUP}), the base backup's own end: the first consistent
+ * point ({@code recovery_target = 'immediate'}), which is what verify-service's drill of a base backup recovers to.
  */
-public record PointInTime(Instant at) {
+public record PointInTime(Instant at, boolean endOfBackup) {
+    public static final PointInTime END_OF_BACKUP = new PointInTime(null, true);
     public static final String LATEST = "latest";
     public static final String FORM = "\"<ISO-8601 date-time with an offset>\" such as \"2026-12-02T10:15:00+01:00\" or "
             + "\"2026-12-02T09:15:00Z\", or \"latest\"";
     /** As recovery_target_time takes it: UTC, microseconds, the offset written out. */
     private static final DateTimeFormatter SERVER = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSSxxx");
+
+    public PointInTime(Instant at) {
+        this(at, false);
+    }
 
     /** Parses a request's {@code pointInTime}; a time without an offset is refused (it would be ambiguous). */
     public static PointInTime parse(String text) {
@@ -33,7 +40,7 @@ public record PointInTime(Instant at) {
     }
 
     public boolean latest() {
-        return at == null;
+        return at == null && !endOfBackup;
     }
 
     /** The value of {@code recovery_target_time}, e.g. {@code 2026-12-02 09:15:00.000000+00:00}. */
@@ -43,6 +50,6 @@ public record PointInTime(Instant at) {
 
     @Override
     public String toString() {
-        return at == null ? LATEST : at.toString();
+        return endOfBackup ? "the end of the base backup" : at == null ? LATEST : at.toString();
     }
 }

@@ -240,7 +240,9 @@ final class RecoveryInstance implements AutoCloseable {
         settings.put("restore_command", restoreCommand());
         settings.put("recovery_target_timeline", "latest");
         settings.put("recovery_target_action", "promote");
-        if (!target.latest()) {
+        if (target.endOfBackup()) {
+            settings.put("recovery_target", "immediate"); // the base backup's consistent point, no further
+        } else if (!target.latest()) {
             settings.put("recovery_target_time", target.recoveryTargetTime());
         }
         settings.put("shared_preload_libraries", preloadLibraries());

@@ -24,6 +24,8 @@ public final class RestoreJob extends Job<RestoreStep> {
     volatile PitrPlan plan;
     /** Point in time: the private server while it exists; the load dumps it. */
     volatile RecoveryInstance recovery;
+    /** The database of the recovered cluster that is dumped into the target (point in time). */
+    volatile String recoveredDatabase;
     /** Why the restore is being stopped early (shutdown); null while it may run on. */
     private volatile String interruption;
 

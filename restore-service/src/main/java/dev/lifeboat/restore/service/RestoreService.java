@@ -244,12 +244,14 @@ public class RestoreService {
      */
     private PitrPlan plan(RestoreJob job, String targetName, Target target, RestoreRequestSpec spec) {
         String label = spec.database();
-        job.log().begin(RestoreStep.RESOLVE, "database " + label + " at " + spec.pointInTime());
+        job.log().begin(RestoreStep.RESOLVE, spec.pointInTime().endOfBackup() ? "base backup " + spec.backup()
+                : "database " + label + " at " + spec.pointInTime());
         if (!target.scratch() && target.databaseLabel().isPresent() && !target.databaseLabel().get().equals(label)) {
             throw new InvalidRequest("Target '" + targetName + "' holds database '" + target.databaseLabel().get()
                     + "', not '" + label + "'. Restore it into a scratch target.");
         }
-        PitrPlan plan = PitrPlan.choose(catalog, walArchive, label, spec.pointInTime());
+        PitrPlan plan = spec.pointInTime().endOfBackup() ? PitrPlan.forBase(catalog, walArchive, spec.backup())
+                : PitrPlan.choose(catalog, walArchive, label, spec.pointInTime());
         BaseBackupMetadata base = plan.base();
         if (base.encryptionRecipients() != null && !base.encryptionRecipients().isEmpty() && identities().isEmpty()) {
             throw new InvalidRequest("Base backup " + base.id() + " is encrypted but no age identity is configured "
@@ -263,10 +265,10 @@ public class RestoreService {
 
     /**
      * FETCH_BASE and REPLAY_WAL: the private server of the base backup's major gets the base backup unpacked, replays
-     * the WAL served from the archive up to the instant and is promoted. Runs before the workloads are scaled down:
+     * the WAL served from the archive up to the instant and is promoted; then the roles plan against the target. Runs before the workloads are scaled down:
      * the target is untouched until its dump is loaded.
      */
-    private void recover(RestoreJob job, PitrPlan plan) {
+    private TargetRoles.Plan recover(RestoreJob job, PitrPlan plan, Target target) {
         BaseBackupMetadata base = plan.base();
         RestoreServiceConfig.Pitr pitr = config.restore().pitr();
         int major = Integer.parseInt(base.serverVersion().split("\\.")[0]);
@@ -279,7 +281,8 @@ public class RestoreService {
         job.log().end(RestoreStep.FETCH_BASE, Step.Status.DONE, base.rawSizeBytes() + " bytes of tar from "
                 + job.bytesRestored() + " stored bytes checked and unpacked");
         PointInTime at = job.spec().pointInTime();
-        String to = at.latest() ? "the end of the archive (" + plan.archiveEnd() + ")"
+        String to = at.endOfBackup() ? "the end of base backup " + base.id() + " (" + base.endLsn() + ")"
+                : at.latest() ? "the end of the archive (" + plan.archiveEnd() + ")"
                 : "recovery_target_time " + at.recoveryTargetTime();
         job.log().begin(RestoreStep.REPLAY_WAL, "PostgreSQL " + instance.program().release() + " recovering to " + to);
         journal.report(job.id());
@@ -287,7 +290,24 @@ public class RestoreService {
         instance.start(at);
         String stopped = instance.awaitPromoted(at, limit, job::interruption,
                 progress -> job.log().detail(RestoreStep.REPLAY_WAL, progress));
-        job.log().end(RestoreStep.REPLAY_WAL, Step.Status.DONE, "recovered to " + to + " and promoted; " + stopped);
+        TargetRoles.Plan roles = recoveredRoles(job, target);
+        job.log().end(RestoreStep.REPLAY_WAL, Step.Status.DONE, "recovered to " + to + " and promoted; " + stopped
+                + "; database " + job.recoveredDatabase + ", " + roles.describe());
+        return roles;
+    }
+
+    /**
+     * After recovery, before anything is touched: which database of the recovered cluster is restored, and the roles
+     * it refers to against the target ({@link TargetRoles#fromRecovered}; {@code require} refuses here).
+     */
+    private TargetRoles.Plan recoveredRoles(RestoreJob job, Target target) {
+        RecoveryInstance instance = job.recovery;
+        job.recoveredDatabase = sourceDatabase(job, instance, target);
+        TargetRoles.Plan plan = TargetRoles.fromRecovered(pgTools, instance.program().major(),
+                instance.connection(job.recoveredDatabase), targets.connection(job.target(), target.scratch()
+                        ? target.maintenanceDatabase() : target.database()), job.spec().roles(), !target.scratch(),
+                job.target(), config.restore().timeout());
+        return plan;
     }
 
     /**
@@ -396,7 +416,7 @@ public class RestoreService {
         RestoreFailure kind = null;
         try {
             if (job.plan != null) {
-                recover(job, job.plan); // before the workloads go down: the target is untouched meanwhile
+                roles = recover(job, job.plan, target); // before the workloads go down: the target is untouched
             } else {
                 // an archived backup is made readable before anything changes: workloads stay up during the wait
                 awaitArchive(job, backup);
@@ -603,7 +623,7 @@ public class RestoreService {
             job.log().begin(step, (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());
             source = DumpLoader.fromBackup(store, backup, identities(), job.stored);
         } else {
-            String from = sourceDatabase(job, recovery, target);
+            String from = job.recoveredDatabase;
             PgTools.Program dumper = pgTools.forServer("pg_dump", recovery.program().major());
             job.log().begin(step, "pg_dump " + dumper.release() + " of " + from + " on the recovered instance into "
                     + (clean ? "clean-schema" : "fresh database") + " " + database + " with " + psql.version());

@@ -12,7 +12,14 @@ import dev.lifeboat.common.pg.RoleScript;
 import dev.lifeboat.common.pipeline.Measure;
 import dev.lifeboat.common.pipeline.ReadChain;
 import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.pg.PgProcess;
+import dev.lifeboat.common.pg.TimeLimit;
+import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.time.Duration;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +50,7 @@ final class TargetRoles {
             if (inBackup.isEmpty()) {
                 return "no roles stored with the backup";
             }
-            return inBackup.size() + " roles in the backup" + (missing.isEmpty() ? ", all present on the target"
+            return inBackup.size() + " roles referred to" + (missing.isEmpty() ? ", all present on the target"
                     : ", missing on the target (created in the load): " + missing);
         }
     }
@@ -86,6 +93,72 @@ final class TargetRoles {
         } catch (IOException e) {
             throw new ChecksumMismatch("The roles object of backup " + backup.id() + " is not readable SQL: "
                     + e.getMessage());
+        }
+    }
+
+    /**
+     * The roles database {@code source} of a recovered cluster (a point-in-time restore) refers to
+     * ({@link RoleScript#REFERENCED_ROLES_SQL}), their definitions read from that cluster with pg_dumpall
+     * {@code --roles-only}, against the target server, as {@link #plan} does for a logical backup's roles object.
+     * Passwords are carried only into an in-place target ({@code passwords}); a scratch target gets the missing roles
+     * NOLOGIN, as a roles object without passwords would.
+     *
+     * @throws RolesMissing with {@link RolesOption#REQUIRE} when the target lacks any, naming them
+     */
+    static Plan fromRecovered(PgTools pgTools, int major, PgConnection source, PgConnection target, RolesOption option,
+                              boolean passwords, String targetName, Duration timeout) {
+        String json = pgTools.psqlQuery(pgTools.forServer("psql", major), source.withSettings(
+                java.util.Map.of("client_encoding", "UTF8")), RoleScript.REFERENCED_ROLES_SQL).strip();
+        List<String> referenced;
+        try {
+            referenced = List.of(Json.read(json.getBytes(StandardCharsets.UTF_8), String[].class));
+        } catch (IOException e) {
+            throw new IllegalStateException("Unexpected answer about the recovered database's roles: " + e.getMessage(), e);
+        }
+        List<String> missing = missing(pgTools, target, referenced);
+        if (option == RolesOption.REQUIRE && !missing.isEmpty()) {
+            throw new RolesMissing("Target '" + targetName + "' lacks roles that the recovered database refers to: "
+                    + missing + ". Nothing was changed. Create them first, or send \"roles\": \"create-missing\" to "
+                    + "create them in the restore.");
+        }
+        if (missing.isEmpty()) {
+            return new Plan(referenced, missing, "");
+        }
+        List<String> args = new java.util.ArrayList<>(List.of("--no-password", "--roles-only",
+                "--database=" + source.database()));
+        if (!passwords) {
+            args.add("--no-role-passwords");
+        }
+        StringWriter text = new StringWriter();
+        try (PgProcess dumpall = PgProcess.start(pgTools.forServer("pg_dumpall", major).path(), args,
+                source.withSettings(java.util.Map.of("client_encoding", "UTF8")), pgTools.connectTimeout(),
+                new TimeLimit(timeout, "lifeboat.restore.timeout"))) {
+            dumpall.stdin().close();
+            Writer bounded = new Writer() {
+                @Override
+                public void write(char[] c, int off, int len) throws IOException {
+                    if (text.getBuffer().length() + len > MAX_ROLES_BYTES) {
+                        throw new IOException("pg_dumpall --roles-only wrote more than " + MAX_ROLES_BYTES + " bytes");
+                    }
+                    text.write(c, off, len);
+                }
+
+                @Override
+                public void flush() {
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            RoleScript.filter(new BufferedReader(new InputStreamReader(dumpall.stdout(), StandardCharsets.UTF_8)),
+                    referenced, bounded);
+            dumpall.waitSuccess();
+            List<RoleScript.Statement> statements = RoleScript.parse(new StringReader(text.toString()));
+            return new Plan(referenced, missing, RoleScript.createMissing(statements, missing, passwords));
+        } catch (IOException e) {
+            throw new IllegalStateException("Cannot read the role definitions of the recovered cluster: "
+                    + e.getMessage(), e);
         }
     }
 

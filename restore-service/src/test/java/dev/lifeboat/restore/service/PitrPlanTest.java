@@ -12,6 +12,10 @@ import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.Compression;
 import dev.lifeboat.common.model.Trigger;
+import dev.lifeboat.common.model.VerificationRecord;
+import dev.lifeboat.common.model.VerificationRecord.Level;
+import dev.lifeboat.common.model.VerificationRecord.Result;
+import dev.lifeboat.common.model.VerificationRecord.StepName;
 import dev.lifeboat.common.model.WalObject.Kind;
 import dev.lifeboat.common.pipeline.Codec;
 import dev.lifeboat.common.store.FilesystemObjectStore;
@@ -78,6 +82,41 @@ class PitrPlanTest {
         PitrPlan latest = PitrPlan.choose(catalog, wal, "main", PointInTime.parse("latest"));
         assertThat(latest.target()).isEqualTo(T0.plusSeconds(2400)).isEqualTo(latest.archiveEnd());
         assertThat(latest.base().id()).isEqualTo(newer.id());
+    }
+
+    @Test
+    void aBaseBackupByIdRecoversToItsEndOnceItsWalIsArchived() throws Exception {
+        BaseBackupMetadata base = base(0, "0/1000028", "0/2000138");
+        segment(1, 5);
+        assertThatThrownBy(() -> PitrPlan.forBase(catalog, wal, base.id()))
+                .isInstanceOf(PointInTimeUnreachable.class)
+                .hasMessageContaining("WAL segment 000000010000000000000002 is not archived");
+        segment(2, 10);
+        segment(3, 15);
+        PitrPlan plan = PitrPlan.forBase(catalog, wal, base.id());
+        assertThat(plan.base().id()).isEqualTo(base.id());
+        assertThat(plan.target()).isEqualTo(base.finishedAt());
+        assertThat(plan.segments()).as("start through end segment, not beyond").isEqualTo(2);
+        assertThat(PointInTime.END_OF_BACKUP.latest()).isFalse();
+        assertThatThrownBy(() -> PitrPlan.forBase(catalog, wal, "main_base_20261202_110000.tar.zst"))
+                .hasMessageContaining("No completed base backup main_base_20261202_110000.tar.zst");
+    }
+
+    @Test
+    void aBaseBackupWhoseDrillFailedIsNotChosen() throws Exception {
+        BaseBackupMetadata older = base(0, "0/1000028", "0/1000138");
+        BaseBackupMetadata newer = base(20, "0/3000028", "0/3000138");
+        for (int n = 1; n <= 4; n++) {
+            segment(n, 10 * n);
+        }
+        assertThat(PitrPlan.choose(catalog, wal, "main", new PointInTime(T0.plusSeconds(2100))).base().id())
+                .isEqualTo(newer.id());
+        catalog.recordVerification(new VerificationRecord(VerificationRecord.SCHEMA_VERSION, "verify_20261202_110000_x",
+                newer.id(), "main", Level.FULL, VerificationRecord.Trigger.NEW_BACKUP, Result.FAILED,
+                T0.plusSeconds(3000), T0.plusSeconds(3010), 10, StepName.CHECKSUM, null,
+                "WAL segment 000000010000000000000003 fails its SHA-256", null, null, null, null, List.of()), 5);
+        assertThat(PitrPlan.choose(catalog, wal, "main", new PointInTime(T0.plusSeconds(2100))).base().id())
+                .as("the older base backup's WAL reaches the instant too").isEqualTo(older.id());
     }
 
     @Test

@@ -8,6 +8,7 @@ import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.InvalidRequest;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.job.JobRecord;
 import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.job.Step;
@@ -75,6 +76,16 @@ public class VerificationResource {
             }
             trigger = Trigger.valueOf(request.trigger());
         }
+        if (BackupIds.isBase(request.backupId())) {
+            if (level != Level.FULL) {
+                throw new InvalidRequest("Base backup " + request.backupId() + " is verified at level full only (a "
+                        + "point-in-time drill: recovered with its WAL, every table read, amcheck, the SQL checks).");
+            }
+            BaseBackupMetadata base = catalog.findBase(request.backupId()).orElseThrow(() -> new BackupNotFound(
+                    "No completed base backup " + request.backupId() + "."));
+            databases.require(base.database());
+            return answer(service.submitBase(base, trigger), wait, uri);
+        }
         BackupMetadata backup;
         if ("latest".equals(request.backupId())) {
             String label = label(request.database());
@@ -83,7 +94,11 @@ public class VerificationResource {
         } else {
             backup = catalog.get(BackupIds.validate(request.backupId()));
         }
-        VerificationJob job = service.submit(backup, level, trigger);
+        return answer(service.submit(backup, level, trigger), wait, uri);
+    }
+
+    /** 202 with the queued job, or with {@code wait} 201 once it finished. */
+    private Response answer(VerificationJob job, boolean wait, UriInfo uri) {
         URI location = uri.getBaseUriBuilder().path("api/v1/verifications").path(job.id()).build();
         if (!wait) {
             return Response.accepted(view(job)).location(location).build();
@@ -105,7 +120,7 @@ public class VerificationResource {
         String label = null;
         if (backupId != null && !backupId.isBlank()) {
             BackupIds.validate(backupId);
-            label = BackupIds.labelOf(backupId);
+            label = BackupIds.isBase(backupId) ? BackupIds.labelOfBase(backupId) : BackupIds.labelOf(backupId);
         } else if (database != null && !database.isBlank()) {
             label = databases.require(database);
         }

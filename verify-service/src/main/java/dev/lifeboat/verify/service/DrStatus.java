@@ -53,8 +53,9 @@ public record DrStatus(Health status, Instant generatedAt, List<Finding> finding
      * ({@code oldestRecoverable} to {@code newestRecoverable}), {@code rpoSeconds} (the age of the newest reachable
      * instant: what a point-in-time restore now would lose), {@code lastArchivedAt} (the newest WAL file stored),
      * {@code recoverableBaseBackups}, the segments missing from the archive ({@code gaps}), and from backup-service's WAL
- * receiver's last state record: {@code receiverUp}, {@code slotRetainedBytes} and the open continuity
- * {@code problems} (a gap, a lost slot, an unknown timeline).
+     * receiver's last state record: {@code receiverUp}, {@code slotRetainedBytes} and the open continuity
+     * {@code problems} (a gap, a lost slot, an unknown timeline); {@code lastDrill}, the newest point-in-time drill
+     * (a base backup's full verification) with its RTO. A base backup whose drill failed is left out of the window.
      */
     @RegisterForReflection
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -62,7 +63,17 @@ public record DrStatus(Health status, Instant generatedAt, List<Finding> finding
                        Instant checkedAt, Instant oldestRecoverable, Instant newestRecoverable, Long windowSeconds,
                        Long rpoSeconds, Instant lastArchivedAt, int recoverableBaseBackups, List<String> gaps,
                        Boolean receiverUp, Long slotRetainedBytes,
-                       List<dev.lifeboat.common.model.WalArchiveState.Problem> problems) {
+                       List<dev.lifeboat.common.model.WalArchiveState.Problem> problems, Drill lastDrill) {
+    }
+
+    /**
+     * The newest point-in-time drill: the full verification of a base backup, which recovers it with its WAL and
+     * restores it into a scratch database; {@code rtoSeconds} is how long that restore took.
+     */
+    @RegisterForReflection
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Drill(String verificationId, String backupId, Result result, Instant finishedAt, Double rtoSeconds,
+                        StepName failedStep, String error) {
     }
 
     /** A backup and its age now. */

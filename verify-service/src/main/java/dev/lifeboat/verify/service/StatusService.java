@@ -6,7 +6,9 @@ import dev.lifeboat.common.wal.RecoveryWindow;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.store.ArchiveRetrieval;
 import dev.lifeboat.common.store.ObjectStore;
+import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.Result;
@@ -158,7 +160,8 @@ public class StatusService {
                 .filter(b -> BackupCatalog.provenBad(records.getOrDefault(b.id(), List.of()))).map(BackupMetadata::id).toList();
         List<VerificationRecord> all = records.values().stream().flatMap(List::stream)
                 .sorted(Comparator.comparing(VerificationRecord::finishedAt).reversed()).toList();
-        Optional<VerificationRecord> lastRestore = all.stream()
+        // the logical backups' RTO; a base backup's drill has its own (pitr.lastDrill)
+        Optional<VerificationRecord> lastRestore = all.stream().filter(r -> !BackupIds.isBase(r.backupId()))
                 .filter(r -> r.level() == Level.FULL && r.restoreSeconds() != null).findFirst();
 
         // RPO: how much would be lost restoring the newest backup not known to be bad
@@ -217,7 +220,7 @@ public class StatusService {
         catalog.serverRefusal(label).ifPresent(refusal -> findings.add(new Finding(Health.AT_RISK,
                 "backups are refused (last checked " + refusal.checkedAt() + "): " + refusal.message())));
 
-        DrStatus.Pitr pitr = databases.pitrEnabled(label) ? pitr(label, now, findings) : null;
+        DrStatus.Pitr pitr = databases.pitrEnabled(label) ? pitr(label, now, records, findings) : null;
 
         DrStatus.SizeAnomaly anomaly = sizeAnomaly(backups);
         if (anomaly.flagged()) {
@@ -241,14 +244,31 @@ public class StatusService {
      * The point-in-time recovery part of a database's status, with its findings: PITR unavailable (backup-service's
      * check), no base backup restorable with the archived WAL yet, segments missing from the archive.
      */
-    private DrStatus.Pitr pitr(String label, Instant now, List<Finding> findings) {
+    private DrStatus.Pitr pitr(String label, Instant now, Map<String, List<VerificationRecord>> records,
+                               List<Finding> findings) {
         BackupCatalog.PitrCheck check = catalog.pitrCheck(label).orElse(null);
         if (check != null && !check.available()) {
             findings.add(new Finding(Health.AT_RISK, check.message() + " (checked " + check.checkedAt()
                     + "; logical backups go on)"));
         }
         List<WalObject> wal = walArchive.list(label);
-        RecoveryWindow.Window window = RecoveryWindow.of(catalog.listBase(label), wal);
+        // a base backup whose drill failed (damaged, or a WAL file it needs is) is not counted on
+        List<BaseBackupMetadata> bases = catalog.listBase(label);
+        List<String> failedDrills = bases.stream().map(BaseBackupMetadata::id)
+                .filter(id -> BackupCatalog.provenBad(records.getOrDefault(id, List.of()))).toList();
+        RecoveryWindow.Window window = RecoveryWindow.of(bases.stream().filter(b -> !failedDrills.contains(b.id()))
+                .toList(), wal);
+        DrStatus.Drill drill = records.entrySet().stream().filter(e -> BackupIds.isBase(e.getKey()))
+                .flatMap(e -> e.getValue().stream()).filter(r -> r.level() == Level.FULL)
+                .max(Comparator.comparing(VerificationRecord::finishedAt)).map(r -> new DrStatus.Drill(r.id(),
+                        r.backupId(), r.result(), r.finishedAt(), r.restoreSeconds(), r.failedStep(), r.error()))
+                .orElse(null);
+        if (!failedDrills.isEmpty()) {
+            findings.add(new Finding(Health.AT_RISK, failedDrills.size() + " base backup(s) failed their point-in-time "
+                    + "drill and are not counted on: " + String.join(", ", failedDrills.stream().limit(5).toList())
+                    + (drill != null && drill.result() == Result.FAILED ? " (newest: " + drill.failedStep() + ": "
+                    + drill.error() + ")" : "")));
+        }
         Instant lastArchived = wal.stream().map(WalObject::archivedAt).max(Comparator.naturalOrder()).orElse(null);
         if (window.empty() && (check == null || check.available())) {
             findings.add(new Finding(Health.AT_RISK, "point-in-time recovery: no base backup can be restored with the "
@@ -280,7 +300,7 @@ public class StatusService {
                 window.newest() == null ? null : seconds(window.newest(), now), lastArchived,
                 (int) window.chains().stream().filter(RecoveryWindow.Chain::recoverable).count(),
                 window.gaps().isEmpty() ? null : window.gaps(), state == null ? null : state.receiverUp(),
-                state == null ? null : state.slotRetainedBytes(), open.isEmpty() ? null : open);
+                state == null ? null : state.slotRetainedBytes(), open.isEmpty() ? null : open, drill);
     }
 
     /** Finish time of the newest passed verification per level, to seed the metrics after a restart. */

@@ -10,7 +10,9 @@ import dev.lifeboat.common.job.JobRecord;
 import dev.lifeboat.common.job.JobRegistry;
 import dev.lifeboat.common.job.JobsConfig;
 import dev.lifeboat.common.job.KeyLock;
+import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.DumpFormat;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
@@ -42,7 +44,8 @@ import org.jboss.logging.Logger;
  * target, and restore-service takes one restore per target), and stores each finished one as a record beside the
  * backup (DESIGN §2), where it survives restarts. A second request for a backup and level already queued or
  * running gets that job. Also decides what the schedules verify: the sweep, every recent backup without a verdict
- * (retrying errors with a growing delay), and the checksum pass, every retained backup. While a job runs, its job
+ * (retrying errors with a growing delay) and, for a database with point-in-time recovery, every recent base backup
+ * without one (its drill, {@link Verifier#verifyBase}); and the checksum pass, every retained logical backup. While a job runs, its job
  * record ({@link JobJournal}, {@code jobs/verification/<id>/}) says so to every replica and survives
  * this one: a verification whose replica died shows ABANDONED, and the sweep verifies its backup again.
  */
@@ -122,6 +125,22 @@ public class VerificationService {
         return job;
     }
 
+    /**
+     * Queues the full verification of base backup {@code base} (a point-in-time drill, {@link Verifier#verifyBase});
+     * when one is queued or running already, returns that one instead.
+     */
+    public synchronized VerificationJob submitBase(BaseBackupMetadata base, Trigger trigger) {
+        Optional<VerificationJob> same = jobs.findActive(j -> j.backupId().equals(base.id()));
+        if (same.isPresent()) {
+            return same.get();
+        }
+        VerificationJob job = jobs.register(null, new VerificationJob(IDS.next(), base.id(), base.database(),
+                Level.FULL, trigger));
+        LOG.infof("Verification %s (point-in-time drill) of base backup %s queued (%s)", job.id(), base.id(), trigger);
+        worker.execute(() -> run(job));
+        return job;
+    }
+
     /** Runs one verification on the worker thread; records the outcome, stores it, never throws. */
     void run(VerificationJob job) {
         // recorded from when it runs: a queued job's record would be rewritten every interval while it only waits
@@ -129,8 +148,16 @@ public class VerificationService {
         journal.track(job.id(), () -> record(job));
         job.onStep(() -> journal.report(job.id()));
         try {
-            Optional<BackupMetadata> backup = catalog.find(job.backupId()); // read afresh: what is stored now
-            if (backup.isEmpty()) {
+            boolean base = BackupIds.isBase(job.backupId());
+            Optional<BaseBackupMetadata> baseBackup = base ? catalog.findBase(job.backupId()) : Optional.empty();
+            // read afresh: what is stored now
+            Optional<BackupMetadata> backup = base ? Optional.empty() : catalog.find(job.backupId());
+            if (baseBackup.isPresent()) {
+                job.started(baseBackup.get().storedSizeBytes());
+                LOG.infof("Verification %s (point-in-time drill) of %s started", job.id(), job.backupId());
+                verifier.verifyBase(job, baseBackup.get());
+                job.finish(Result.PASSED, null, null, null, null);
+            } else if (backup.isEmpty()) {
                 job.started(0);
                 job.finish(Result.ERROR, StepName.METADATA, null, "Backup " + job.backupId()
                         + " has no metadata any more (deleted since the verification was asked for).", null);
@@ -222,6 +249,20 @@ public class VerificationService {
                         continue;
                     }
                     out.add(submit(backup, Level.FULL, Trigger.SWEEP));
+                }
+            }
+            for (BaseBackupMetadata base : databases.pitrEnabled(label) ? catalog.listBase(label)
+                    : List.<BaseBackupMetadata>of()) {
+                if (base.startedAt().isBefore(now.minus(config.verify().sweepWindow()))) {
+                    break; // newest first
+                }
+                if (needsFull(records.getOrDefault(base.id(), List.of()), now, config.verify().retryDelay())) {
+                    if (elsewhere == null) {
+                        elsewhere = verifiedElsewhere();
+                    }
+                    if (!elsewhere.containsKey(base.id())) {
+                        out.add(submitBase(base, Trigger.SWEEP));
+                    }
                 }
             }
         }

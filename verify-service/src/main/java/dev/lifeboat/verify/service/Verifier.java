@@ -14,6 +14,9 @@ import dev.lifeboat.common.error.Errors.PgToolFailed;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.job.Step;
 import dev.lifeboat.common.model.BackupMetadata;
+import dev.lifeboat.common.model.BaseBackupMetadata;
+import dev.lifeboat.common.catalog.WalArchive;
+import dev.lifeboat.common.wal.RecoveryWindow;
 import dev.lifeboat.common.model.TableFingerprint;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import dev.lifeboat.common.model.VerificationRecord.StepName;
@@ -36,6 +39,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -63,11 +67,13 @@ public class Verifier {
     private final PgTools pgTools;
     private final RestoredData restored;
     private final ArchiveWait archive;
+    private final WalArchive walArchive;
 
     public Verifier(VerifyServiceConfig config, BackupCatalog catalog, ObjectStore store, EncryptionConfig encryption,
                     RestoreServiceClient restores, Databases databases, PgTools pgTools, RestoredData restored,
-                    StoreConfig storeConfig) {
+                    StoreConfig storeConfig, WalArchive walArchive) {
         this.config = config;
+        this.walArchive = walArchive;
         this.archive = ArchiveWait.of(store, storeConfig);
         this.catalog = catalog;
         this.store = store;
@@ -175,32 +181,150 @@ public class Verifier {
             }
             throw r.verdict;
         }
-        String database = restore.get().database();
         try {
             step(job, StepName.CHECKSUM, backup.storedSizeBytes() + " stored bytes, read by the restore",
                     () -> checkedByRestore(job, backup, restore.get()) + roles.get());
-            PgConnection scratch = databases.scratch(database);
-            // one psql of the scratch server's major (or newer) for every read of the restore, found in the first
-            AtomicReference<PgTools.Program> psql = new AtomicReference<>();
-            step(job, StepName.FINGERPRINT, backup.fingerprint().size() + " tables", () -> {
-                psql.set(pgTools.forServer("psql", pgTools.serverVersionNum(scratch) / 10000));
-                return restored.compareFingerprint(job, backup, psql.get(), scratch);
-            });
-            if (config.verify().amcheck().enabled()) {
-                step(job, StepName.AMCHECK, null, () -> restored.amcheck(psql.get(), scratch));
-            } else {
-                job.log().skip(StepName.AMCHECK, "lifeboat.verify.amcheck.enabled=false");
-            }
-            Map<String, String> checks = databases.checks(backup.database());
-            if (checks.isEmpty()) {
-                job.log().skip(StepName.SQL_CHECKS, "no check configured for database " + backup.database()
-                        + " (lifeboat.verify.checks.*)");
-            } else {
-                step(job, StepName.SQL_CHECKS, checks.size() + " checks", () -> restored.sqlChecks(psql.get(), scratch, checks));
-            }
+            checkRestored(job, backup.database(), restore.get().database(),
+                    (psql, scratch) -> restored.compareFingerprint(job, backup, psql, scratch));
         } finally {
             dropScratch(job, restore.get());
         }
+    }
+
+    /**
+     * The full verification of a base backup, a point-in-time drill: METADATA (the base backup's, its data object,
+     * and the WAL from its start through its end LSN archived, waited for as a new base backup's last segment is
+     * archived a moment after it), RESTORE (restore-service recovers it with that WAL in a private instance to its
+     * end point and loads a pg_dump of it into a scratch database; its duration is the drill's RTO), CHECKSUM (that
+     * restore read the base backup and every WAL file through the read chain: a segment that fails its checksum or
+     * decryption fails the verification, named), FINGERPRINT (every table of the restored database read through the
+     * content fingerprint: there is no dump-time fingerprint to compare with, so what it proves is that every row
+     * reads back), AMCHECK, SQL_CHECKS and DROP_SCRATCH, as for a logical backup.
+     */
+    void verifyBase(VerificationJob job, BaseBackupMetadata base) {
+        AtomicInteger walFiles = new AtomicInteger();
+        step(job, StepName.METADATA, null, () -> baseMetadata(job, base, walFiles));
+        AtomicReference<RestoreView> restore = new AtomicReference<>();
+        try {
+            step(job, StepName.RESTORE, "point-in-time drill: recover to the end of " + base.id() + " into target "
+                    + config.verify().target() + "; its reads of the base backup and the WAL are the checksum", () -> {
+                RestoreView status = runRestore(job, base.id());
+                if (status.status() == JobState.FAILED) {
+                    if ((status.failedStep() == RestoreStep.FETCH_BASE || status.failedStep() == RestoreStep.REPLAY_WAL)
+                            && (status.failure() == RestoreFailure.BACKUP_DAMAGED
+                            || status.failure() == RestoreFailure.STORE_ERROR)) {
+                        throw readFailed(status, status.failedStep() == RestoreStep.FETCH_BASE
+                                ? "its read of base backup " + base.id() + " (" + store.locate(base.key()) + ") failed"
+                                : "its read of a WAL file failed");
+                    }
+                    throw notRestored(status);
+                }
+                return restored(job, status, restore);
+            });
+        } catch (ReadFailed r) {
+            job.log().begin(StepName.CHECKSUM, base.storedSizeBytes() + " stored bytes and " + walFiles.get()
+                    + " WAL file(s), read by the restore");
+            job.log().end(StepName.CHECKSUM, Step.Status.FAILED, r.verdict.getMessage());
+            throw r.verdict;
+        }
+        try {
+            step(job, StepName.CHECKSUM, base.storedSizeBytes() + " stored bytes and " + walFiles.get()
+                    + " WAL file(s), read by the restore", () -> {
+                job.checkedByRestore(base.storedSizeBytes());
+                return "base backup (" + base.storedSizeBytes() + " stored bytes) and " + walFiles.get() + " WAL "
+                        + "file(s) read by restore " + restore.get().id() + " through the read chain: sizes and SHA-256 "
+                        + "match, " + (base.encryptionRecipients() == null || base.encryptionRecipients().isEmpty() ? ""
+                        : "decrypted (age authenticated every chunk) and ") + "decoded to the end";
+            });
+            checkRestored(job, base.database(), restore.get().database(),
+                    (psql, scratch) -> restored.readAll(job, psql, scratch));
+        } finally {
+            dropScratch(job, restore.get());
+        }
+    }
+
+    /** FINGERPRINT's work on the scratch database, with the psql of its server. */
+    interface Fingerprint {
+        String run(PgTools.Program psql, PgConnection scratch) throws IOException;
+    }
+
+    /** FINGERPRINT, AMCHECK and SQL_CHECKS on the restored scratch database {@code database}. */
+    private void checkRestored(VerificationJob job, String label, String database, Fingerprint fingerprint) {
+        PgConnection scratch = databases.scratch(database);
+        // one psql of the scratch server's major (or newer) for every read of the restore, found in the first
+        AtomicReference<PgTools.Program> psql = new AtomicReference<>();
+        step(job, StepName.FINGERPRINT, null, () -> {
+            psql.set(pgTools.forServer("psql", pgTools.serverVersionNum(scratch) / 10000));
+            return fingerprint.run(psql.get(), scratch);
+        });
+        if (config.verify().amcheck().enabled()) {
+            step(job, StepName.AMCHECK, null, () -> restored.amcheck(psql.get(), scratch));
+        } else {
+            job.log().skip(StepName.AMCHECK, "lifeboat.verify.amcheck.enabled=false");
+        }
+        Map<String, String> checks = databases.checks(label);
+        if (checks.isEmpty()) {
+            job.log().skip(StepName.SQL_CHECKS, "no check configured for database " + label
+                    + " (lifeboat.verify.checks.*)");
+        } else {
+            step(job, StepName.SQL_CHECKS, checks.size() + " checks", () -> restored.sqlChecks(psql.get(), scratch, checks));
+        }
+    }
+
+    /**
+     * METADATA of a base backup: consistent, its data object there with the recorded size, a key for it, and the WAL
+     * its recovery needs archived (waited for up to {@code lifeboat.verify.restore-timeout}; still missing then is an
+     * ERROR, tried again by the sweep). Counts that WAL into {@code walFiles}.
+     */
+    private String baseMetadata(VerificationJob job, BaseBackupMetadata base, AtomicInteger walFiles) throws IOException {
+        if (base.schemaVersion() != BaseBackupMetadata.SCHEMA_VERSION) {
+            throw new IllegalStateException("Base backup metadata schema version " + base.schemaVersion()
+                    + " is not one this verify-service reads (" + BaseBackupMetadata.SCHEMA_VERSION + "); upgrade it");
+        }
+        if (base.sha256() == null || base.sha256().isBlank()) {
+            throw new Defect(StepName.METADATA, "The metadata of " + base.id() + " records no SHA-256.");
+        }
+        String expectedKey = catalog.baseDataKey(base.database(), base.id());
+        if (!expectedKey.equals(base.key())) {
+            throw new Defect(StepName.METADATA, "The metadata of " + base.id() + " names the object " + base.key()
+                    + ", not " + expectedKey + ".");
+        }
+        boolean encrypted = base.encryptionRecipients() != null && !base.encryptionRecipients().isEmpty();
+        if (encrypted && identities().isEmpty()) {
+            throw new InvalidConfiguration("Base backup " + base.id() + " is encrypted but no age identity is "
+                    + "configured (lifeboat.encryption.identity-files)");
+        }
+        Optional<ObjectStore.ObjectInfo> object = store.stat(base.key());
+        if (object.isEmpty()) {
+            throw new Defect(StepName.METADATA, "The data object of " + base.id() + " is missing ("
+                    + store.locate(base.key()) + ").");
+        }
+        if (object.get().size() != base.storedSizeBytes()) {
+            throw new Defect(StepName.METADATA, "The data object of " + base.id() + " has " + object.get().size()
+                    + " bytes; its metadata records " + base.storedSizeBytes() + ". It is truncated or damaged.");
+        }
+        long deadline = System.nanoTime() + config.verify().restoreTimeout().toNanos();
+        RecoveryWindow.Chain chain;
+        while (true) {
+            chain = RecoveryWindow.of(List.of(base), walArchive.list(base.database())).chains().get(0);
+            if (chain.recoverable()) {
+                break;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("WAL segment " + chain.missing() + ", which recovering " + base.id()
+                        + " to its end (" + base.endLsn() + ") needs, was not archived within "
+                        + config.verify().restoreTimeout() + " (lifeboat.verify.restore-timeout); is the WAL receiver "
+                        + "of '" + base.database() + "' running?");
+            }
+            job.log().detail(StepName.METADATA, "waiting for WAL segment " + chain.missing() + " (the base backup ends "
+                    + "at " + base.endLsn() + ") to be archived");
+            sleep(1_000);
+        }
+        walFiles.set(chain.endIndex() + 1);
+        return "base backup schema v" + base.schemaVersion() + ", PostgreSQL " + base.serverVersion() + ", timeline "
+                + base.timeline() + ", " + base.startLsn() + " to " + base.endLsn() + ", " + base.compression()
+                + (encrypted ? ", age-encrypted" : ", not encrypted") + "; object present with " + base.storedSizeBytes()
+                + " bytes; the " + walFiles.get() + " WAL file(s) it needs are archived";
     }
 
     /** A step's work; returns what it found, for the record. */
@@ -380,19 +504,37 @@ public class Verifier {
     private String restore(VerificationJob job, BackupMetadata backup, AtomicReference<RestoreView> out)
             throws IOException {
         String waited = awaitArchive(job, backup, StepName.RESTORE);
+        RestoreView status = runRestore(job, backup.id());
+        if (status.status() == JobState.FAILED) {
+            if (status.failedStep() == RestoreStep.LOAD && (status.failure() == RestoreFailure.BACKUP_DAMAGED
+                    || status.failure() == RestoreFailure.STORE_ERROR)) {
+                // the load's read of the stored object failed: a damaged object is a defect, an unreadable store not
+                throw readFailed(status, "its read of the data object of " + backup.id() + " ("
+                        + store.locate(backup.key()) + ") failed");
+            }
+            throw notRestored(status);
+        }
+        return waited + restored(job, status, out);
+    }
+
+    /**
+     * Starts the restore of {@code backupId} into the scratch target (waiting while another restore holds it) and
+     * follows it to its end; returns its final view, failed or not.
+     */
+    private RestoreView runRestore(VerificationJob job, String backupId) {
         String target = config.verify().target();
         long deadline = System.nanoTime() + config.verify().restoreTimeout().toNanos();
         RestoreView status;
         while (true) {
             try {
-                status = restores.start(backup.id(), target);
+                status = restores.start(backupId, target);
                 break;
             } catch (PeerFailed e) {
                 if (e.peerStatus() == 409 && System.nanoTime() < deadline) {
                     sleep(5_000); // another restore into the scratch target runs; one at a time per target
                     continue;
                 }
-                if (e.peerStatus() == 422) {
+                if (e.peerStatus() == 422 && !e.getMessage().contains("point-in-time-unreachable")) {
                     throw new Defect(StepName.RESTORE, "restore-service refused the backup: " + e.getMessage());
                 }
                 throw e;
@@ -414,23 +556,29 @@ public class Verifier {
                 sleep(500 - answeredMillis); // a restore-service that does not wait (older): poll, not spin
             }
         }
-        if (status.status() == JobState.FAILED) {
-            if (status.failedStep() == RestoreStep.LOAD && (status.failure() == RestoreFailure.BACKUP_DAMAGED
-                    || status.failure() == RestoreFailure.STORE_ERROR)) {
-                // the load's read of the stored object failed: a damaged object is a defect, an unreadable store not
-                String what = "Restore " + status.id() + " stopped, as its read of the data object of " + backup.id()
-                        + " (" + store.locate(backup.key()) + ") failed: " + status.error();
-                throw new ReadFailed(status.failure() == RestoreFailure.BACKUP_DAMAGED ? new Defect(StepName.CHECKSUM,
-                        what) : new StepError(StepName.CHECKSUM, what, null));
-            }
-            // only proof about the backup is a verdict; the store, a timeout or the scratch server failing is not
-            if (status.failure() == RestoreFailure.BACKUP_DAMAGED || status.failure() == RestoreFailure.DUMP_REJECTED) {
-                throw new Defect(StepName.RESTORE, "The backup does not restore (restore " + status.id() + ", "
-                        + status.failure() + "): " + status.error());
-            }
-            throw new PeerFailed("Restore " + status.id() + " failed at " + status.failedStep() + " ("
+        return status;
+    }
+
+    /** A restore stopped by its read of stored bytes: a damaged object is the CHECKSUM's defect, a store error not. */
+    private static ReadFailed readFailed(RestoreView status, String what) {
+        String message = "Restore " + status.id() + " stopped, as " + what + ": " + status.error();
+        return new ReadFailed(status.failure() == RestoreFailure.BACKUP_DAMAGED
+                ? new Defect(StepName.CHECKSUM, message) : new StepError(StepName.CHECKSUM, message, null));
+    }
+
+    /** A failed restore: only proof about the backup is a verdict; the store, a timeout or the scratch server not. */
+    private static RuntimeException notRestored(RestoreView status) {
+        if (status.failure() == RestoreFailure.BACKUP_DAMAGED || status.failure() == RestoreFailure.DUMP_REJECTED) {
+            return new Defect(StepName.RESTORE, "The backup does not restore (restore " + status.id() + ", "
                     + status.failure() + "): " + status.error());
         }
+        return new PeerFailed("Restore " + status.id() + " failed at " + status.failedStep() + " ("
+                + status.failure() + "): " + status.error());
+    }
+
+    /** A completed restore: it went into a scratch database; its duration is the measured RTO. */
+    private String restored(VerificationJob job, RestoreView status, AtomicReference<RestoreView> out) {
+        String target = config.verify().target();
         if (status.database() == null || !status.database().startsWith(SCRATCH_PREFIX)) {
             throw new InvalidConfiguration("Target '" + target + "' restored into '" + status.database()
                     + "', not a scratch database: lifeboat.verify.target must name a scratch target");
@@ -440,7 +588,7 @@ public class Verifier {
                 ? Duration.between(status.startedAt(), status.finishedAt()).toMillis() / 1000.0 : 0;
         job.restoreSeconds(Math.round(seconds * 10) / 10.0);
         job.restore(status.id(), 100);
-        return waited + "restore " + status.id() + " into " + status.database() + " in " + Math.round(seconds * 10) / 10.0
+        return "restore " + status.id() + " into " + status.database() + " in " + Math.round(seconds * 10) / 10.0
                 + " s";
     }
 

@@ -1,5 +1,6 @@
 package dev.lifeboat.verify.service;
 
+import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import io.micrometer.core.instrument.Counter;
@@ -99,7 +100,8 @@ public class VerifyMetrics {
     void finished(VerificationRecord record) {
         DatabaseGauges g = gauges(record.database());
         counter(record.database(), record.level(), record.result()).increment();
-        if (record.result() == VerificationRecord.Result.PASSED) {
+        // a base backup's drill is not a logical backup's verification: its gauge stays the logical backups'
+        if (record.result() == VerificationRecord.Result.PASSED && !BackupIds.isBase(record.backupId())) {
             g.lastSuccess.get(record.level()).accumulateAndGet(record.finishedAt().getEpochSecond(), Math::max);
         }
     }
