@@ -30,6 +30,8 @@ LB_CLEANUP_HOOKS=()
 LB_CLEANED=0
 LB_PG_BIN="" LB_PG_DIR="" LB_PG_HOST="" LB_PG_PORT="" LB_PG_USER="" LB_PG_PASSWORD_FILE="" LB_PGPASS_FILE=""
 LB_STORE="" LB_KEY_FILE="" LB_AGE_RECIPIENT="" LB_TOKEN_FILE="" LB_AUTH_HEADER=""
+# The OS user lb_start_service runs the services as ("": this script's user); lb_stack_up sets it to postgres when root.
+LB_SERVICE_USER=""
 
 # ---- messages ------------------------------------------------------------------------------------------
 
@@ -96,7 +98,7 @@ lb_find_pg_bin() {
     LB_PG_BIN=$bin
 }
 
-# True when a prerequisite is there: jdk, postgresql (server programs), psql (psql and pg_dump), postgres-user and runuser (both only when root), or any command name.
+# True when a prerequisite is there: jdk, postgresql (server programs), psql (psql and pg_dump), postgres-user, runuser and setpriv (all three only when root), or any command name.
 lb_check() {
     local prog
     case $1 in
@@ -106,7 +108,7 @@ lb_check() {
             for prog in initdb pg_ctl postgres pg_dump; do [[ -x "$LB_PG_BIN/$prog" ]] || return 1; done ;;
         psql) lb_find_pg_bin && [[ -x "$LB_PG_BIN/pg_dump" ]] ;;
         postgres-user) (( EUID != 0 )) || id -u postgres >/dev/null 2>&1 ;;
-        runuser) (( EUID != 0 )) || command -v runuser >/dev/null 2>&1 ;;
+        runuser | setpriv) (( EUID != 0 )) || command -v "$1" >/dev/null 2>&1 ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }
@@ -117,7 +119,7 @@ lb_debian_package() {
         postgresql) echo postgresql ;;
         psql) echo postgresql-client ;;
         age | age-keygen) echo age ;;
-        runuser) echo util-linux ;;
+        runuser | setpriv) echo util-linux ;;
         promtool) echo prometheus ;;
         curl) printf '%s\n' curl ca-certificates ;;
         jdk | postgres-user) ;;
@@ -219,7 +221,8 @@ lb_pg_run() {
 # Runs psql against the server in LB_PG_*, quiet, without ~/.psqlrc, stopping at the first error.
 lb_psql() { lb_pg_run psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# Starts a throwaway PostgreSQL (new temp folder, free port, TCP on 127.0.0.1 only, random password); sets LB_PG_*.
+# Starts a throwaway PostgreSQL (new temp folder, free port, TCP on 127.0.0.1 only, random password, ready for
+# point-in-time recovery: replication connections from 127.0.0.1, max_slot_wal_keep_size bounded); sets LB_PG_*.
 lb_pg_start() {
     local dir pw
     lb_require postgresql postgres-user runuser
@@ -244,8 +247,15 @@ lb_pg_start() {
         --encoding=UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; lb_die "initdb failed (output above)"; }
     rm -f "$dir/pg/initdb-pwfile"
+    # point-in-time recovery (backup-service checks these and names what is missing): initdb's pg_hba.conf has the
+    # replication line for 127.0.0.1 already (added if a build's does not); the other settings are PostgreSQL 15's
+    # defaults but for max_slot_wal_keep_size, given anyway so that no other default can take PITR away
+    if ! grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]' "$dir/pg/data/pg_hba.conf"; then
+        echo "host replication all 127.0.0.1/32 scram-sha-256" >>"$dir/pg/data/pg_hba.conf"
+    fi
     lb_as_pg "$LB_PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
-        -o "-p $LB_PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null \
+        -o "-p $LB_PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c wal_level=replica -c max_wal_senders=10 -c max_replication_slots=10 -c max_slot_wal_keep_size=1GB" \
+        start >/dev/null \
         || { lb_log_tail "$dir/pg/postgres.log"; lb_die "PostgreSQL did not start (log tail above)"; }
 }
 
@@ -412,17 +422,19 @@ lb_build() {
     for name in "${LB_SERVICES[@]}"; do [[ -f "$(lb_jar "$name")" ]] || lb_die "the build did not make $(lb_jar "$name")"; done
 }
 
-# Starts service NAME (extra args: JVM options) from $LB_WORK/NAME and waits for its /q/health/ready; dies with its log tail.
+# Starts service NAME (extra args: JVM options) from $LB_WORK/NAME, as LB_SERVICE_USER if set (through setpriv, which
+# execs the JVM, so its pid is the service's), and waits for its /q/health/ready; dies with its log tail.
 lb_start_service() {
-    local name=$1 jar log pid deadline var unset=()
+    local name=$1 jar log pid deadline var unset=() as=()
     shift
     jar=$(lb_jar "$name")
     log="$LB_WORK/logs/$name.log"
     [[ -f "$jar" ]] || lb_die "$jar is missing: build first (./mvnw -B -DskipTests package)"
     lb_ports_free "${LB_API_PORT[$name]}" "${LB_MGMT_PORT[$name]}"
     for var in "${LB_SCRIPT_VARS[@]}"; do unset+=(-u "$var"); done
-    lb_say "Starting $name (log: $log)"
-    (cd "$LB_WORK/$name" && exec env "${unset[@]}" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED "$@" -jar "$jar") \
+    if [[ -n "$LB_SERVICE_USER" ]]; then as=(setpriv "--reuid=$LB_SERVICE_USER" "--regid=$LB_SERVICE_USER" --init-groups --); fi
+    lb_say "Starting $name${LB_SERVICE_USER:+ as the OS user $LB_SERVICE_USER} (log: $log)"
+    (cd "$LB_WORK/$name" && exec env "${unset[@]}" "${as[@]}" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED "$@" -jar "$jar") \
         >"$log" 2>&1 &
     pid=$!
     LB_PID[$name]=$pid
@@ -558,6 +570,7 @@ LB_DEFAULT_PORT_BASE=8080
 LB_DB_LABEL=main
 LB_DB_NAME=shop
 LB_REBUILD=""
+LB_PITR_RESTORE_SPOOL=""
 
 # Reads the options run.sh and walkthrough.sh share: --rebuild, and --help (prints the calling script's header comment).
 lb_stack_args() {
@@ -571,11 +584,16 @@ lb_stack_args() {
     done
 }
 
-# Writes the three services' configs for the local stack: database "main" = shop, restore targets primary (shop, in place) and scratch, verification with one SQL check.
+# Writes the three services' configs for the local stack: database "main" = shop with point-in-time recovery, restore targets primary (shop, in place) and scratch, verification with one SQL check.
 lb_stack_configure() {
     {
         lb_props_common backup-service
         lb_props_backup "$LB_DB_LABEL" "$LB_DB_NAME"
+        echo "# point-in-time recovery: the WAL streamed off the server (pg_receivewal, as the database's user, a"
+        echo "# superuser) into the store; every 5 s a heartbeat commit and a snapshot of the current segment (the RPO)"
+        echo "lifeboat.databases.$LB_DB_LABEL.pitr.enabled=true"
+        echo "lifeboat.databases.$LB_DB_LABEL.pitr.partial-interval=5s"
+        echo "lifeboat.pitr.spool-dir=$LB_WORK/wal-spool"
         echo "# tell verify-service about every new backup"
         echo "lifeboat.peers.verify-url=$(lb_url verify-service)"
     } | lb_write_config backup-service
@@ -588,6 +606,8 @@ lb_stack_configure() {
         echo "lifeboat.targets.primary.modes=clean-schema,recreate-database"
         echo "# scratch: every restore into a fresh database on the same server"
         lb_props_scratch_target scratch
+        echo "# restores to a point in time: a private PostgreSQL (as this service's user) recovers under this folder"
+        echo "lifeboat.restore.pitr.spool-dir=$LB_PITR_RESTORE_SPOOL"
     } | lb_write_config restore-service
     {
         lb_props_common verify-service
@@ -601,6 +621,8 @@ lb_stack_configure() {
         echo "# the objectives the status is measured against"
         echo "lifeboat.databases.$LB_DB_LABEL.rpo=24h"
         echo "lifeboat.databases.$LB_DB_LABEL.rto=30m"
+        echo "# the status shows the point-in-time recovery window and RPO"
+        echo "lifeboat.databases.$LB_DB_LABEL.pitr.enabled=true"
     } | lb_write_config verify-service
 }
 
@@ -608,7 +630,7 @@ lb_stack_configure() {
 lb_stack_up() {
     LB_WORK=${LB_WORK:-$LB_REPO/.lifeboat-local}
     lb_say "Checking prerequisites"
-    lb_require jdk postgresql age-keygen curl jq runuser postgres-user
+    lb_require jdk postgresql age-keygen curl jq runuser setpriv postgres-user
     lb_info "JDK:        $JAVA_HOME (Java $(lb_jdk_major "$JAVA_HOME"))"
     lb_info "PostgreSQL: $LB_PG_BIN ($("$LB_PG_BIN/postgres" --version))"
     lb_set_ports "${LIFEBOAT_PORT_BASE:-$LB_DEFAULT_PORT_BASE}"
@@ -622,6 +644,7 @@ lb_stack_up() {
     lb_age_key "$LB_WORK/keys/age-identity.txt"
     lb_api_token "$LB_WORK/secrets"
     lb_integrity_key "$LB_WORK/secrets"
+    lb_stack_pitr_prepare
 
     lb_say "Starting a throwaway PostgreSQL"
     lb_pg_start
@@ -632,7 +655,48 @@ lb_stack_up() {
     lb_info "rows: $(lb_shop_counts "$LB_DB_NAME")"
 
     lb_stack_configure
+    lb_stack_service_user
     for name in "${LB_SERVICES[@]}"; do lb_start_service "$name"; done
+}
+
+# Prepares point-in-time recovery in LB_WORK: the WAL spool (wal-spool/) and restore-service's spool (pitr-restore/,
+# or a folder in /tmp when LB_WORK's path has characters restore_command cannot carry); and removes from the store
+# the WAL archive and base backups of an earlier run: they belong to that run's throwaway cluster, deleted with it,
+# and fit no other (a new cluster has another system identifier, and its WAL would take the same segment names).
+lb_stack_pitr_prepare() {
+    local prefix="$LB_STORE/database/$LB_DB_LABEL" dir old=()
+    for dir in base wal wal-state pitr-check; do
+        if [[ -e "$prefix/$dir" ]]; then old+=("$prefix/$dir"); fi
+    done
+    if (( ${#old[@]} )); then
+        lb_info "removing the WAL archive and base backups of an earlier run's PostgreSQL (deleted with it; they fit no other):"
+        lb_info "  ${old[*]}"
+        rm -rf "${old[@]}"
+    fi
+    rm -rf "$LB_WORK/wal-spool"
+    mkdir -m 700 "$LB_WORK/wal-spool"
+    LB_PITR_RESTORE_SPOOL="$LB_WORK/pitr-restore"
+    if ! [[ "$LB_PITR_RESTORE_SPOOL" =~ ^/[A-Za-z0-9/._-]+$ && "$LB_PITR_RESTORE_SPOOL" != *..* ]]; then
+        LB_PITR_RESTORE_SPOOL="/tmp/lifeboat-pitr-restore-$EUID"
+        lb_info "restore-service's point-in-time spool: $LB_PITR_RESTORE_SPOOL ($LB_WORK has characters restore_command cannot carry)"
+    fi
+    mkdir -p -m 700 "$LB_PITR_RESTORE_SPOOL"
+}
+
+# When root: the services run as the OS user postgres (LB_SERVICE_USER), since restore-service starts a private
+# PostgreSQL for point-in-time restores and PostgreSQL refuses root. All three, not only restore-service: the
+# filesystem store is shared and each service writes into it (job records, claims, WAL), so one owner for LB_WORK
+# is simpler than a store writable by two users. LB_WORK (configs, keys, secrets, store, spools) and the cluster's
+# password file are given to postgres, which owns the cluster anyway; the scripts go on as root.
+lb_stack_service_user() {
+    (( EUID == 0 )) || return 0
+    LB_SERVICE_USER=postgres
+    chown -R postgres: "$LB_WORK" "$LB_PITR_RESTORE_SPOOL"
+    if [[ -n "$LB_PG_DIR" ]]; then chown -R postgres: "$LB_PG_DIR/secrets"; fi
+    if ! runuser -u postgres -- test -r "$(lb_jar restore-service)" -a -w "$LB_WORK"; then
+        lb_die "running as root, the services run as the OS user postgres, which cannot reach $LB_REPO
+       (a folder on the way is not readable and searchable by others: e.g. 'chmod o+x' it, or clone elsewhere)"
+    fi
 }
 
 # Prints the row counts of shop's tables in DATABASE (shop, or a restore of it) on one line.
