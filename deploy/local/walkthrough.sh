@@ -14,10 +14,13 @@
 # then point-in-time recovery (the stack streams shop's WAL into the store, a snapshot every 5 s):
 #   7. waits for backup-service's WAL receiver (pg_receivewal) to stream, in the status and in its metrics;
 #   8. takes a base backup (POST /api/v1/backups {"kind": "base"}?wait=true);
-#   9. commits rows into shop one transaction at a time, noting each commit time, picks an instant T between
+#   9. waits for verify-service's point-in-time drill of it (backup-service announces it too): recovered with its
+#      WAL to its end point by restore-service, loaded into a scratch database, every table read, amcheck, the
+#      SQL check; requires it PASSED and the drill's RTO in the status;
+#  10. commits rows into shop one transaction at a time, noting each commit time, picks an instant T between
 #      two commits, waits until the recovery window in the status reaches past the last commit, and requires
 #      the DR status OK;
-#  10. restores shop as it was at T (given with a +01:00 offset: the same instant in another zone) into the
+#  11. restores shop as it was at T (given with a +01:00 offset: the same instant in another zone) into the
 #      "scratch" target, requires exactly the rows committed before T there, and drops the scratch database
 #      through the API.
 # Then it stops everything, as run.sh does on Ctrl-C. A failed check stops it at once with a message naming
@@ -30,7 +33,7 @@ LB_NAME=walkthrough.sh
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STEPS=10
+STEPS=11
 STEP_TIMES=()
 STEP_START=""
 # step N TITLE: announces step N, which failures from now on name, and notes when the previous one ended.
@@ -174,7 +177,25 @@ BASE_FILE="$LB_STORE/$(lb_json "$OUT/base-backup.json" .base.key)"
 lb_info "in the store: $BASE_FILE"
 
 # ---------------------------------------------------------------------------------------------------------
-step 9 "rows committed one at a time, an instant between two commits, and the WAL archive past them"
+step 9 "verify-service's point-in-time drill of the base backup"
+lb_poll "$VERIFY/verifications?backupId=$BASE_ID" "$OUT/drills.json" 60 \
+    'any(.[]; .level == "FULL")' "verify-service did not take up the base backup backup-service announced"
+DRILL_ID=$(lb_json "$OUT/drills.json" '[.[] | select(.level == "FULL")][0].id')
+lb_info "verification $DRILL_ID; waiting for it to finish"
+lb_poll_job "$VERIFY/verifications/$DRILL_ID" "$OUT/drill.json" 300
+lb_info "$(lb_json "$OUT/drill.json" '"\(.id) (trigger \(.trigger)): \(.result) in \(.durationSeconds) s; the restore (recovery to the end of the base backup, dump and load) took \(.restoreSeconds) s"')"
+lb_print_steps "$OUT/drill.json"
+if [[ "$(lb_json "$OUT/drill.json" .result)" != PASSED ]]; then
+    lb_log_tail "$OUT/verify-service.log"
+    lb_die "the drill $DRILL_ID of $BASE_ID did not pass: $(lb_json "$OUT/drill.json" '.error // "no error given"')"
+fi
+lb_call 200 GET "$VERIFY/status" "$OUT/status-drill.json"
+[[ "$(lb_json "$OUT/status-drill.json" "$PITR | .lastDrill.backupId")" == "$BASE_ID" ]] \
+    || lb_die "the status does not show the drill of $BASE_ID as the last one (see $OUT/status-drill.json)"
+lb_info "$(lb_json "$OUT/status-drill.json" "$PITR"' | "status: last point-in-time drill \(.lastDrill.result), RTO \(.lastDrill.rtoSeconds) s"')"
+
+# ---------------------------------------------------------------------------------------------------------
+step 10 "rows committed one at a time, an instant between two commits, and the WAL archive past them"
 ROWS=4 BEFORE=2
 COUNTS_AT_T=""
 UTC_US='YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -182,7 +203,7 @@ declare -a COMMITTED AFTER
 for (( k = 1; k <= ROWS; k++ )); do
     # psql's autocommit: the INSERT is a transaction of its own; the clock is read again once it has committed
     mapfile -t line < <(lb_psql -d "$LB_DB_NAME" -At -c "INSERT INTO customers (name, note, created_at)
-            VALUES ('PITR row $k', 'walkthrough step 9', clock_timestamp())
+            VALUES ('PITR row $k', 'walkthrough step 10', clock_timestamp())
             RETURNING to_char(created_at AT TIME ZONE 'UTC', '$UTC_US')" \
         -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', '$UTC_US')")
     (( ${#line[@]} == 2 )) || lb_die "inserting row $k into $LB_DB_NAME failed"
@@ -210,7 +231,7 @@ STATUS=$(lb_json "$OUT/status-pitr.json" .status)
 lb_info "DR status: OK"
 
 # ---------------------------------------------------------------------------------------------------------
-step 10 "'$LB_DB_NAME' as it was at $T, restored into the scratch target"
+step 11 "'$LB_DB_NAME' as it was at $T, restored into the scratch target"
 REQUEST="{\"database\": \"$LB_DB_LABEL\", \"pointInTime\": \"$T\", \"target\": \"scratch\"}"
 lb_info "POST $RESTORES?wait=true $REQUEST"
 RESTORE_START=$EPOCHREALTIME
