@@ -441,5 +441,22 @@ abstract class RetentionEndToEnd {
                 .first().extracting(dev.lifeboat.common.model.WalObject::name)
                 .isEqualTo(dev.lifeboat.common.wal.WalNames.segmentName(1, 3 + 2L * bases.indexOf(next), seg));
         given().delete("/api/v1/backups/" + bases.get(oldestKept)).then().statusCode(404);
+
+        // the newest base backup's point-in-time drill failed: the one before it is the newest restorable now, and
+        // the failed one goes without force, its drill's record with it
+        Instant failedAt = Instant.now();
+        catalog.recordVerification(new dev.lifeboat.common.model.VerificationRecord(1, "verify_20261202_120000_d1",
+                bases.get(14), "main", dev.lifeboat.common.model.VerificationRecord.Level.FULL,
+                dev.lifeboat.common.model.VerificationRecord.Trigger.NEW_BACKUP,
+                dev.lifeboat.common.model.VerificationRecord.Result.FAILED, failedAt, failedAt, 1,
+                dev.lifeboat.common.model.VerificationRecord.StepName.CHECKSUM, null, "a WAL segment fails its SHA-256",
+                null, null, null, null, List.of()), 5);
+        JsonPath after = given().get("/api/v1/retention/plan?database=main").then().statusCode(200).extract().jsonPath();
+        assertThat(after.getList("[0].baseBackups.find { it.id == '" + bases.get(14) + "' }.reasons", String.class))
+                .doesNotContain("NEWEST_VERIFIED", "NEWEST_GOOD");
+        assertThat(after.getList("[0].baseBackups.find { it.id == '" + bases.get(13) + "' }.reasons", String.class))
+                .contains("NEWEST_VERIFIED");
+        given().delete("/api/v1/backups/" + bases.get(14)).then().statusCode(204);
+        assertThat(keys()).noneMatch(k -> k.contains("/verifications/" + bases.get(14)));
     }
 }

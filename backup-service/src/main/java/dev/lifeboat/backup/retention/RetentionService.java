@@ -132,7 +132,7 @@ public class RetentionService {
             if (bases.isEmpty()) {
                 return wal.isEmpty() ? plan : plan.withPitr(List.of(), new RetentionPlan.WalRetention(null, 0, 0));
             }
-            RetentionPlan basePlan = RetentionEngine.plan(label, baseCandidates(bases, wal), policy, now);
+            RetentionPlan basePlan = RetentionEngine.plan(label, baseCandidates(label, bases, wal), policy, now);
             List<BaseBackupMetadata> kept = bases.stream().filter(b -> basePlan.backups().stream().anyMatch(
                     e -> e.id().equals(b.id()) && e.decision() == RetentionPlan.Decision.KEEP)).toList();
             List<WalObject> doomed = walToDelete(kept, wal);
@@ -144,12 +144,20 @@ public class RetentionService {
         }
     }
 
-    /** Base backups as retention sees them: "verified" = restorable with the archived WAL (its chain reaches its end). */
-    private static List<Candidate> baseCandidates(List<BaseBackupMetadata> bases, List<WalObject> wal) {
+    /**
+     * Base backups as retention sees them: "verified" = restorable with the archived WAL (its chain reaches its end)
+     * and no failed point-in-time drill (verify-service); one whose drill failed is PROVEN_BAD, as a logical backup
+     * whose full verification failed.
+     */
+    private List<Candidate> baseCandidates(String label, List<BaseBackupMetadata> bases, List<WalObject> wal) {
+        Map<String, List<VerificationRecord>> drills = catalog.verifications(label);
         RecoveryWindow.Window window = RecoveryWindow.of(bases, wal);
-        return bases.stream().map(b -> new Candidate(b.id(), b.trigger(), b.startedAt(), b.finishedAt(),
-                Condition.GOOD, window.chains().stream().anyMatch(c -> c.base().id().equals(b.id()) && c.recoverable()),
-                false)).toList();
+        return bases.stream().map(b -> {
+            boolean bad = BackupCatalog.provenBad(drills.getOrDefault(b.id(), List.of()));
+            return new Candidate(b.id(), b.trigger(), b.startedAt(), b.finishedAt(),
+                    bad ? Condition.PROVEN_BAD : Condition.GOOD, !bad && window.chains().stream()
+                    .anyMatch(c -> c.base().id().equals(b.id()) && c.recoverable()), false);
+        }).toList();
     }
 
     /** The segment number (16 MiB segments unless the archive says otherwise) where the kept WAL starts. */
@@ -250,7 +258,7 @@ public class RetentionService {
             if (bases.stream().noneMatch(b -> b.id().equals(id))) {
                 throw new BackupNotFound("No completed base backup with id '" + id + "'.");
             }
-            List<Reason> protection = RetentionEngine.protection(id, baseCandidates(bases, walArchive.list(label)));
+            List<Reason> protection = RetentionEngine.protection(id, baseCandidates(label, bases, walArchive.list(label)));
             if (!protection.isEmpty() && !force) {
                 throw new BackupProtected("Base backup " + id + " is protected (" + protection + "): it is "
                         + describe(protection).replace("proven restorable", "restorable with the archived WAL")
