@@ -251,6 +251,42 @@ class PointInTimeRestoreIT {
 
     @Test
     @Order(3)
+    void aRecoveryThatEndsBeforeTheInstantFailsSayingSoAndLoadsNothing() throws Exception {
+        String before = rows();
+        WalObject newest = wal.list(LABEL).stream().filter(o -> o.reachableUntil() != null)
+                .max(java.util.Comparator.comparing(WalObject::reachableUntil)).orElseThrow();
+        // a record claiming its file reaches an hour further than the WAL in it does: the plan accepts an instant
+        // PostgreSQL then cannot reach
+        WalObject claims = new WalObject(newest.schemaVersion(), newest.database(), newest.kind(), newest.timeline(),
+                newest.name(), newest.key(), newest.rawSizeBytes(), newest.storedSizeBytes(), newest.sha256(),
+                newest.encrypted(), newest.archivedAt(), newest.endLsn(), newest.reachableUntil().plusSeconds(3600),
+                newest.systemIdentifier());
+        String record = newest.key() + ".json";
+        byte[] original;
+        try (InputStream in = store.open(record)) {
+            original = in.readAllBytes();
+        }
+        store.delete(record);
+        store.putIfAbsent(record, dev.lifeboat.common.model.Json.write(claims));
+        try {
+            Instant target = newest.reachableUntil().plusSeconds(1800);
+            String id = post("{\"database\": \"main\", \"target\": \"primary\", \"pointInTime\": \"" + target + "\"}")
+                    .then().statusCode(202).extract().path("id");
+            JsonPath failed = await(id);
+            assertThat(failed.getString("status")).isEqualTo("FAILED");
+            assertThat(failed.getString("steps.find { it.name == 'REPLAY_WAL' }.status")).isEqualTo("FAILED");
+            assertThat(failed.getList("steps.name", String.class)).doesNotContain("DUMP_LOAD");
+            assertThat(failed.getString("error")).contains("The WAL archive ends before " + target)
+                    .contains("target is unchanged");
+            assertThat(rows()).as("the target unchanged").isEqualTo(before);
+        } finally {
+            store.delete(record);
+            store.putIfAbsent(record, original);
+        }
+    }
+
+    @Test
+    @Order(4)
     void targetsBeforeTheOldestBaseBackupOrAfterTheArchiveAreRefusedBeforeAnythingIsTouched() {
         String before = rows();
         Response early = post("{\"database\": \"main\", \"target\": \"primary\", \"pointInTime\": \""
@@ -270,7 +306,7 @@ class PointInTimeRestoreIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aWalSegmentWithAFlippedByteStopsTheRestoreNamingIt() throws Exception {
         String before = rows();
         WalObject first = wal.list(LABEL).stream().filter(o -> o.kind() == Kind.SEGMENT).findFirst().orElseThrow();
