@@ -117,7 +117,7 @@ lb_debian_package() {
         postgresql) echo postgresql ;;
         psql) echo postgresql-client ;;
         age | age-keygen) echo age ;;
-        runuser) echo util-linux ;;
+        runuser | setpriv) echo util-linux ;;
         promtool) echo prometheus ;;
         curl) printf '%s\n' curl ca-certificates ;;
         jdk | postgres-user) ;;
@@ -413,16 +413,21 @@ lb_build() {
 }
 
 # Starts service NAME (extra args: JVM options) from $LB_WORK/NAME and waits for its /q/health/ready; dies with its log tail.
+# When root and LB_SERVICE_USER is set, the service runs as that OS user (setpriv, HOME its folder): restore-service's
+# private PostgreSQL refuses root. What the service reads and writes (LB_WORK, password files) must be that user's.
 lb_start_service() {
-    local name=$1 jar log pid deadline var unset=()
+    local name=$1 jar log pid deadline var unset=() as=()
     shift
+    if (( EUID == 0 )) && [[ -n "${LB_SERVICE_USER:-}" ]]; then
+        as=(HOME="$LB_WORK/$name" setpriv --reuid="$LB_SERVICE_USER" --regid="$LB_SERVICE_USER" --init-groups --)
+    fi
     jar=$(lb_jar "$name")
     log="$LB_WORK/logs/$name.log"
     [[ -f "$jar" ]] || lb_die "$jar is missing: build first (./mvnw -B -DskipTests package)"
     lb_ports_free "${LB_API_PORT[$name]}" "${LB_MGMT_PORT[$name]}"
     for var in "${LB_SCRIPT_VARS[@]}"; do unset+=(-u "$var"); done
     lb_say "Starting $name (log: $log)"
-    (cd "$LB_WORK/$name" && exec env "${unset[@]}" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED "$@" -jar "$jar") \
+    (cd "$LB_WORK/$name" && exec env "${unset[@]}" "${as[@]}" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED "$@" -jar "$jar") \
         >"$log" 2>&1 &
     pid=$!
     LB_PID[$name]=$pid
