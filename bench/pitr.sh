@@ -105,10 +105,11 @@ pitr_props() {
 for name in "${LB_SERVICES[@]}"; do pitr_props "$name" | lb_write_config "$name"; done
 mkdir -m 700 -p "$LB_WORK/wal-spool" "$LB_WORK/pitr-spool"
 if (( EUID == 0 )); then
-    # the services run as postgres: the work folder (store, keys, token, configs, spools) and the cluster's
-    # password file become its
+    # the services run as postgres: the work folder (store, keys, token, configs, spools), the cluster's
+    # password file and the JFR folder become its
     LB_SERVICE_USER=postgres
     chown -R postgres: "$LB_WORK" "$(dirname "$LB_PG_PASSWORD_FILE")"
+    if [[ -n "${BENCH_JFR_DIR:-}" ]]; then mkdir -p "$BENCH_JFR_DIR" && chown postgres: "$BENCH_JFR_DIR"; fi
 fi
 for name in "${LB_SERVICES[@]}"; do bench_start "$name"; done
 deadline=$(( SECONDS + 120 ))
