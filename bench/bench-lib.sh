@@ -1,9 +1,10 @@
-# bench/bench-lib.sh — what bench/compare.sh builds on, on top of deploy/local/lib.sh: its arguments, the jars it
-# runs (this tree's, or another tree's: LIFEBOAT_JARS_FROM), the database measured (on an existing server, or on a
-# throwaway cluster loaded with bench/bench-data.sql), the work folder with keys and token, timing, peak RSS, and
-# the services' configs. Sourced by bench/compare.sh, never run.
+# bench/bench-lib.sh — what bench/compare.sh and bench/pitr.sh build on, on top of deploy/local/lib.sh: their
+# arguments, the jars they run (this tree's, or another tree's: LIFEBOAT_JARS_FROM), the database measured (on an
+# existing server, or on a throwaway cluster loaded with bench/bench-data.sql), the work folder with keys and token,
+# timing, peak RSS, the bare physical backup, and the services' configs. Sourced by bench/compare.sh and
+# bench/pitr.sh, never run.
 
-# shellcheck shell=bash disable=SC2034  # the BENCH_* globals are read by compare.sh
+# shellcheck shell=bash disable=SC2034  # the BENCH_* globals are read by compare.sh and pitr.sh
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../deploy/local/lib.sh"
 
@@ -110,6 +111,9 @@ bench_time() {
     t1=$(date +%s.%N)
     BENCH_ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 }
+
+# Streams the whole cluster as pg_basebackup -Ft -X none -c fast | zstd -3 -T2 into FILE: the bare physical backup Lifeboat's are compared with.
+bench_basebackup() { lb_pg_run pg_basebackup -Ft -X none -c fast -D - | zstd -q -3 -T2 >"$1"; }
 
 # Prints the peak resident set size of process PID so far (VmHWM), in KiB.
 bench_peak_rss() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }

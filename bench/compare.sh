@@ -31,7 +31,6 @@ bench_setup "$@"
 # The shell pipelines measured, each writing its output to a file in the work folder (its size is what it stores).
 shell_zstd() { lb_pg_run pg_dump -d "$BENCH_DB" | zstd -q -3 -T2 | age -r "$LB_AGE_RECIPIENT" >"$LB_WORK/shell.sql.zst.age"; }
 shell_gzip() { lb_pg_run pg_dump -d "$BENCH_DB" | gzip -6 | age -r "$LB_AGE_RECIPIENT" >"$LB_WORK/guide.sql.gz.age"; }
-physical() { lb_pg_run pg_basebackup -Ft -X none -c fast -D - | zstd -q -3 -T2 >"$LB_WORK/base.tar.zst"; }
 fresh_db() { lb_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE template0"; }
 size_of() { stat -c %s "$1"; }
 
@@ -49,7 +48,7 @@ bench_time shell_gzip
 gzip_s=$BENCH_ELAPSED gzip_b=$(size_of "$LB_WORK/guide.sql.gz.age")
 rm -f "$LB_WORK/guide.sql.gz.age"
 lb_info "pg_dump | gzip -6 | age: $gzip_s s, $gzip_b bytes"
-if bench_time physical 2>"$LB_WORK/logs/basebackup.err"; then
+if bench_time bench_basebackup "$LB_WORK/base.tar.zst" 2>"$LB_WORK/logs/basebackup.err"; then
     phys_s=$BENCH_ELAPSED phys_b=$(size_of "$LB_WORK/base.tar.zst")
     lb_info "pg_basebackup -Ft -X none -c fast | zstd -3 -T2: $phys_s s, $phys_b bytes (the whole cluster)"
 else

@@ -422,18 +422,22 @@ lb_build() {
     for name in "${LB_SERVICES[@]}"; do [[ -f "$(lb_jar "$name")" ]] || lb_die "the build did not make $(lb_jar "$name")"; done
 }
 
-# Starts service NAME (extra args: JVM options) from $LB_WORK/NAME, as LB_SERVICE_USER if set (through setpriv, which
-# execs the JVM, so its pid is the service's), and waits for its /q/health/ready; dies with its log tail.
+# Starts service NAME (extra args: JVM options) from $LB_WORK/NAME and waits for its /q/health/ready; dies with its log tail.
+# When root and LB_SERVICE_USER is set, the service runs as that OS user (setpriv, which execs the JVM, so its pid is
+# the service's; HOME its folder): restore-service's private PostgreSQL refuses root. What the service reads and
+# writes (LB_WORK, password files) must be that user's.
 lb_start_service() {
     local name=$1 jar log pid deadline var unset=() as=()
     shift
+    if (( EUID == 0 )) && [[ -n "${LB_SERVICE_USER:-}" ]]; then
+        as=(HOME="$LB_WORK/$name" setpriv --reuid="$LB_SERVICE_USER" --regid="$LB_SERVICE_USER" --init-groups --)
+    fi
     jar=$(lb_jar "$name")
     log="$LB_WORK/logs/$name.log"
     [[ -f "$jar" ]] || lb_die "$jar is missing: build first (./mvnw -B -DskipTests package)"
     lb_ports_free "${LB_API_PORT[$name]}" "${LB_MGMT_PORT[$name]}"
     for var in "${LB_SCRIPT_VARS[@]}"; do unset+=(-u "$var"); done
-    if [[ -n "$LB_SERVICE_USER" ]]; then as=(setpriv "--reuid=$LB_SERVICE_USER" "--regid=$LB_SERVICE_USER" --init-groups --); fi
-    lb_say "Starting $name${LB_SERVICE_USER:+ as the OS user $LB_SERVICE_USER} (log: $log)"
+    lb_say "Starting $name${as[*]:+ as the OS user $LB_SERVICE_USER} (log: $log)"
     (cd "$LB_WORK/$name" && exec env "${unset[@]}" "${as[@]}" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED "$@" -jar "$jar") \
         >"$log" 2>&1 &
     pid=$!
