@@ -281,28 +281,9 @@ public class Verifier {
             throw new IllegalStateException("Base backup metadata schema version " + base.schemaVersion()
                     + " is not one this verify-service reads (" + BaseBackupMetadata.SCHEMA_VERSION + "); upgrade it");
         }
-        if (base.sha256() == null || base.sha256().isBlank()) {
-            throw new Defect(StepName.METADATA, "The metadata of " + base.id() + " records no SHA-256.");
-        }
-        String expectedKey = catalog.baseDataKey(base.database(), base.id());
-        if (!expectedKey.equals(base.key())) {
-            throw new Defect(StepName.METADATA, "The metadata of " + base.id() + " names the object " + base.key()
-                    + ", not " + expectedKey + ".");
-        }
         boolean encrypted = base.encryptionRecipients() != null && !base.encryptionRecipients().isEmpty();
-        if (encrypted && identities().isEmpty()) {
-            throw new InvalidConfiguration("Base backup " + base.id() + " is encrypted but no age identity is "
-                    + "configured (lifeboat.encryption.identity-files)");
-        }
-        Optional<ObjectStore.ObjectInfo> object = store.stat(base.key());
-        if (object.isEmpty()) {
-            throw new Defect(StepName.METADATA, "The data object of " + base.id() + " is missing ("
-                    + store.locate(base.key()) + ").");
-        }
-        if (object.get().size() != base.storedSizeBytes()) {
-            throw new Defect(StepName.METADATA, "The data object of " + base.id() + " has " + object.get().size()
-                    + " bytes; its metadata records " + base.storedSizeBytes() + ". It is truncated or damaged.");
-        }
+        dataObject(base.id(), base.key(), catalog.baseDataKey(base.database(), base.id()), base.sha256(), encrypted,
+                base.storedSizeBytes());
         long deadline = System.nanoTime() + config.verify().restoreTimeout().toNanos();
         RecoveryWindow.Chain chain;
         while (true) {
@@ -359,30 +340,38 @@ public class Verifier {
             throw new IllegalStateException("Metadata schema version " + backup.schemaVersion()
                     + " is not one this verify-service reads (" + BackupMetadata.SCHEMA_VERSION + "); upgrade it");
         }
-        String expectedKey = catalog.dataKey(backup.database(), backup.id());
-        if (backup.sha256() == null || backup.sha256().isBlank()) {
-            throw new Defect(StepName.METADATA, "The metadata of " + backup.id() + " records no SHA-256.");
-        }
-        if (!expectedKey.equals(backup.key())) {
-            throw new Defect(StepName.METADATA, "The metadata of " + backup.id() + " names the object " + backup.key()
-                    + ", not " + expectedKey + ".");
-        }
-        if (backup.encrypted() && identities().isEmpty()) {
-            throw new InvalidConfiguration("Backup " + backup.id() + " is encrypted but no age identity is configured "
-                    + "(lifeboat.encryption.identity-files)");
-        }
-        Optional<ObjectStore.ObjectInfo> object = store.stat(backup.key());
-        if (object.isEmpty()) {
-            throw new Defect(StepName.METADATA, "The data object of " + backup.id() + " is missing ("
-                    + store.locate(backup.key()) + ").");
-        }
-        if (object.get().size() != backup.storedSizeBytes()) {
-            throw new Defect(StepName.METADATA, "The data object of " + backup.id() + " has " + object.get().size()
-                    + " bytes; its metadata records " + backup.storedSizeBytes() + ". It is truncated or damaged.");
-        }
+        dataObject(backup.id(), backup.key(), catalog.dataKey(backup.database(), backup.id()), backup.sha256(),
+                backup.encrypted(), backup.storedSizeBytes());
         return "schema v" + backup.schemaVersion() + ", " + backup.format() + ", " + backup.compression()
                 + (backup.encrypted() ? ", age-encrypted" : ", not encrypted") + "; object present with "
                 + backup.storedSizeBytes() + " bytes";
+    }
+
+    /**
+     * What METADATA checks of any backup's data object: its metadata records a SHA-256 and names the object where it
+     * belongs ({@code expectedKey}), a configured key can open it, and the object is there with the recorded size.
+     */
+    private void dataObject(String id, String key, String expectedKey, String sha256, boolean encrypted, long size)
+            throws IOException {
+        if (sha256 == null || sha256.isBlank()) {
+            throw new Defect(StepName.METADATA, "The metadata of " + id + " records no SHA-256.");
+        }
+        if (!expectedKey.equals(key)) {
+            throw new Defect(StepName.METADATA, "The metadata of " + id + " names the object " + key + ", not "
+                    + expectedKey + ".");
+        }
+        if (encrypted && identities().isEmpty()) {
+            throw new InvalidConfiguration("Backup " + id + " is encrypted but no age identity is configured "
+                    + "(lifeboat.encryption.identity-files)");
+        }
+        Optional<ObjectStore.ObjectInfo> object = store.stat(key);
+        if (object.isEmpty()) {
+            throw new Defect(StepName.METADATA, "The data object of " + id + " is missing (" + store.locate(key) + ").");
+        }
+        if (object.get().size() != size) {
+            throw new Defect(StepName.METADATA, "The data object of " + id + " has " + object.get().size()
+                    + " bytes; its metadata records " + size + ". It is truncated or damaged.");
+        }
     }
 
     /**
