@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.catalog.Integrity;
 import dev.lifeboat.common.catalog.WalArchive;
+import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.wal.RecoveryWindow;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.store.ObjectStore;
@@ -28,15 +29,21 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The two halves of point-in-time recovery together, as a user runs them: backup-service as a process streams the
  * WAL of a real PostgreSQL 15 ({@code pg_receivewal}, partial snapshots every 2 s) and takes a base backup through
  * its API; rows are committed one by one; restore-service as a process (as {@code postgres}: it starts a private
  * PostgreSQL) restores the database in place to an instant between two commits and to {@code latest}, from nothing
- * but what the receiver archived. Also measures the RPO (commit to archived) and the restore's phases.
+ * but what the receiver archived. Also measures the RPO (commit to archived) and the restore's phases. Then the
+ * server fails over to a standby made with {@code pg_basebackup -R} (timeline 2), and a restore from the base backup
+ * of timeline 1 replays across the promotion through the archived history file.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ArchivedWalRestoreIT {
     private static final Duration WAIT = Duration.ofSeconds(180);
     private static PostgresServer postgres;
@@ -112,6 +119,7 @@ class ArchivedWalRestoreIT {
     }
 
     @Test
+    @Order(1)
     void whatTheReceiverArchivedRestoresToAnInstantBetweenCommitsAndToLatest() {
         // the receiver streams: a snapshot of the partial segment is archived within its interval
         Poll.until("the WAL receiver archives a first file", WAIT, () -> !wal.list("main").isEmpty());
@@ -133,8 +141,10 @@ class ArchivedWalRestoreIT {
         Instant reached = Poll.value("the archive can restore the last commit", WAIT,
                 () -> RecoveryWindow.of(catalog.listBase("main"), wal.list("main")).chainFor(lastCommit).isPresent()
                         ? Instant.now() : null);
-        System.out.printf("[ArchivedWalRestoreIT] last commit restorable %.1f s after it (partial-interval 2 s)%n",
-                Duration.between(lastCommit, reached).toMillis() / 1000.0);
+        double rpo = Duration.between(lastCommit, reached).toMillis() / 1000.0;
+        System.out.printf("[ArchivedWalRestoreIT] last commit restorable %.1f s after it (partial-interval 2 s)%n", rpo);
+        // the RPO: what a restore of "latest" loses is younger than partial-interval plus a few seconds
+        assertThat(rpo).isLessThan(2 + 10);
 
         // latest: the database as it is, every row replayed up to the partial snapshot
         JsonPath latest = restore("\"latest\"");
@@ -142,6 +152,49 @@ class ArchivedWalRestoreIT {
         postgres.psql("app", "DELETE FROM t"); // the mistake, undone to an instant before it
         JsonPath three = restore("\"" + marks.get(2) + "\"");
         assertThat(rows()).isEqualTo("1,2,3");
+        report(latest);
+        report(three);
+    }
+
+    @Test
+    @Order(2)
+    void aRestoreFromABaseBackupOfTheOldTimelineFollowsTheArchiveAcrossAPromotion() {
+        String oldBase = catalog.listBase("main").get(0).id(); // the first test's, on timeline 1
+        assertThat(rows()).isEqualTo("1,2,3");
+        Instant switched = Instant.now();
+        String data = postgres.psql("postgres", "SELECT current_setting('data_directory')").strip();
+        // a standby made with pg_basebackup -R takes the server's place and is promoted: timeline 2
+        PostgresServer.failOverInPlace(Path.of(data), postgres.port(), Map.of("max_slot_wal_keep_size", "1GB"));
+        Poll.until("00000002.history archived", WAIT, () -> wal.find("main", "00000002.history",
+                dev.lifeboat.common.model.WalObject.Kind.HISTORY).isPresent());
+        Instant lastCommit = null;
+        for (int k = 10; k <= 11; k++) {
+            String[] out = postgres.psql("app", "INSERT INTO t VALUES (" + k + ", clock_timestamp()); "
+                    + "SELECT to_json(clock_timestamp())#>>'{}'").split("\n");
+            lastCommit = Instant.parse(out[out.length - 1].strip()); // after the commit of row k
+        }
+        // the promoted server has none of the old slots: the receiver starts a new chain with a base backup of
+        // timeline 2; deleted here, so that the restore has to start from the base backup of timeline 1
+        String newBase = Poll.value("the new chain's base backup", WAIT, () -> catalog.listBase("main").stream()
+                .filter(b -> b.startedAt().isAfter(switched)).map(BaseBackupMetadata::id).findFirst().orElse(null));
+        given().baseUri(backup.apiUrl()).auth().oauth2(TokenResource.OPERATOR)
+                .delete("/api/v1/backups/" + newBase + "?force=true").then().statusCode(204);
+        Instant reached = lastCommit;
+        Poll.until("the archive restores the last commit on timeline 2 from the base backup of timeline 1", WAIT,
+                () -> RecoveryWindow.of(catalog.listBase("main"), wal.list("main")).chainFor(reached)
+                        .filter(c -> c.base().id().equals(oldBase)).isPresent());
+
+        // to the instant after the last commit: the newest base backup that finished before it is timeline 1's
+        JsonPath across = restore("\"" + lastCommit + "\"");
+        assertThat(rows()).isEqualTo("1,2,3,10,11");
+        assertThat(across.getString("backupId")).isEqualTo(oldBase);
+        assertThat(across.getString("steps.find { it.name == 'REPLAY_WAL' }.detail")).contains("promoted");
+        report(across);
+    }
+
+    @Test
+    @Order(3)
+    void shutdownStopsTheReceiversPgReceivewal() {
         // shutdown (SIGTERM) stops the receiver's pg_receivewal with the service: none is left streaming
         assertThat(receivewal()).as("pg_receivewal runs while the service does").isTrue();
         Instant stopping = Instant.now();
@@ -149,13 +202,14 @@ class ArchivedWalRestoreIT {
         Poll.until("pg_receivewal ends with backup-service", Duration.ofSeconds(30), () -> !receivewal());
         System.out.printf("[ArchivedWalRestoreIT] backup-service and its pg_receivewal stopped %.1f s after SIGTERM%n",
                 Duration.between(stopping, Instant.now()).toMillis() / 1000.0);
-        for (JsonPath job : List.of(latest, three)) {
-            List<Map<String, Object>> steps = job.getList("steps");
-            StringBuilder line = new StringBuilder("[ArchivedWalRestoreIT] point-in-time restore: ");
-            steps.stream().filter(s -> s.get("seconds") != null)
-                    .forEach(s -> line.append(s.get("name")).append(' ').append(s.get("seconds")).append(" s; "));
-            System.out.println(line.append("total ").append(job.getString("progress.elapsedSeconds")).append(" s"));
-        }
+    }
+
+    private static void report(JsonPath job) {
+        List<Map<String, Object>> steps = job.getList("steps");
+        StringBuilder line = new StringBuilder("[ArchivedWalRestoreIT] point-in-time restore: ");
+        steps.stream().filter(s -> s.get("seconds") != null)
+                .forEach(s -> line.append(s.get("name")).append(' ').append(s.get("seconds")).append(" s; "));
+        System.out.println(line.append("total ").append(job.getString("progress.elapsedSeconds")).append(" s"));
     }
 
     private static JsonPath restore(String pointInTime) {
