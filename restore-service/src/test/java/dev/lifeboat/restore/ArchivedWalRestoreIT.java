@@ -7,6 +7,7 @@ import dev.lifeboat.common.catalog.BackupCatalog;
 import dev.lifeboat.common.catalog.Integrity;
 import dev.lifeboat.common.catalog.WalArchive;
 import dev.lifeboat.common.model.BaseBackupMetadata;
+import dev.lifeboat.common.model.WalArchiveState;
 import dev.lifeboat.common.wal.RecoveryWindow;
 import dev.lifeboat.common.pipeline.AgeKeys;
 import dev.lifeboat.common.store.ObjectStore;
@@ -41,7 +42,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * PostgreSQL) restores the database in place to an instant between two commits and to {@code latest}, from nothing
  * but what the receiver archived. Also measures the RPO (commit to archived) and the restore's phases. Then the
  * server fails over to a standby made with {@code pg_basebackup -R} (timeline 2), and a restore from the base backup
- * of timeline 1 replays across the promotion through the archived history file.
+ * of timeline 1 replays across the promotion through the archived history file. Last, with backup-service stopped,
+ * the server drops its slot and recycles the WAL after the archive's end: restarted, the receiver records the gap and
+ * starts a new chain with a base backup, and the old chain still restores up to the gap.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ArchivedWalRestoreIT {
@@ -55,6 +58,7 @@ class ArchivedWalRestoreIT {
     private static Path walSpool;
     private static ServiceProcess backup;
     private static ServiceProcess restore;
+    private static Map<String, String> backupConfig;
 
     @BeforeAll
     static void start() throws Exception {
@@ -81,7 +85,7 @@ class ArchivedWalRestoreIT {
         Map<String, String> common = new HashMap<>(S3Server.storeProperties(s3.endpoint()));
         common.put("lifeboat.store.s3.region", "us-east-1");
         common.putAll(new TokenResource().start());
-        Map<String, String> backupConfig = new HashMap<>(common);
+        backupConfig = new HashMap<>(common);
         String db = "lifeboat.databases.main.";
         backupConfig.putAll(Map.of(db + "host", postgres.host(), db + "port", Integer.toString(postgres.port()),
                 db + "database", "app", db + "password", PostgresServer.PASSWORD, db + "pitr.enabled", "true",
@@ -167,12 +171,8 @@ class ArchivedWalRestoreIT {
         PostgresServer.failOverInPlace(Path.of(data), postgres.port(), Map.of("max_slot_wal_keep_size", "1GB"));
         Poll.until("00000002.history archived", WAIT, () -> wal.find("main", "00000002.history",
                 dev.lifeboat.common.model.WalObject.Kind.HISTORY).isPresent());
-        Instant lastCommit = null;
-        for (int k = 10; k <= 11; k++) {
-            String[] out = postgres.psql("app", "INSERT INTO t VALUES (" + k + ", clock_timestamp()); "
-                    + "SELECT to_json(clock_timestamp())#>>'{}'").split("\n");
-            lastCommit = Instant.parse(out[out.length - 1].strip()); // after the commit of row k
-        }
+        insert(10);
+        Instant lastCommit = insert(11);
         // the promoted server has none of the old slots: the receiver starts a new chain with a base backup of
         // timeline 2; deleted here, so that the restore has to start from the base backup of timeline 1
         String newBase = Poll.value("the new chain's base backup", WAIT, () -> catalog.listBase("main").stream()
@@ -194,7 +194,10 @@ class ArchivedWalRestoreIT {
 
     @Test
     @Order(3)
-    void shutdownStopsTheReceiversPgReceivewal() {
+    void walTheServerRemovedWhileLifeboatWasDownIsAGapAndTheOldChainStillRestoresUpToIt() {
+        Instant beforeGap = insert(20);
+        Poll.until("row 20 archived", WAIT, () -> RecoveryWindow.of(catalog.listBase("main"), wal.list("main"))
+                .chainFor(beforeGap).isPresent());
         // shutdown (SIGTERM) stops the receiver's pg_receivewal with the service: none is left streaming
         assertThat(receivewal()).as("pg_receivewal runs while the service does").isTrue();
         Instant stopping = Instant.now();
@@ -202,6 +205,34 @@ class ArchivedWalRestoreIT {
         Poll.until("pg_receivewal ends with backup-service", Duration.ofSeconds(30), () -> !receivewal());
         System.out.printf("[ArchivedWalRestoreIT] backup-service and its pg_receivewal stopped %.1f s after SIGTERM%n",
                 Duration.between(stopping, Instant.now()).toMillis() / 1000.0);
+
+        // while Lifeboat is down, its slot is dropped and the server recycles the WAL after the archive's end
+        postgres.psql("postgres", "SELECT pg_drop_replication_slot('lifeboat_main')");
+        Instant inGap = insert(21);
+        for (int i = 0; i < 3; i++) {
+            postgres.psql("postgres", "SELECT pg_switch_wal(); CHECKPOINT");
+        }
+        Instant restarted = Instant.now();
+        backup = ServiceProcess.start("backup-service", backupConfig);
+        Poll.until("the gap recorded", WAIT, () -> catalog.walState("main").map(st -> st.problems().stream()
+                .anyMatch(p -> p.kind() == WalArchiveState.ProblemKind.GAP && p.detectedAt().isAfter(restarted)))
+                .orElse(false));
+        BaseBackupMetadata next = Poll.value("the new chain's base backup", WAIT, () -> catalog.listBase("main")
+                .stream().filter(b -> b.startedAt().isAfter(restarted)).findFirst().orElse(null));
+
+        // inside the old chain: restorable up to the gap
+        restore("\"" + beforeGap + "\"");
+        assertThat(rows()).isEqualTo("1,2,3,10,11,20");
+        // in the gap (before the new chain's base backup, which started after the restart), once the new chain's
+        // WAL reaches past it: refused before anything is touched, the missing segment named
+        assertThat(inGap).isBefore(next.startedAt());
+        Poll.until("the new chain's WAL past the gap", WAIT, () -> wal.list("main").stream()
+                .anyMatch(o -> o.reachableUntil() != null && o.reachableUntil().isAfter(inGap)));
+        given().baseUri(restore.apiUrl()).auth().oauth2(TokenResource.RESTORER).contentType("application/json")
+                .body("{\"database\": \"main\", \"target\": \"primary\", \"pointInTime\": \"" + inGap + "\"}")
+                .post("/api/v1/restores").then().statusCode(422)
+                .body("detail", org.hamcrest.Matchers.containsString("is missing"));
+        assertThat(rows()).isEqualTo("1,2,3,10,11,20");
     }
 
     private static void report(JsonPath job) {
@@ -210,6 +241,13 @@ class ArchivedWalRestoreIT {
         steps.stream().filter(s -> s.get("seconds") != null)
                 .forEach(s -> line.append(s.get("name")).append(' ').append(s.get("seconds")).append(" s; "));
         System.out.println(line.append("total ").append(job.getString("progress.elapsedSeconds")).append(" s"));
+    }
+
+    /** Inserts row {@code k} in a transaction of its own; returns an instant right after its commit. */
+    private static Instant insert(int k) {
+        String[] out = postgres.psql("app", "INSERT INTO t VALUES (" + k + ", clock_timestamp()); "
+                + "SELECT to_json(clock_timestamp())#>>'{}'").split("\n");
+        return Instant.parse(out[out.length - 1].strip());
     }
 
     private static JsonPath restore(String pointInTime) {
