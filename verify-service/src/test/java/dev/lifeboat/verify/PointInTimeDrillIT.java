@@ -177,6 +177,13 @@ class PointInTimeDrillIT {
         assertThat(status.getString("pitr.lastDrill.backupId")).isEqualTo(id);
         assertThat(status.getString("pitr.lastDrill.result")).isEqualTo("PASSED");
         assertThat(status.getDouble("pitr.lastDrill.rtoSeconds")).isEqualTo(rto);
+        // counted as a verification, but not as a logical backup's (their freshness alert must not be fed by drills)
+        String metrics = given().baseUri(verify.managementUrl()).get("/q/metrics").then().statusCode(200).extract()
+                .asString();
+        assertThat(metrics).containsPattern("lifeboat_verifications_total\\{database=\"main\",level=\"full\","
+                + "result=\"passed\",?} 1\\.0");
+        assertThat(metrics).containsPattern("lifeboat_verification_last_success_timestamp_seconds\\{database="
+                + "\"main\",level=\"full\",?} NaN");
         System.out.printf("[PointInTimeDrillIT] drill of %s passed: RTO %.1f s, verification %.1f s%n", id, rto,
                 passed.getDouble("durationSeconds"));
 

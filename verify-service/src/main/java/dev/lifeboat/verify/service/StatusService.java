@@ -303,11 +303,14 @@ public class StatusService {
                 state == null ? null : state.slotRetainedBytes(), open.isEmpty() ? null : open, drill);
     }
 
-    /** Finish time of the newest passed verification per level, to seed the metrics after a restart. */
+    /**
+     * Finish time of the newest passed verification of a logical backup per level, to seed the metrics after a
+     * restart (a base backup's drill is not counted there, as {@link VerifyMetrics#finished} does not count it).
+     */
     private static Map<Level, Instant> lastPassed(List<VerificationRecord> newestFirst) {
         Map<Level, Instant> out = new java.util.EnumMap<>(Level.class);
         for (VerificationRecord r : newestFirst) {
-            if (r.result() == Result.PASSED) {
+            if (r.result() == Result.PASSED && !BackupIds.isBase(r.backupId())) {
                 out.putIfAbsent(r.level(), r.finishedAt());
             }
         }
