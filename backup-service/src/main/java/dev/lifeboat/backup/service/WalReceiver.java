@@ -107,6 +107,8 @@ public final class WalReceiver {
     // what the state record shows; seeded from the last one
     private final List<Problem> problems = new ArrayList<>();
     private volatile String chainStartLsn;
+    /** When the current chain began, if it began while this receiver ran (after a problem); null when not known. */
+    private volatile Instant chainStartedAt;
     private volatile String lastSegment;
     private volatile Instant lastArchivedAt;
     private volatile Instant reachableUntil;
@@ -374,6 +376,7 @@ public final class WalReceiver {
                         + chainStartLsn + ", the first " + WalNames.segmentName(timeline, missing.get(0), segmentSize)
                         + ", the last " + WalNames.segmentName(timeline, lastMissing, segmentSize));
                 chainStartLsn = WalNames.lsn((lastMissing + 1) * segmentSize);
+                chainStartedAt = Instant.now();
                 startBaseBackup();
             }
         }
@@ -473,6 +476,7 @@ public final class WalReceiver {
                     .mapToLong(f -> number(f.substring(0, 24))).min().ifPresent(first -> {
                         archivedThrough = first - 1;
                         chainStartLsn = WalNames.lsn(first * segmentSize);
+                        chainStartedAt = Instant.now();
                         LOG.infof("WAL archive of %s: a new chain starts at %s", database, chainStartLsn);
                         recordState();
                     });
@@ -536,6 +540,7 @@ public final class WalReceiver {
             problem(ProblemKind.GAP, "segments " + (next - archivedThrough - 1) + " missing from the archive before "
                     + WalNames.segmentName(timeline, next, segmentSize) + ": pg_receivewal did not write them");
             chainStartLsn = WalNames.lsn(next * segmentSize);
+            chainStartedAt = Instant.now();
             archivedThrough = next - 1;
             startBaseBackup();
             while (!archivedAhead.isEmpty() && archivedAhead.first() <= archivedThrough + 1) {
@@ -724,7 +729,11 @@ public final class WalReceiver {
         historyMissing = missing ? history : null;
     }
 
-    /** Open problems are resolved once a base backup started after them has all its WAL archived. */
+    /**
+     * Open problems are resolved once a base backup after them has all its WAL archived: one started after the
+     * problem was detected, or one inside a chain that began after it (a base backup may start a moment before the
+     * problem that its new chain answers is detected: pg_receivewal reports removed WAL only when it fails).
+     */
     private void resolveProblems() {
         List<Problem> open = problems.stream().filter(Problem::open).toList();
         if (open.isEmpty() || archivedThrough < 0) {
@@ -744,7 +753,7 @@ public final class WalReceiver {
             synchronized (problems) {
                 for (int i = 0; i < problems.size(); i++) {
                     Problem p = problems.get(i);
-                    if (p.open() && b.startedAt().isAfter(p.detectedAt())) {
+                    if (p.open() && answers(b, p)) {
                         problems.set(i, new Problem(p.kind(), p.reason(), p.detectedAt(), Instant.now()));
                         LOG.infof("WAL archive of %s: resolved by base backup %s (a new chain): %s", database, b.id(),
                                 p.reason());
@@ -753,6 +762,17 @@ public final class WalReceiver {
                 gap.set(problems.stream().anyMatch(Problem::open) ? 1 : 0);
             }
         }
+    }
+
+    /** Whether base backup {@code b} starts a chain after problem {@code p}; see {@link #resolveProblems}. */
+    private boolean answers(BaseBackupMetadata b, Problem p) {
+        if (b.startedAt().isAfter(p.detectedAt())) {
+            return true;
+        }
+        Instant since = chainStartedAt;
+        String start = chainStartLsn;
+        return since != null && start != null && since.isAfter(p.detectedAt())
+                && WalNames.lsn(b.startLsn()) >= WalNames.lsn(start);
     }
 
     private void problem(ProblemKind kind, String reason) {

@@ -45,8 +45,8 @@ import org.jboss.logging.Logger;
  * backup (DESIGN §2), where it survives restarts. A second request for a backup and level already queued or
  * running gets that job. Also decides what the schedules verify: the sweep, every recent backup without a verdict
  * (retrying errors with a growing delay) and, for a database with point-in-time recovery, every recent base backup
- * without one (its drill, {@link Verifier#verifyBase}); and the checksum pass, every retained logical backup. While a job runs, its job
- * record ({@link JobJournal}, {@code jobs/verification/<id>/}) says so to every replica and survives
+ * without one (its drill, {@link Verifier#verifyBase}); and the checksum pass, every retained logical backup. While a
+ * job runs, its job record ({@link JobJournal}, {@code jobs/verification/<id>/}) says so to every replica and survives
  * this one: a verification whose replica died shows ABANDONED, and the sweep verifies its backup again.
  */
 @ApplicationScoped
