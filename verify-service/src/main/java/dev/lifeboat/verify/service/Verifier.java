@@ -57,6 +57,11 @@ import java.util.concurrent.atomic.AtomicReference;
 public class Verifier {
     private static final int BUFFER = 1 << 16;
     private static final String SCRATCH_PREFIX = "lifeboat_scratch_";
+    /**
+     * How long a base backup's drill waits for the WAL through its end to be archived: the server switches segment at
+     * the end of a base backup, so the receiver archives it within seconds (a partial snapshot within its interval).
+     */
+    static final Duration WAL_WAIT = Duration.ofMinutes(10);
 
     private final VerifyServiceConfig config;
     private final BackupCatalog catalog;
@@ -273,7 +278,8 @@ public class Verifier {
 
     /**
      * METADATA of a base backup: consistent, its data object there with the recorded size, a key for it, and the WAL
-     * its recovery needs archived (waited for up to {@code lifeboat.verify.restore-timeout}; still missing then is an
+     * its recovery needs archived (waited for up to {@link #WAL_WAIT}, or {@code lifeboat.verify.restore-timeout} if
+     * shorter: the one verification worker is not held for hours by a stopped WAL receiver; still missing then is an
      * ERROR, tried again by the sweep). Counts that WAL into {@code walFiles}.
      */
     private String baseMetadata(VerificationJob job, BaseBackupMetadata base, AtomicInteger walFiles) throws IOException {
@@ -284,7 +290,9 @@ public class Verifier {
         boolean encrypted = base.encryptionRecipients() != null && !base.encryptionRecipients().isEmpty();
         dataObject(base.id(), base.key(), catalog.baseDataKey(base.database(), base.id()), base.sha256(), encrypted,
                 base.storedSizeBytes());
-        long deadline = System.nanoTime() + config.verify().restoreTimeout().toNanos();
+        Duration wait = config.verify().restoreTimeout().compareTo(WAL_WAIT) < 0 ? config.verify().restoreTimeout()
+                : WAL_WAIT;
+        long deadline = System.nanoTime() + wait.toNanos();
         RecoveryWindow.Chain chain;
         while (true) {
             chain = RecoveryWindow.of(List.of(base), walArchive.list(base.database())).chains().get(0);
@@ -293,9 +301,8 @@ public class Verifier {
             }
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("WAL segment " + chain.missing() + ", which recovering " + base.id()
-                        + " to its end (" + base.endLsn() + ") needs, was not archived within "
-                        + config.verify().restoreTimeout() + " (lifeboat.verify.restore-timeout); is the WAL receiver "
-                        + "of '" + base.database() + "' running?");
+                        + " to its end (" + base.endLsn() + ") needs, was not archived within " + wait + "; is the "
+                        + "WAL receiver of '" + base.database() + "' running? The sweep tries again later.");
             }
             job.log().detail(StepName.METADATA, "waiting for WAL segment " + chain.missing() + " (the base backup ends "
                     + "at " + base.endLsn() + ") to be archived");
