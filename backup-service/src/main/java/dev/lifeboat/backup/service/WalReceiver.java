@@ -5,6 +5,7 @@ import dev.lifeboat.common.catalog.WalArchive;
 import dev.lifeboat.common.config.DatabaseRegistry;
 import dev.lifeboat.common.error.Errors;
 import dev.lifeboat.common.error.Errors.BackupInProgress;
+import dev.lifeboat.common.job.JobState;
 import dev.lifeboat.common.model.BackupKind;
 import dev.lifeboat.common.model.BaseBackupMetadata;
 import dev.lifeboat.common.model.Trigger;
@@ -83,6 +84,8 @@ public final class WalReceiver {
     private static final TimeLimit UNTIL_STOPPED = new TimeLimit(Duration.ofDays(3650), "the WAL receiver runs until stopped");
     private static final int PROBLEMS_KEPT = 20;
     private static final String STARTED_BY = "lifeboat.dev/started-by";
+    /** After a failed base backup for a continuity problem, the next is tried this much later. */
+    private static final Duration BASE_RETRY_AFTER_FAILURE = Duration.ofMinutes(5);
 
     private final String database;
     private final DatabaseRegistry databases;
@@ -122,6 +125,8 @@ public final class WalReceiver {
     private volatile PgProcess process;
     /** pg_receivewal said the server had removed WAL it needed: the next session starts a new chain. */
     private volatile String walRemoved;
+    /** The base backup this receiver started last for a continuity problem, if any. */
+    private volatile BackupJob chainBase;
     /** The history file found missing at the last check, if any. */
     private String historyMissing;
 
@@ -730,9 +735,11 @@ public final class WalReceiver {
     }
 
     /**
-     * Open problems are resolved once a base backup after them has all its WAL archived: one started after the
-     * problem was detected, or one inside a chain that began after it (a base backup may start a moment before the
-     * problem that its new chain answers is detected: pg_receivewal reports removed WAL only when it fails).
+     * Open problems are resolved once a base backup of the current chain (its start at or after the chain's start)
+     * has all its WAL archived, and that base backup started after the problem was detected, or the chain itself began
+     * after it (a base backup may start a moment before the problem that its new chain answers is detected:
+     * pg_receivewal reports removed WAL only when it fails). An open problem that no base backup answers yet, complete
+     * or not, gets a new one ({@link #baseBackupForOpenProblems}).
      */
     private void resolveProblems() {
         List<Problem> open = problems.stream().filter(Problem::open).toList();
@@ -762,17 +769,38 @@ public final class WalReceiver {
                 gap.set(problems.stream().anyMatch(Problem::open) ? 1 : 0);
             }
         }
+        baseBackupForOpenProblems(bases);
+    }
+
+    /**
+     * A base backup for the open problems that none of {@code bases} answers: the one started when a problem was
+     * detected may have been refused (a base backup that began before the problem was running) or have failed, and
+     * without a new one the alert would stay raised until the scheduled base backup. Not while the base backup this
+     * receiver started last is running; after it failed, not before {@link #BASE_RETRY_AFTER_FAILURE}.
+     */
+    private void baseBackupForOpenProblems(List<BaseBackupMetadata> bases) {
+        boolean unanswered = problems.stream().filter(Problem::open)
+                .anyMatch(p -> bases.stream().noneMatch(b -> answers(b, p)));
+        BackupJob last = chainBase;
+        if (!unanswered || last != null && !last.state().done()) {
+            return;
+        }
+        if (last != null && last.state() != JobState.COMPLETED && last.finishedAt() != null
+                && last.finishedAt().plus(BASE_RETRY_AFTER_FAILURE).isAfter(Instant.now())) {
+            return;
+        }
+        LOG.infof("WAL archive of %s: no base backup of the current chain answers its open problem yet", database);
+        startBaseBackup();
     }
 
     /** Whether base backup {@code b} starts a chain after problem {@code p}; see {@link #resolveProblems}. */
     private boolean answers(BaseBackupMetadata b, Problem p) {
-        if (b.startedAt().isAfter(p.detectedAt())) {
-            return true;
+        String start = chainStartLsn;
+        if (start == null || WalNames.lsn(b.startLsn()) < WalNames.lsn(start)) {
+            return false; // before the current chain: its WAL is not all in the archive
         }
         Instant since = chainStartedAt;
-        String start = chainStartLsn;
-        return since != null && start != null && since.isAfter(p.detectedAt())
-                && WalNames.lsn(b.startLsn()) >= WalNames.lsn(start);
+        return b.startedAt().isAfter(p.detectedAt()) || since != null && since.isAfter(p.detectedAt());
     }
 
     private void problem(ProblemKind kind, String reason) {
@@ -791,6 +819,7 @@ public final class WalReceiver {
     private void startBaseBackup() {
         try {
             BackupJob job = backups.start(database, BackupKind.BASE, Trigger.SCHEDULED, Map.of(STARTED_BY, "wal-archive"));
+            chainBase = job;
             LOG.infof("WAL archive of %s: base backup %s started to begin a new chain", database, job.id());
         } catch (BackupInProgress e) {
             LOG.infof("WAL archive of %s: a base backup is running already: %s", database, e.getMessage());
