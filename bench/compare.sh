@@ -65,6 +65,7 @@ backup_s=$BENCH_ELAPSED
 facts=$(lb_json "$LB_WORK/backup.json" '.metadata | "\(.id) \(.rawSizeBytes) \(.storedSizeBytes) \(.fingerprint | length) \(.fingerprintAlgorithm // "sha256-128-sum")"')
 read -r backup_id raw_b backup_b tables algorithm <<<"$facts"
 lb_info "$backup_s s: $raw_b bytes dumped, $backup_b stored, $tables tables fingerprinted ($algorithm)"
+bench_steps "$LB_WORK/backup.json"
 
 lb_say "3/4 Restores"
 lb_pg_run pg_dump -d "$BENCH_DB" -f "$LB_WORK/plain.sql"

@@ -33,6 +33,11 @@ public class S3Resource implements QuarkusTestResourceLifecycleManager {
         }
         Map<String, String> properties = new HashMap<>(S3Server.storeProperties(endpoint));
         properties.put("lifeboat.store.s3.part-size", Integer.toString(5 * 1024 * 1024));
+        // As patient as S3Server#store(): on a loaded 2-core machine the in-process server once failed five UploadParts
+        // in a row within 0.9 s ("Error writing request body to server") and answered again after; the default
+        // policy's ~1 s window is for a real S3's blips, and no test here counts the default's attempts.
+        properties.put("lifeboat.store.retry.max-attempts", "8");
+        properties.put("lifeboat.store.retry.max-backoff", "2s");
         return properties;
     }
 
