@@ -112,8 +112,12 @@ bench_time() {
     BENCH_ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 }
 
-# Streams the whole cluster as pg_basebackup -Ft -X none -c fast | zstd -3 -T2 into FILE: the bare physical backup Lifeboat's are compared with.
-bench_basebackup() { lb_pg_run pg_basebackup -Ft -X none -c fast -D - | zstd -q -3 -T2 >"$1"; }
+# The zstd level of the shell pipelines, which backup-service is given too (BENCH_ZSTD_LEVEL; default 1, the service's default).
+BENCH_ZSTD_LEVEL=${BENCH_ZSTD_LEVEL:-1}
+[[ "$BENCH_ZSTD_LEVEL" =~ ^([1-9]|1[0-9])$ ]] || { echo "BENCH_ZSTD_LEVEL must be 1 to 19" >&2; exit 2; }
+
+# Streams the whole cluster as pg_basebackup -Ft -X none -c fast | zstd -<level> -T2 into FILE: the bare physical backup Lifeboat's are compared with.
+bench_basebackup() { lb_pg_run pg_basebackup -Ft -X none -c fast -D - | zstd -q "-$BENCH_ZSTD_LEVEL" -T2 >"$1"; }
 
 # Prints the peak resident set size of process PID so far (VmHWM), in KiB.
 bench_peak_rss() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
@@ -138,6 +142,7 @@ bench_props() {
     case $1 in
         backup-service)
             lb_props_backup main "$BENCH_DB"
+            echo "lifeboat.backup.zstd-level=$BENCH_ZSTD_LEVEL"
             echo "lifeboat.backup.schedule=off" ;;
         restore-service)
             echo "lifeboat.restore.scratch-janitor-interval=24h"

@@ -18,6 +18,8 @@
 #                       commit in a worktree and run this script twice, once with LIFEBOAT_JARS_FROM pointing there.
 #   BENCH_JAVA_OPTS     JVM options of the services instead of the image's JAVA_OPTS (set empty for the JVM's own)
 #   BENCH_JFR_DIR       record each service with JDK Flight Recorder (settings=profile) into DIR/<service>.jfr
+#   BENCH_ZSTD_LEVEL    zstd level of the shell pipelines and of backup-service (lifeboat.backup.zstd-level);
+#                       default 1, the service's default. An old tree measured at its own default: 3 before 2026-12-03.
 #   LIFEBOAT_PORT_BASE  ports as for deploy/local/run.sh; default 18080 (18081-18083, 19081-19083)
 # Needs a JDK >= 21, PostgreSQL (server programs for the throwaway cluster; psql, pg_dump, pg_basebackup), age,
 # zstd, gzip, curl, jq; disk for one plain dump, the stored backups and three copies of the database.
@@ -29,7 +31,7 @@ LB_NAME=compare.sh
 bench_setup "$@"
 
 # The shell pipelines measured, each writing its output to a file in the work folder (its size is what it stores).
-shell_zstd() { lb_pg_run pg_dump -d "$BENCH_DB" | zstd -q -3 -T2 | age -r "$LB_AGE_RECIPIENT" >"$LB_WORK/shell.sql.zst.age"; }
+shell_zstd() { lb_pg_run pg_dump -d "$BENCH_DB" | zstd -q "-$BENCH_ZSTD_LEVEL" -T2 | age -r "$LB_AGE_RECIPIENT" >"$LB_WORK/shell.sql.zst.age"; }
 shell_gzip() { lb_pg_run pg_dump -d "$BENCH_DB" | gzip -6 | age -r "$LB_AGE_RECIPIENT" >"$LB_WORK/guide.sql.gz.age"; }
 fresh_db() { lb_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE template0"; }
 size_of() { stat -c %s "$1"; }
@@ -43,14 +45,14 @@ lb_info "pg_dump -f /dev/null: $dump_s s"
 bench_time shell_zstd
 zstd_s=$BENCH_ELAPSED zstd_b=$(size_of "$LB_WORK/shell.sql.zst.age")
 rm -f "$LB_WORK/shell.sql.zst.age"
-lb_info "pg_dump | zstd -3 -T2 | age: $zstd_s s, $zstd_b bytes"
+lb_info "pg_dump | zstd -$BENCH_ZSTD_LEVEL -T2 | age: $zstd_s s, $zstd_b bytes"
 bench_time shell_gzip
 gzip_s=$BENCH_ELAPSED gzip_b=$(size_of "$LB_WORK/guide.sql.gz.age")
 rm -f "$LB_WORK/guide.sql.gz.age"
 lb_info "pg_dump | gzip -6 | age: $gzip_s s, $gzip_b bytes"
 if bench_time bench_basebackup "$LB_WORK/base.tar.zst" 2>"$LB_WORK/logs/basebackup.err"; then
     phys_s=$BENCH_ELAPSED phys_b=$(size_of "$LB_WORK/base.tar.zst")
-    lb_info "pg_basebackup -Ft -X none -c fast | zstd -3 -T2: $phys_s s, $phys_b bytes (the whole cluster)"
+    lb_info "pg_basebackup -Ft -X none -c fast | zstd -$BENCH_ZSTD_LEVEL -T2: $phys_s s, $phys_b bytes (the whole cluster)"
 else
     phys_s=0 phys_b=0
     lb_info "pg_basebackup failed (no replication connection allowed?): $(head -c 300 "$LB_WORK/logs/basebackup.err")"
@@ -65,7 +67,11 @@ backup_s=$BENCH_ELAPSED
 facts=$(lb_json "$LB_WORK/backup.json" '.metadata | "\(.id) \(.rawSizeBytes) \(.storedSizeBytes) \(.fingerprint | length) \(.fingerprintAlgorithm // "sha256-128-sum")"')
 read -r backup_id raw_b backup_b tables algorithm <<<"$facts"
 lb_info "$backup_s s: $raw_b bytes dumped, $backup_b stored, $tables tables fingerprinted ($algorithm)"
-bench_steps "$LB_WORK/backup.json"
+# the first backup after start-up runs while the JIT compiles the chain's hot loops; a long-running service's next
+# backups run compiled: both are shown
+bench_timed_post "$(lb_url backup-service)/api/v1/backups?wait=true" '{}' "$LB_WORK/backup2.json"
+backup2_s=$BENCH_ELAPSED backup2_b=$(lb_json "$LB_WORK/backup2.json" .metadata.storedSizeBytes)
+lb_info "again, the service warm: $backup2_s s, $backup2_b stored"
 
 lb_say "3/4 Restores"
 lb_pg_run pg_dump -d "$BENCH_DB" -f "$LB_WORK/plain.sql"
@@ -113,10 +119,11 @@ BEGIN {
     printf f, "", "time", "ratio", "stored"
     printf "|%s|%s|%s|%s|\n", "----------------------------------------------", "---------", "------------------------------------", "------------------------"
     printf f, "pg_dump -f /dev/null", sprintf("%.1f s", dump), "1.00", "-"
-    printf f, "pg_dump | zstd -3 -T2 | age (shell)", sprintf("%.1f s", zs), ratio(zs, dump), mib(zb)
+    printf f, "pg_dump | zstd -" lvl " -T2 | age (shell)", sprintf("%.1f s", zs), ratio(zs, dump), mib(zb)
     printf f, "pg_dump | gzip -6 | age (operations guide)", sprintf("%.1f s", gs), ratio(gs, dump), mib(gb)
-    printf f, "pg_basebackup -Ft -X none | zstd -3 -T2", (ps > 0 ? sprintf("%.1f s", ps) : "failed"), ratio(ps, dump), mib(pb) " (cluster)"
-    printf f, "Lifeboat backup", sprintf("%.1f s", lb), ratio(lb, dump) " (" ratio(lb, zs) "x shell, " ratio(gs, lb) "x faster than gzip)", mib(lbb) " (" ratio(lbb, zb) "x shell)"
+    printf f, "pg_basebackup -Ft -X none | zstd -" lvl " -T2", (ps > 0 ? sprintf("%.1f s", ps) : "failed"), ratio(ps, dump), mib(pb) " (cluster)"
+    printf f, "Lifeboat backup, first after start-up", sprintf("%.1f s", lb), ratio(lb, dump) " (" ratio(lb, zs) "x shell, " ratio(gs, lb) "x faster than gzip)", mib(lbb) " (" ratio(lbb, zb) "x shell)"
+    printf f, "Lifeboat backup, again (service warm)", sprintf("%.1f s", lb2), ratio(lb2, dump) " (" ratio(lb2, zs) "x shell, " ratio(gs, lb2) "x faster than gzip)", mib(lbb2) " (" ratio(lbb2, zb) "x shell)"
     printf f, "psql -f dump.sql (bare)", sprintf("%.1f s", ps1), "1.00", "-"
     printf f, "psql --single-transaction -f dump.sql", sprintf("%.1f s", st), ratio(st, ps1), "-"
     printf f, "Lifeboat restore, scratch database", sprintf("%.1f s", sc), ratio(sc, ps1), "-"
@@ -124,14 +131,14 @@ BEGIN {
     printf f, "full verification", sprintf("%.1f s", fv), ratio(fv, sc) "x its restore (scratch)", "-"
     printf f, "  its restore / fingerprint / amcheck", sprintf("%.1f s", vr), sprintf("%.1f / %.1f s", vf, va), "-"
     printf "\nPeak RSS (VmHWM; after start-up in brackets): backup-service %.0f MiB (%.0f), restore-service %.0f MiB (%.0f), verify-service %.0f MiB (%.0f)\n", pkb / 1024, ib / 1024, pkr / 1024, ir / 1024, pkv / 1024, iv / 1024
-    printf "Goals: backup <= 1.05x shell: %s; >= 2x faster than gzip: %s; stored within 2%%: %s; scratch <= 0.95: %s; in place <= 0.85: %s; verification <= 1.25x: %s; RSS <= 200 MiB: %s\n", \
-        (lb <= 1.05 * zs ? "yes" : "NO"), (gs >= 2 * lb ? "yes" : "NO"), (lbb <= 1.02 * zb && lbb >= 0.98 * zb ? "yes" : "NO"), \
+    printf "Goals: backup <= 1.05x shell, first / warm: %s / %s; >= 2x faster than gzip: %s; stored within 2%%: %s; scratch <= 0.95: %s; in place <= 0.85: %s; verification <= 1.25x: %s; RSS <= 200 MiB: %s\n", \
+        (lb <= 1.05 * zs ? "yes" : "NO"), (lb2 <= 1.05 * zs ? "yes" : "NO"), (gs >= 2 * lb ? "yes" : "NO"), (lbb <= 1.02 * zb && lbb >= 0.98 * zb ? "yes" : "NO"), \
         (sc <= 0.95 * ps1 ? "yes" : "NO"), (ip <= 0.85 * ps1 ? "yes" : "NO"), (fv <= 1.25 * sc ? "yes" : "NO"), \
         (pkb <= 204800 && pkr <= 204800 && pkv <= 204800 ? "yes" : "NO")
 }'
 }
 bench_report -v dump="$dump_s" -v zs="$zstd_s" -v zb="$zstd_b" -v gs="$gzip_s" -v gb="$gzip_b" -v ps="$phys_s" -v pb="$phys_b" \
-    -v lb="$backup_s" -v lbb="$backup_b" -v ps1="$psql_s" -v st="$single_s" -v sc="$scratch_s" -v ip="$inplace_s" \
+    -v lb="$backup_s" -v lbb="$backup_b" -v lb2="$backup2_s" -v lbb2="$backup2_b" -v lvl="$BENCH_ZSTD_LEVEL" -v ps1="$psql_s" -v st="$single_s" -v sc="$scratch_s" -v ip="$inplace_s" \
     -v fv="$verify_s" -v vr="$v_restore" -v vf="$v_fp" -v va="$v_am" \
     -v pkb="${peak[backup-service]}" -v pkr="${peak[restore-service]}" -v pkv="${peak[verify-service]}" \
     -v ib="${BENCH_IDLE_RSS[backup-service]}" -v ir="${BENCH_IDLE_RSS[restore-service]}" -v iv="${BENCH_IDLE_RSS[verify-service]}"

@@ -80,7 +80,7 @@ bench_time bench_basebackup "$LB_WORK/base.tar.zst" 2>"$LB_WORK/logs/basebackup.
     || lb_die "pg_basebackup failed: $(head -c 300 "$LB_WORK/logs/basebackup.err")"
 phys_s=$BENCH_ELAPSED phys_b=$(stat -c %s "$LB_WORK/base.tar.zst")
 rm -f "$LB_WORK/base.tar.zst"
-lb_info "pg_basebackup -Ft -X none -c fast | zstd -3 -T2: $phys_s s, $(mib "$phys_b") MiB"
+lb_info "pg_basebackup -Ft -X none -c fast | zstd -$BENCH_ZSTD_LEVEL -T2: $phys_s s, $(mib "$phys_b") MiB"
 pitr_props() {
     bench_props "$1"
     case $1 in
@@ -225,7 +225,7 @@ lb_info "$(lb_psql -At -d "$BENCH_DB" -c "SELECT pg_size_pretty(pg_database_size
 f="| %-62s | %-44s |\n"
 printf "$f" "" "figure"
 printf '|%s|%s|\n' "----------------------------------------------------------------" "----------------------------------------------"
-printf "$f" "pg_basebackup -Ft -X none -c fast | zstd -3 -T2" "$phys_s s, $(mib "$phys_b") MiB"
+printf "$f" "pg_basebackup -Ft -X none -c fast | zstd -$BENCH_ZSTD_LEVEL -T2" "$phys_s s, $(mib "$phys_b") MiB"
 printf "$f" "Lifeboat base backup (kind base, ?wait=true)" "$base_s s, $(mib "$base_stored") MiB stored"
 printf "$f" "WAL written by the server under pgbench -c 4 -T $seconds" "$gen_rate MiB/s ($(mib $(( ${w1%.*} - ${w0%.*} ))) MiB; ${tps:-?} tps)"
 printf "$f" "WAL archived by Lifeboat during the load" "$arch_rate MiB/s ($(( ${seg1%.*} - ${seg0%.*} )) segments)"
