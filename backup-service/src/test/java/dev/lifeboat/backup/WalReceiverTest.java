@@ -293,6 +293,9 @@ class WalReceiverTest {
         ProcessHandle basebackup = Poll.value("pg_basebackup of " + early.id() + " runs", LONG, () -> ProcessHandle
                 .current().descendants().filter(h -> h.info().command().orElse("").endsWith("pg_basebackup"))
                 .findFirst().orElse(null));
+        // held once connected (held before, its connect_timeout would expire): the server shows its progress
+        Poll.until("pg_basebackup of " + early.id() + " connected", LONG, () -> !sql(
+                "SELECT 1 FROM pg_stat_progress_basebackup").isEmpty());
         signal("-STOP", basebackup.pid());
         Instant gapBefore = Instant.now();
         WalArchiveState gapFound;
@@ -332,8 +335,9 @@ class WalReceiverTest {
                         && WalNames.lsn(b.startLsn()) >= WalNames.lsn(chainStart)).findFirst().orElse(null));
         assertThat(answer.labels()).containsEntry("lifeboat.dev/started-by", "wal-archive");
         Poll.until("the alert cleared by " + answer.id(), LONG, () -> gauge("lifeboat.wal.archive.gap") == 0.0);
-        assertThat(catalog.walState("main").orElseThrow().problems()).allSatisfy(p ->
-                assertThat(p.resolvedAt()).as(p.reason()).isNotNull());
+        // the state record is written after the gauge is set: read once it was rewritten
+        Poll.until("the state record shows every problem resolved", LONG, () -> catalog.walState("main").orElseThrow()
+                .problems().stream().allMatch(p -> p.resolvedAt() != null));
     }
 
     private static void signal(String signal, long pid) throws Exception {

@@ -9,7 +9,7 @@ import java.util.Map;
  * Quarkus test resource for the WAL archive: one real PostgreSQL server with what PITR needs (PostgreSQL 15's
  * defaults: {@code wal_level=replica}, {@code max_wal_senders=10}, initdb's {@code host replication} line) and a
  * {@code LOGIN REPLICATION} role; its database {@code app} is {@code main}, PITR enabled through that role, snapshots
- * of the partial segment every 2 s, the spool in a fresh folder.
+ * of the partial segment every 2 s, the spool in a fresh folder, base backups read at most 8 MiB/s.
  */
 public class WalServerResource implements QuarkusTestResourceLifecycleManager {
     static final String PARTIAL_INTERVAL = "2s";
@@ -33,6 +33,9 @@ public class WalServerResource implements QuarkusTestResourceLifecycleManager {
         config.put(p + "pitr.password", PitrServersResource.ROLE_PASSWORD);
         config.put(p + "pitr.partial-interval", PARTIAL_INTERVAL);
         config.put(p + "pitr.base-schedule", "off");
+        // base backups (32 MiB of tar here) take about 4 s instead of a fraction of one, so that a test can catch one
+        // running, connected, and hold it (WalReceiverTest: a base backup running when a gap is found)
+        config.put("lifeboat.backup.max-rate", Integer.toString(8 << 20));
         config.put("lifeboat.pitr.spool-dir", PitrServersResource.spoolDir());
         return config;
     }
