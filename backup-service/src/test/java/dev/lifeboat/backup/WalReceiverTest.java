@@ -319,8 +319,9 @@ class WalReceiverTest {
             signal("-KILL", receivewal);
             gapFound = Poll.value("the gap found, a new chain begun", LONG, () -> catalog.walState("main")
                     .filter(st -> st.chainStartLsn() != null // the new chain's start, after the removed WAL
-                            && WalNames.lsn(st.chainStartLsn()) > (archiveEnd + 1) * SEGMENT && st.problems().stream().anyMatch(p -> p.open()
-                            && p.kind() == ProblemKind.GAP && p.detectedAt().isAfter(gapBefore))).orElse(null));
+                            && WalNames.lsn(st.chainStartLsn()) > (archiveEnd + 1) * SEGMENT
+                            && st.problems().stream().anyMatch(p -> p.open() && p.kind() == ProblemKind.GAP
+                                    && p.detectedAt().isAfter(gapBefore))).orElse(null));
             assertThat(early.state().done()).as("the base backup begun before the gap still runs").isFalse();
         } finally {
             signal("-CONT", basebackup.pid());
