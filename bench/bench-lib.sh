@@ -148,7 +148,8 @@ bench_props() {
             echo "lifeboat.restore.scratch-janitor-interval=24h"
             lb_props_scratch_target scratch
             lb_props_pg lifeboat.targets.copy lifeboat_bench_copy
-            echo "lifeboat.targets.copy.safety-backup=false" ;;
+            echo "lifeboat.targets.copy.safety-backup=false"
+            echo "lifeboat.targets.copy.modes=clean-schema,recreate-database" ;;
         verify-service)
             echo "lifeboat.peers.restore-url=$(lb_url restore-service)"
             lb_props_pg lifeboat.verify.scratch

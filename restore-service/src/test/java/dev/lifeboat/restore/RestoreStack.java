@@ -17,7 +17,8 @@ import java.util.Map;
 
 /**
  * Everything a restore test needs, started once per test class: a real PostgreSQL holding database {@code app}
- * (target {@code primary}, backed up as {@code main}) and {@code stuckdb} (target {@code stuck}), the in-process S3
+ * (target {@code primary}, backed up as {@code main}), {@code stuckdb} (target {@code stuck}) and {@code bigdb} (backed up
+ * as {@code big}, restored into the scratch target), the in-process S3
  * server, an age key pair, and backup-service running as a real process from its built application, writing to
  * the same bucket. Tests reach the parts through the static accessors.
  */
@@ -35,6 +36,7 @@ public class RestoreStack implements QuarkusTestResourceLifecycleManager {
             postgres = PostgresServer.start();
             postgres.createDatabase("app");
             postgres.createDatabase("stuckdb");
+            postgres.createDatabase("bigdb");
             s3 = S3Server.start();
             String[] pair = AgeKeys.generate();
             recipient = pair[0];
@@ -66,6 +68,11 @@ public class RestoreStack implements QuarkusTestResourceLifecycleManager {
                     "lifeboat.databases.stuck.password", PostgresServer.PASSWORD,
                     "lifeboat.encryption.recipients", recipient,
                     "lifeboat.backup.schedule", "off"));
+            backup.putAll(Map.of(
+                    "lifeboat.databases.big.host", postgres.host(),
+                    "lifeboat.databases.big.port", Integer.toString(postgres.port()),
+                    "lifeboat.databases.big.database", "bigdb",
+                    "lifeboat.databases.big.password", PostgresServer.PASSWORD));
             backupService = ServiceProcess.start("backup-service", backup);
 
             Map<String, String> config = new HashMap<>(store);

@@ -75,6 +75,17 @@ class RestoreTest {
             pg().load("app", sql);
         }
         pg().psql("stuckdb", "CREATE TABLE keep(v text); INSERT INTO keep VALUES ('untouched');");
+        // two tables larger than a lane's threshold (1 MiB of dump), with COPY escapes, a row longer than a lane's
+        // chunk (256 KiB), a foreign key and an index built after the rows; and a small one
+        pg().psql("bigdb", "CREATE TABLE wide (id bigint PRIMARY KEY, body text NOT NULL, bin bytea, at timestamptz);"
+                + " INSERT INTO wide SELECT g, repeat(md5(g::text), 1 + g % 4) || E'\\t tab, \\\\ backslash,\\n' || g,"
+                + " decode(md5(g::text), 'hex'), timestamptz '2024-01-01 00:00+00' + g * interval '1 minute'"
+                + " FROM generate_series(1, 200000) g;"
+                + " INSERT INTO wide VALUES (0, repeat('x', 600000), NULL, NULL);"
+                + " CREATE TABLE line (id bigint PRIMARY KEY, wide_id bigint NOT NULL REFERENCES wide, qty int CHECK (qty > 0));"
+                + " INSERT INTO line SELECT g, 1 + g % 200000, 1 + g % 7 FROM generate_series(1, 150000) g;"
+                + " CREATE INDEX line_wide ON line (wide_id);"
+                + " CREATE TABLE tiny (k text PRIMARY KEY); INSERT INTO tiny VALUES ('a'), ('b');");
     }
 
     @BeforeEach
@@ -453,6 +464,70 @@ class RestoreTest {
                 .then().statusCode(500);
         assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat_scratch_%'"))
                 .isEqualTo("0");
+    }
+
+    // ---- large tables: their rows are loaded over several connections at once ----
+
+    @Test
+    void theRowsOfLargeTablesAreLoadedOverSeveralConnectionsIntoAScratchDatabase() {
+        String backupId = backup("big");
+        Response r = operator().body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores?wait=true");
+        r.then().statusCode(201).body("status", equalTo("COMPLETED"));
+        String database = r.jsonPath().getString("database");
+        try {
+            assertThat(bigContent(database)).isEqualTo(bigContent("bigdb"));
+            // constraints and indexes are the source's: built, and the foreign key checked, after every lane committed
+            assertThat(bigSchema(database)).isEqualTo(bigSchema("bigdb")).contains("FOREIGN KEY").contains("line_wide");
+            // wide's rows were committed by several transactions (the lanes, each in its own session); tiny's by one
+            assertThat(Integer.parseInt(pg().psql(database, "SELECT count(DISTINCT xmin::text) FROM public.wide")))
+                    .isGreaterThanOrEqualTo(2);
+            assertThat(pg().psql(database, "SELECT count(DISTINCT xmin::text) FROM public.tiny")).isEqualTo("1");
+            assertThat(r.jsonPath().getString("steps.find { it.name == 'LOAD' }.detail"))
+                    .contains("rows of 2 large table(s)").contains("loaded over 2 connections at once");
+        } finally {
+            operator().delete("/api/v1/restores/" + r.jsonPath().getString("id") + "/database").then().statusCode(204);
+        }
+    }
+
+    @Test
+    void aLaneWhoseSessionEndsFailsTheRestoreAndLeavesNoDatabaseBehind() {
+        String backupId = backup("big");
+        Response started = operator().body(Map.of("backupId", backupId, "target", "scratch")).post("/api/v1/restores");
+        started.then().statusCode(202);
+        String id = started.jsonPath().getString("id");
+        // the sessions of the lanes loading wide's rows end, as when an operator or a failover ends them
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+        while (pg().psql("postgres", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name"
+                + " LIKE 'lifeboat-restore-lane-%' AND query LIKE 'COPY public.wide %'").equals("0")) {
+            assertThat(viewer().get("/api/v1/restores/" + id).jsonPath().getString("status"))
+                    .as("the restore ended before a lane was seen loading rows").isEqualTo("RUNNING");
+            assertThat(System.nanoTime()).as("no lane loading rows within 60 s").isLessThan(deadline);
+        }
+        Response r = viewer().get("/api/v1/restores/" + id + "?waitSeconds=20");
+        r.then().statusCode(200).body("status", equalTo("FAILED"))
+                .body("error", containsString("Loading rows in parallel failed"))
+                .body("error", containsString("the database being loaded is dropped"));
+        assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat_scratch_%'"))
+                .isEqualTo("0");
+        // every lane's psql was stopped: no session of a lane is left on the server
+        while (!pg().psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+                + "'lifeboat-restore-lane-%'").equals("0")) {
+            assertThat(System.nanoTime()).as("sessions of lanes still open").isLessThan(deadline);
+        }
+    }
+
+    /** bigdb's tables: row counts and digests of their rows in key order (the lanes change the order in the heap). */
+    private static String bigContent(String database) {
+        return pg().psql(database, "SELECT (SELECT count(*) || ':' || md5(string_agg(w::text, E'\\n' ORDER BY id)) FROM wide w)"
+                + " || ' ' || (SELECT count(*) || ':' || md5(string_agg(l::text, E'\\n' ORDER BY id)) FROM line l)"
+                + " || ' ' || (SELECT count(*) || ':' || string_agg(k, ',' ORDER BY k) FROM tiny)");
+    }
+
+    private static String bigSchema(String database) {
+        return pg().psql(database, "SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), '; ' ORDER BY conname)"
+                + " FROM pg_constraint WHERE connamespace = 'public'::regnamespace")
+                + " | " + pg().psql(database, "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes"
+                + " WHERE schemaname = 'public'");
     }
 
     @Test

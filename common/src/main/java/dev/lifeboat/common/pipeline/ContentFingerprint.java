@@ -264,6 +264,25 @@ public final class ContentFingerprint extends OutputStream {
     }
 
     /**
+     * One table's fingerprint from those of parts of its rows (read back in ranges): the row counts and the 128-bit
+     * sums added, as if its rows had been read in one stream; the sum of row hashes is what makes this exact.
+     */
+    public static TableFingerprint sum(List<TableFingerprint> parts) {
+        if (parts.isEmpty()) {
+            throw new IllegalArgumentException("no parts");
+        }
+        long rows = 0;
+        BigInteger hash = BigInteger.ZERO;
+        for (TableFingerprint p : parts) {
+            rows += p.rows();
+            hash = hash.add(new BigInteger(p.hash(), 16));
+        }
+        String hex = hash.mod(Table.MOD).toString(16);
+        TableFingerprint first = parts.get(0);
+        return new TableFingerprint(first.table(), first.columns(), rows, "0".repeat(32 - hex.length()) + hex);
+    }
+
+    /**
      * A per-row hash, fed in pieces: {@link #update} for a piece of a row that goes on, {@link #finish} with its last
      * piece, which adds the row's 128 bits to the table and starts the next row.
      */

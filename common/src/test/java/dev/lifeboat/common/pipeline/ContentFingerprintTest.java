@@ -138,6 +138,35 @@ class ContentFingerprintTest {
         }
 
         @Test
+        void theSumOfTheFingerprintsOfPartsOfATableIsTheTablesFingerprintWithEitherAlgorithm() {
+            StringBuilder all = new StringBuilder();
+            StringBuilder first = new StringBuilder();
+            StringBuilder second = new StringBuilder();
+            Random random = new Random(5);
+            for (int i = 0; i < 3000; i++) {
+                // values whose hashes carry between the two 64-bit halves of the sum somewhere along the way
+                String row = i + "\t" + Long.toHexString(random.nextLong()) + "\n";
+                all.append(row);
+                (random.nextBoolean() ? first : second).append(row);
+            }
+            for (String algorithm : List.of(ContentFingerprint.XXH3_128, BackupMetadata.LEGACY_FINGERPRINT)) {
+                TableFingerprint whole = part(algorithm, all);
+                TableFingerprint summed = ContentFingerprint.sum(List.of(part(algorithm, first), part(algorithm, second)));
+                assertThat(summed).isEqualTo(whole);
+                assertThat(ContentFingerprint.sum(List.of(part(algorithm, first)))).isNotEqualTo(whole);
+            }
+        }
+
+        private static TableFingerprint part(String algorithm, CharSequence rows) {
+            ContentFingerprint fp = new ContentFingerprint(algorithm);
+            fp.beginTable("public.t", "id, v");
+            byte[] b = rows.toString().getBytes(StandardCharsets.UTF_8);
+            fp.write(b, 0, b.length);
+            fp.endTable();
+            return fp.result().get(0);
+        }
+
+        @Test
         void xxh3OfOneEmptyRowIsThePublishedXxh128OfTheEmptyInput() {
             // XXH3_128bits("") with seed 0, as published by the xxHash project (xxhsum -H2 of an empty file)
             assertThat(only(fingerprint(copy("public.t (v)", ""))).hash()).isEqualTo("99aa06d3014798d86001c324468d497f");

@@ -134,6 +134,16 @@ public interface RestoreServiceConfig {
         @WithDefault("false")
         boolean haltBeforeSwapForTests();
 
+        /**
+         * Connections ("lanes") the rows of one large table (over 1 MiB of dump) are loaded over at once, when the
+         * restore loads into a database it created (scratch, recreate-database): PostgreSQL loads one COPY on one
+         * core. That database is dropped on any failure and swapped in or reported only once the load ended, so the
+         * load need not be one transaction there. {@code 1}: one connection, one transaction. clean-schema loads into
+         * the existing database and is always one transaction; so is a load that creates missing roles.
+         */
+        @WithDefault("2")
+        int loadLanes();
+
         /** The load session's settings, {@code lifeboat.restore.session.*}. */
         Session session();
 

@@ -10,6 +10,7 @@ import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.api.RestoreFailure;
 import dev.lifeboat.common.pg.TimeLimit;
 import dev.lifeboat.common.pipeline.Measure;
+import dev.lifeboat.common.pipeline.ParallelCopy;
 import dev.lifeboat.common.pipeline.ReadChain;
 import dev.lifeboat.common.pipeline.SchemaReset;
 import dev.lifeboat.common.store.ObjectStore;
@@ -41,16 +42,20 @@ final class DumpLoader {
     }
 
     /**
-     * Loads {@code metadata}'s object into {@code connection}'s database. {@code preamble} runs first, inside the
-     * transaction; with {@code resetSchemas} each schema the dump creates is dropped just before, and the dump's
-     * large-object transaction control is dropped either way (see {@link SchemaReset}). {@code measure} counts the stored bytes read (progress) and checks their digest.
+     * Loading the rows of large tables over {@code lanes} more connections ({@link ParallelCopy}), each beginning its
+     * transactions with {@code tuning}; only for a database created for the restore, which is dropped on failure.
+     * {@link #NONE}: everything in one transaction.
      */
-    static void load(ObjectStore store, BackupMetadata metadata, List<String> identities, PgTools.Program psql,
-                     PgConnection connection, Duration connectTimeout, String preamble, boolean resetSchemas,
-                     Measure measure, Duration timeout, java.util.function.Consumer<PgProcess> started,
-                     java.util.function.Supplier<String> stop) {
-        load(fromBackup(store, metadata, identities, measure), psql, connection, connectTimeout, preamble, resetSchemas,
-                timeout, started, stop);
+    record Parallel(int lanes, String tuning) {
+        static final Parallel NONE = new Parallel(1, "");
+
+        boolean on() {
+            return lanes >= 2;
+        }
+    }
+
+    /** What the load did: the tables whose rows went over the lanes, and their bytes. */
+    record Loaded(int parallelTables, long parallelBytes) {
     }
 
     /**
@@ -109,24 +114,33 @@ final class DumpLoader {
         };
     }
 
-    /** Loads the plain SQL of {@code source}, as above. */
-    static void load(Source source, PgTools.Program psql, PgConnection connection, Duration connectTimeout,
-                     String preamble, boolean resetSchemas, Duration timeout,
-                     java.util.function.Consumer<PgProcess> started, java.util.function.Supplier<String> stop) {
+    /**
+     * Loads the plain SQL of {@code source} into {@code connection}'s database. {@code preamble} runs first, inside the
+     * transaction; with {@code resetSchemas} each schema the dump creates is dropped just before, and the dump's
+     * large-object transaction control is dropped either way (see {@link SchemaReset}). With {@code parallel} on,
+     * the rows of large tables go over lanes ({@link ParallelCopy}, {@link LoadLanes}) in transactions of their own.
+     */
+    static Loaded load(Source source, PgTools.Program psql, PgConnection connection, Duration connectTimeout,
+                       String preamble, Parallel parallel, boolean resetSchemas, Duration timeout,
+                       java.util.function.Consumer<PgProcess> started, java.util.function.Supplier<String> stop) {
         // verbose errors carry the SQLSTATE, which tells a statement of the dump failing from the server failing
         PgProcess process = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
                 "-v", "VERBOSITY=verbose"), connection, connectTimeout, new TimeLimit(timeout, "lifeboat.restore.timeout"),
                 true);
         started.accept(process);
+        OutputStream psqlIn = new BufferedOutputStream(process.stdin(), BUFFER);
+        LoadLanes lanes = parallel.on() ? new LoadLanes(parallel.lanes(), psql, connection, connectTimeout, timeout,
+                parallel.tuning(), psqlIn, process) : null;
+        ParallelCopy split = lanes == null ? null : new ParallelCopy(keepOpen(psqlIn), lanes);
         try {
-            OutputStream psqlIn = new BufferedOutputStream(process.stdin(), BUFFER);
             toPsql(process, connection, () -> write(psqlIn, "BEGIN;\nSET client_min_messages = warning;\n" + preamble + "\n"));
             // always through SchemaReset: it drops the BEGIN/COMMIT pg_dump wraps large-object data in
-            SchemaReset sink = new SchemaReset(keepOpen(psqlIn), resetSchemas);
+            SchemaReset sink = new SchemaReset(split == null ? keepOpen(psqlIn) : split, resetSchemas);
             try {
                 source.writeTo(sink::write);
             } catch (ReadChain.SinkFailed e) {
-                throw psqlStopped(process, connection, e.getCause());
+                throw e.getCause() instanceof ParallelCopy.LaneFailed failed ? laneStopped(lanes, failed, connection)
+                        : psqlStopped(process, connection, e.getCause());
             }
             if (stop.get() != null) { // asked to stop (shutdown): never COMMIT
                 throw new RestoreFault(RestoreFailure.OTHER, stop.get() + "; nothing was committed");
@@ -135,6 +149,18 @@ final class DumpLoader {
             toPsql(process, connection, () -> {
                 sink.write('\n');
                 sink.flush();
+                if (split != null) {
+                    split.close();
+                }
+            });
+            if (lanes != null) {
+                try {
+                    lanes.finish(); // idle since the last large table: each lane's psql just ends
+                } catch (ParallelCopy.LaneFailed e) {
+                    throw laneStopped(lanes, e, connection);
+                }
+            }
+            toPsql(process, connection, () -> {
                 write(psqlIn, "COMMIT;\n");
                 psqlIn.close();
             });
@@ -146,6 +172,7 @@ final class DumpLoader {
                 throw RestoreFault.ofPsql(process.stderr(), connection.user(),
                         "A statement of the dump failed; the load was rolled back: " + e.getMessage());
             }
+            return split == null ? new Loaded(0, 0) : new Loaded(split.parallelTables(), split.parallelBytes());
         } catch (RuntimeException e) {
             process.kill();
             if (e instanceof PgTimeout || process.timedOut()) {
@@ -154,8 +181,21 @@ final class DumpLoader {
             }
             throw e;
         } finally {
+            if (split != null) {
+                lanes.kill();
+                split.abort();
+            }
             process.close();
         }
+    }
+
+    /** A lane stopped: quote what its psql said. Only a database created for the restore has lanes; it is dropped. */
+    private static RestoreFault laneStopped(LoadLanes lanes, ParallelCopy.LaneFailed e, PgConnection connection) {
+        lanes.awaitExit(e.lane());
+        String said = lanes.stderr(e.lane());
+        return RestoreFault.ofPsql(said, connection.user(), "Loading rows in parallel failed ("
+                + e.getMessage() + (said.isBlank() ? "" : "; psql said: " + said.strip())
+                + "); the database being loaded is dropped, nothing else was changed");
     }
 
     private interface IoStep {

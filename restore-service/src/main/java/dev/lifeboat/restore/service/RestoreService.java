@@ -118,6 +118,10 @@ public class RestoreService {
         this.jobs = new JobRegistry<>(coordination.lock("restore"), config.restore().jobHistory(),
                 RestoreInProgress::new);
         this.sessionTuning = SessionTuning.preamble(config.restore().session()); // a bad value stops the start
+        if (config.restore().loadLanes() < 1 || config.restore().loadLanes() > 16) {
+            throw new dev.lifeboat.common.error.Errors.InvalidConfiguration("lifeboat.restore.load-lanes = "
+                    + config.restore().loadLanes() + ": 1 (one connection) to 16");
+        }
         this.journal = new JobJournal(store, "restore", coordination.instance(), jobsConfig.reportInterval(),
                 jobsConfig.abandonedAfter());
     }
@@ -633,10 +637,16 @@ public class RestoreService {
             source = DumpLoader.fromPgDump(pgDump, dumped::addAndGet);
         }
         journal.report(job.id());
+        // lanes only into a database created for this restore (dropped on failure), and only when no role is created:
+        // the lanes need the main connection to commit early, and roles are the cluster's, not the database's
+        int lanes = config.restore().loadLanes();
+        DumpLoader.Parallel parallel = !clean && roles.missing().isEmpty() && lanes >= 2
+                ? new DumpLoader.Parallel(lanes, sessionTuning) : DumpLoader.Parallel.NONE;
+        DumpLoader.Loaded loaded;
         try {
-            DumpLoader.load(source, psql, connection, pgTools.connectTimeout(),
+            loaded = DumpLoader.load(source, psql, connection, pgTools.connectTimeout(),
                     sessionTuning + roles.createSql() + (clean ? Sql.resetPublicSchema(serverVersion) + Sql.UNLINK_LARGE_OBJECTS : ""),
-                    clean, config.restore().timeout(),
+                    parallel, clean, config.restore().timeout(),
                     p -> {
                         job.loader = p;
                         if (job.interruption() != null) {
@@ -652,7 +662,9 @@ public class RestoreService {
         job.loader = null;
         job.log().end(step, Step.Status.DONE, (recovery == null ? job.bytesRestored() + " stored bytes checked"
                 : dumped.get() + " bytes of SQL from pg_dump") + " and loaded into "
-                + database + (roles.missing().isEmpty() ? "" : "; roles created: " + roles.missing()));
+                + database + (roles.missing().isEmpty() ? "" : "; roles created: " + roles.missing())
+                + (loaded.parallelTables() == 0 ? "" : "; rows of " + loaded.parallelTables() + " large table(s), "
+                + loaded.parallelBytes() + " bytes, loaded over " + parallel.lanes() + " connections at once"));
     }
 
     /** Takes the safety backup through backup-service and waits for it; its failure stops the restore. */

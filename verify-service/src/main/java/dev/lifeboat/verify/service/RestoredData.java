@@ -134,7 +134,8 @@ public class RestoredData {
                 present.add(want);
             }
         }
-        Map<String, TableFingerprint> readBack = readBackAll(psql, readback, present, algorithm, conditions, job);
+        ReadBack readBackAll = readBackAll(psql, readback, present, algorithm, conditions, job);
+        Map<String, TableFingerprint> readBack = readBackAll.tables();
         long rows = 0;
         for (TableFingerprint want : expected) {
             if (!restoredTables.contains(want.table())) {
@@ -177,7 +178,7 @@ public class RestoredData {
                     mismatches.get(0).table(), mismatches);
         }
         return expected.size() + " tables, " + rows + " rows" + objects
-                + ": same tables, row counts and content as at backup time";
+                + ": same tables, row counts and content as at backup time" + readBackAll.detail();
     }
 
     /**
@@ -193,7 +194,7 @@ public class RestoredData {
         Map<String, String> conditions = configTables(psql, scratch, timeout);
         PgConnection readback = scratch.withSettings(CopyText.forReadback(null));
         Map<String, TableFingerprint> read = readBackAll(psql, readback, tables, ContentFingerprint.XXH3_128,
-                conditions, job);
+                conditions, job).tables();
         long rows = read.values().stream().mapToLong(TableFingerprint::rows).sum();
         BackupMetadata.LargeObjectsFingerprint objects = readLargeObjects(psql, readback);
         return tables.size() + " tables, " + rows + " rows and " + objects.count() + " large objects ("
@@ -337,34 +338,82 @@ public class RestoredData {
         return conditions;
     }
 
+    /** A table of at least this many blocks (8 MiB) is read back in as many block ranges as there are connections. */
+    static final long SPLIT_BLOCKS = 1024;
+    /** Each ordinary table's size in blocks, one a line as {@code <table as pg_dump names it> <blocks>}. */
+    private static final String BLOCKS_SQL = "SELECT format('%I.%I', n.nspname, c.relname) || ' ' || "
+            + "(pg_relation_size(c.oid) / current_setting('block_size')::int) FROM pg_class c "
+            + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+            + "AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+
+    /** One read: a table, or the block range [from, to) of one ({@code -1}: open end), of {@code parts} parts. */
+    private record Part(TableFingerprint table, String condition, long from, long to, int parts) {
+    }
+
+    /** The tables read back, by name, and how many of them were read in block ranges. */
+    private record ReadBack(Map<String, TableFingerprint> tables, int ranged) {
+        String detail() {
+            return ranged == 0 ? "" : "; " + ranged + " large table(s) read back in block ranges over "
+                    + "several connections";
+        }
+    }
+
     /**
      * Every table of {@code tables} read back, by name, over {@code lifeboat.verify.readback-connections} connections
      * at once, the largest tables (by the backup's row counts) first, so the longest read starts at once and the
-     * small ones fill the other connections around it. The first failure stops the rest and propagates.
+     * small ones fill the other connections around it. A large table ({@link #SPLIT_BLOCKS}) is read in block ranges,
+     * one per connection ({@code WHERE ctid >= '(a,0)' AND ctid < '(b,0)'}, a TID range scan from PostgreSQL 14 on),
+     * so it no longer sets the time of the whole step; the fingerprint is a sum over rows, so the sums of the ranges
+     * add up to the table's. The first failure stops the rest and propagates.
      */
-    private Map<String, TableFingerprint> readBackAll(PgTools.Program psql, PgConnection connection,
+    private ReadBack readBackAll(PgTools.Program psql, PgConnection connection,
                                                       List<TableFingerprint> tables, String algorithm,
                                                       Map<String, String> conditions, VerificationJob job) {
         List<TableFingerprint> largestFirst = new ArrayList<>(tables);
         largestFirst.sort(Comparator.comparingLong(TableFingerprint::rows).reversed());
-        int parallel = Math.max(1, Math.min(config.verify().readbackConnections(), largestFirst.size()));
+        int parallel = Math.max(1, config.verify().readbackConnections());
         Map<String, TableFingerprint> out = new ConcurrentHashMap<>();
         if (largestFirst.isEmpty()) {
-            return out;
+            return new ReadBack(out, 0);
         }
-        ExecutorService pool = Executors.newFixedThreadPool(parallel, Thread.ofPlatform().name("verify-readback-", 1)
-                .factory());
+        Map<String, Long> blocks = parallel > 1 && pgTools.serverVersionNum(connection) >= 140000
+                ? blocks(psql, connection) : Map.of();
+        List<Part> parts = new ArrayList<>();
+        int ranged = 0;
+        for (TableFingerprint table : largestFirst) {
+            String condition = conditions.get(table.table());
+            long size = blocks.getOrDefault(table.table(), 0L);
+            if (condition != null || table.columns().isEmpty() || size < SPLIT_BLOCKS) {
+                parts.add(new Part(table, condition, -1, -1, 1));
+                continue;
+            }
+            ranged++;
+            for (int i = 0; i < parallel; i++) {
+                parts.add(new Part(table, null, i == 0 ? -1 : size * i / parallel,
+                        i == parallel - 1 ? -1 : size * (i + 1) / parallel, parallel));
+            }
+        }
+        Map<String, List<TableFingerprint>> partial = new HashMap<>();
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(parallel, parts.size()),
+                Thread.ofPlatform().name("verify-readback-", 1).factory());
         try {
             ExecutorCompletionService<TableFingerprint> done = new ExecutorCompletionService<>(pool);
-            for (TableFingerprint table : largestFirst) {
-                done.submit(() -> readBack(psql, connection, table, algorithm, conditions.get(table.table())));
+            Map<java.util.concurrent.Future<TableFingerprint>, Part> of = new HashMap<>();
+            for (Part part : parts) {
+                of.put(done.submit(() -> readBack(psql, connection, part.table(), algorithm, part.condition(),
+                        part.from(), part.to())), part);
             }
-            for (int i = 0; i < largestFirst.size(); i++) {
-                TableFingerprint got = done.take().get();
-                out.put(got.table(), got);
-                job.tablesCompared.incrementAndGet();
+            for (int i = 0; i < parts.size(); i++) {
+                java.util.concurrent.Future<TableFingerprint> f = done.take();
+                Part part = of.get(f);
+                List<TableFingerprint> got = partial.computeIfAbsent(part.table().table(), t -> new ArrayList<>());
+                got.add(f.get());
+                if (got.size() == part.parts()) {
+                    out.put(part.table().table(), ContentFingerprint.sum(got));
+                    job.tablesCompared.incrementAndGet();
+                }
             }
-            return out;
+            return new ReadBack(out, ranged);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("Interrupted while reading the restored tables back", e);
@@ -377,6 +426,17 @@ public class RestoredData {
             pool.shutdownNow(); // after a failure: the reads still running are killed with their psql (PgProcess.close)
             awaitQuietly(pool);
         }
+    }
+
+    private Map<String, Long> blocks(PgTools.Program psql, PgConnection connection) {
+        Map<String, Long> out = new HashMap<>();
+        for (String line : pgTools.psqlQuery(psql, connection, BLOCKS_SQL, queryLimit()).lines().toList()) {
+            int at = line.strip().lastIndexOf(' ');
+            if (at > 0) {
+                out.put(line.strip().substring(0, at), Long.parseLong(line.strip().substring(at + 1)));
+            }
+        }
+        return out;
     }
 
     private static void awaitQuietly(ExecutorService pool) {
@@ -399,10 +459,15 @@ public class RestoredData {
      * the same columns, only the rows its extension's condition selects.
      */
     private TableFingerprint readBack(PgTools.Program psql, PgConnection connection, TableFingerprint table,
-                                      String algorithm, String condition) {
+                                      String algorithm, String condition, long from, long to) {
         ContentFingerprint fingerprint = new ContentFingerprint(algorithm);
         fingerprint.beginTable(table.table(), table.columns());
-        String sql = condition == null
+        String range = from < 0 && to < 0 ? null : from < 0 ? "ctid < '(" + to + ",0)'::tid"
+                : to < 0 ? "ctid >= '(" + from + ",0)'::tid"
+                : "ctid >= '(" + from + ",0)'::tid AND ctid < '(" + to + ",0)'::tid";
+        String sql = range != null
+                ? "COPY (SELECT " + table.columns() + " FROM " + table.table() + " WHERE " + range + ") TO STDOUT"
+                : condition == null
                 ? "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT"
                 : "COPY (SELECT " + (table.columns().isEmpty() ? "*" : table.columns()) + " FROM " + table.table()
                         + (condition.isBlank() ? "" : " " + condition) + ") TO STDOUT";
