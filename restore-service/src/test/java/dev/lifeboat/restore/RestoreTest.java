@@ -507,8 +507,8 @@ class RestoreTest {
         r.then().statusCode(200).body("status", equalTo("FAILED"))
                 .body("error", containsString("Loading rows in parallel failed"))
                 .body("error", containsString("the database being loaded is dropped"));
-        assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'lifeboat_scratch_%'"))
-                .isEqualTo("0");
+        assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'lifeboat_scratch_"
+                + id.substring("restore_".length()) + "'")).as("the scratch database of the failed restore").isEqualTo("0");
         // every lane's psql was stopped: no session of a lane is left on the server
         while (!pg().psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
                 + "'lifeboat-restore-lane-%'").equals("0")) {
