@@ -143,10 +143,10 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
                     + "CREATE TABLE events (id int PRIMARY KEY, at timestamptz, payload bytea);"
                     + "INSERT INTO events SELECT g, timestamptz '2024-03-30 23:30:00+00' + g * interval '1 hour', "
                     + "decode(md5(g::text), 'hex') FROM generate_series(1, 50) g;"
-                    // over 1024 blocks: read back in block ranges, one per read-back connection
+                    // over 256 blocks (about 400): read back in block ranges, one per read-back connection
                     + "CREATE TABLE bulk (id int, note text, at timestamptz);"
                     + "INSERT INTO bulk SELECT g, 'caf' || chr(233) || ' ' || md5(g::text) || repeat('x', g % 50), "
-                    + "timestamptz '2024-03-30 23:30:00+00' + g * interval '1 minute' FROM generate_series(1, 120000) g;");
+                    + "timestamptz '2024-03-30 23:30:00+00' + g * interval '1 minute' FROM generate_series(1, 30000) g;");
             postgres.psql("postgres", "CREATE ROLE lo_owner");
             postgres.createDatabase("lodb");
             postgres.psql("lodb", LARGE_OBJECTS);

@@ -338,8 +338,8 @@ public class RestoredData {
         return conditions;
     }
 
-    /** A table of at least this many blocks (8 MiB) is read back in as many block ranges as there are connections. */
-    static final long SPLIT_BLOCKS = 1024;
+    /** A table of at least this many blocks (2 MiB) is read back in as many block ranges as there are connections. */
+    static final long SPLIT_BLOCKS = 256;
     /** Each ordinary table's size in blocks, one a line as {@code <table as pg_dump names it> <blocks>}. */
     private static final String BLOCKS_SQL = "SELECT format('%I.%I', n.nspname, c.relname) || ' ' || "
             + "(pg_relation_size(c.oid) / current_setting('block_size')::int) FROM pg_class c "
