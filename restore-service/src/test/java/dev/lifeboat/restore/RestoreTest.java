@@ -510,10 +510,9 @@ class RestoreTest {
         assertThat(pg().psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'lifeboat_scratch_"
                 + id.substring("restore_".length()) + "'")).as("the scratch database of the failed restore").isEqualTo("0");
         // every lane's psql was stopped: no session of a lane is left on the server
-        while (!pg().psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
-                + "'lifeboat-restore-lane-%'").equals("0")) {
-            assertThat(System.nanoTime()).as("sessions of lanes still open").isLessThan(deadline);
-        }
+        dev.lifeboat.common.testing.Poll.until("no session of a lane left", java.time.Duration.ofSeconds(30),
+                () -> pg().psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+                        + "'lifeboat-restore-lane-%'").equals("0"));
     }
 
     /** bigdb's tables: row counts and digests of their rows in key order (the lanes change the order in the heap). */

@@ -56,6 +56,7 @@ public final class ParallelCopy extends OutputStream {
     private static final byte[] SET = ascii("SET ");
     private static final byte[] SET_CONFIG = ascii("SELECT pg_catalog.set_config(");
     private static final byte[] TERMINATOR = ascii("\\.\n");
+    private static final byte[] COMMENT = ascii("--");
     private static final Chunk END = new Chunk(new byte[0], 0, false);
 
     /** The connections the rows of a large table are loaded over; implemented by restore-service with psql. */
@@ -293,7 +294,7 @@ public final class ParallelCopy extends OutputStream {
             state = State.MAIN_COPY;
             row.reset();
         }
-        boolean quiet = content == 0 || startsWith(line, content, ascii("--")) || line[0] == '\\';
+        boolean quiet = content == 0 || startsWith(line, content, COMMENT) || line[0] == '\\';
         if (inPrologue && length <= MAX_PROLOGUE - prologue.size()
                 && (startsWith(line, content, SET) || startsWith(line, content, SET_CONFIG))) {
             prologue.write(line, 0, length);

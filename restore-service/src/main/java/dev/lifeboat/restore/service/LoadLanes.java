@@ -111,11 +111,6 @@ final class LoadLanes implements ParallelCopy.Lanes {
         return i < processes.size() ? processes.get(i).stderr() : "";
     }
 
-    /** Whether any lane was started. */
-    boolean started() {
-        return !processes.isEmpty();
-    }
-
     /** The load is over: each lane's psql ends (nothing is open on it) and must have exited 0. */
     void finish() throws ParallelCopy.LaneFailed {
         for (int i = 0; i < processes.size(); i++) {

@@ -6,6 +6,7 @@ import dev.lifeboat.common.pg.PgConnection;
 import dev.lifeboat.common.pg.PgProcess;
 import dev.lifeboat.common.pg.PgTools;
 import dev.lifeboat.common.pg.TimeLimit;
+import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -14,7 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,12 +54,8 @@ class LoadLanesTest {
         out.flush();
     }
 
-    private static void await(String what, String sql, String expected) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!pg.psql("lanes", sql).equals(expected)) {
-            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-            Thread.sleep(20);
-        }
+    private static void await(String what, String sql, String expected) {
+        Poll.until(what, Duration.ofSeconds(60), () -> pg.psql("lanes", sql).equals(expected));
     }
 
     @Test
