@@ -12,6 +12,7 @@ LB_DEFAULT_PORT_BASE=18080
 BENCH_DEFAULT_ROWS=2000000
 BENCH_DB=""
 BENCH_ROWS=$BENCH_DEFAULT_ROWS
+BENCH_REPEAT=1
 BENCH_ELAPSED=""
 BENCH_JARS_FROM=""
 BENCH_JVM=()
@@ -28,7 +29,7 @@ bench_image_java_opts() {
     sed -n 's/.*JAVA_OPTS="\([^"]*\)".*/\1/p' "$1/deploy/docker/Dockerfile.runtime" 2>/dev/null | head -n1
 }
 
-# Reads the arguments ([--rows N | --database NAME] [--keep-data]), checks the jars (builds nothing), sets up the work folder, keys, token, ports and the database BENCH_DB.
+# Reads the arguments ([--rows N | --database NAME] [--repeat N]), checks the jars (builds nothing), sets up the work folder, keys, token, ports and the database BENCH_DB.
 bench_setup() {
     local name
     while (( $# )); do
@@ -37,6 +38,10 @@ bench_setup() {
             --rows)
                 BENCH_ROWS=${2:-}
                 [[ "$BENCH_ROWS" =~ ^[1-9][0-9]*$ ]] || { echo "$LB_NAME: --rows needs a positive number (try --help)" >&2; exit 2; }
+                shift 2 ;;
+            --repeat)
+                BENCH_REPEAT=${2:-}
+                [[ "$BENCH_REPEAT" =~ ^[1-9]$ ]] || { echo "$LB_NAME: --repeat needs a number of rounds from 1 to 9 (try --help)" >&2; exit 2; }
                 shift 2 ;;
             --database)
                 BENCH_DB=${2:-}
@@ -118,6 +123,28 @@ BENCH_ZSTD_LEVEL=${BENCH_ZSTD_LEVEL:-1}
 
 # Streams the whole cluster as pg_basebackup -Ft -X none -c fast | zstd -<level> -T2 into FILE: the bare physical backup Lifeboat's are compared with.
 bench_basebackup() { lb_pg_run pg_basebackup -Ft -X none -c fast -D - | zstd -q "-$BENCH_ZSTD_LEVEL" -T2 >"$1"; }
+
+# Prints the CPU time (user + system, in hundredths of a second) that process PID and its children have used so far:
+# its own, that of its children it has waited for (ended), and that of its children still running. Of a service: the
+# JVM with the pg_dump and psql it ran; of the PostgreSQL server's postmaster: every backend and worker. 0 if PID is
+# gone. (The fields after the command name, which may hold spaces: utime, stime, cutime, cstime are the 12th-15th.)
+bench_cpu() {
+    local pid=$1 total child
+    total=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }') || total=0
+    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        total=$(( total + $(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0) ))
+    done
+    echo "${total:-0}"
+}
+
+# Prints the pid of the measured server's postmaster when it runs on this machine and its postmaster.pid is readable
+# (its CPU time is then measured), else nothing.
+bench_server_pid() {
+    local dir pid
+    dir=$(lb_psql -At -d postgres -c "SHOW data_directory" 2>/dev/null) || return 0
+    pid=$(head -n1 "$dir/postmaster.pid" 2>/dev/null) || return 0
+    if [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/stat" ]]; then echo "$pid"; fi
+}
 
 # Prints the peak resident set size of process PID so far (VmHWM), in KiB.
 bench_peak_rss() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }

@@ -27,6 +27,10 @@ for arg in "$@"; do
         echo "$LB_NAME: --database is not supported: it runs only on its own throwaway cluster (see --help)" >&2
         exit 2
     fi
+    if [[ "$arg" == --repeat ]]; then
+        echo "$LB_NAME: --repeat is bench/compare.sh's; this benchmark runs once (see --help)" >&2
+        exit 2
+    fi
 done
 scale=${BENCH_PGBENCH_SCALE:-10} seconds=${BENCH_PGBENCH_SECONDS:-60} partial=${BENCH_PARTIAL_INTERVAL:-}
 if ! [[ "$scale" =~ ^[1-9][0-9]*$ && "$seconds" =~ ^[1-9][0-9]*$ && ( -z "$partial" || "$partial" =~ ^[1-9][0-9]*(ms|s|m)$ ) ]]; then
