@@ -124,17 +124,22 @@ BENCH_ZSTD_LEVEL=${BENCH_ZSTD_LEVEL:-1}
 # Streams the whole cluster as pg_basebackup -Ft -X none -c fast | zstd -<level> -T2 into FILE: the bare physical backup Lifeboat's are compared with.
 bench_basebackup() { lb_pg_run pg_basebackup -Ft -X none -c fast -D - | zstd -q "-$BENCH_ZSTD_LEVEL" -T2 >"$1"; }
 
+# Prints the CPU ticks (hundredths of a second) of process PID from /proc/PID/stat: its own (utime + stime) and its
+# ended children's (cutime + cstime, counted once waited for); "0 0" if PID is gone. The fields after the command
+# name, which may hold spaces, are read: utime, stime, cutime, cstime are the 12th-15th of them.
+bench_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13, $14 + $15 } END { if (NR == 0) print 0, 0 }'; }
+
 # Prints the CPU time (user + system, in hundredths of a second) that process PID and its children have used so far:
-# its own, that of its children it has waited for (ended), and that of its children still running. Of a service: the
-# JVM with the pg_dump and psql it ran; of the PostgreSQL server's postmaster: every backend and worker. 0 if PID is
-# gone. (The fields after the command name, which may hold spaces: utime, stime, cutime, cstime are the 12th-15th.)
+# its own, that of its ended children, and that of its children still running. Of a service: the JVM with the
+# pg_dump and psql it ran; of the PostgreSQL server's postmaster: every backend and worker.
 bench_cpu() {
-    local pid=$1 total child
-    total=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }') || total=0
-    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-        total=$(( total + $(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0) ))
+    local own ended child child_own _
+    read -r own ended <<<"$(bench_ticks "$1")"
+    for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+        read -r child_own _ <<<"$(bench_ticks "$child")"
+        own=$(( own + child_own ))
     done
-    echo "${total:-0}"
+    echo $(( own + ended ))
 }
 
 # Prints the pid of the measured server's postmaster when it runs on this machine and its postmaster.pid is readable

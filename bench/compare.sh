@@ -54,7 +54,9 @@ cpu_now() {
     local name rest=0
     for name in "${LB_STARTED[@]}"; do rest=$(( rest + $(bench_cpu "${LB_PID[$name]}") )); done
     # the script's own ended children: the tools of a pipeline (their CPU is counted once waited for)
-    rest=$(( rest + $(sed 's/.*) //' /proc/$$/stat | awk '{ print $14 + $15 }') ))
+    local _ ended
+    read -r _ ended <<<"$(bench_ticks $$)"
+    rest=$(( rest + ended ))
     printf '%s %s' "${server_pid:+$(bench_cpu "$server_pid")}" "$rest"
 }
 # Runs a command as measurement KEY of this round: its wall time (BENCH_ELAPSED too) and CPU times are recorded.
@@ -150,10 +152,11 @@ lb_say "Summary: $(lb_psql -At -d "$BENCH_DB" -c "SELECT pg_size_pretty(pg_datab
 report_input() {
     local key list
     for key in gzip base first dump shell warm psql single scratch clean recreate verify v_RESTORE v_FINGERPRINT v_AMCHECK; do
+        printf '%s' "$key"
         for list in "${WALL[$key]:-}" "${SRV[$key]:-}" "${REST[$key]:-}"; do
             list=$(echo $list | tr ' ' ,)
-            printf '%s ' "${list:--}"
-        done | sed "s/^/$key /"
+            printf ' %s' "${list:--}"
+        done
         echo
     done
 }
