@@ -6,16 +6,18 @@ import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * An {@link ObjectStore} in a local folder (local runs, hostPath, NFS). A new object is written to a hidden
@@ -137,25 +139,57 @@ public final class FilesystemObjectStore implements ObjectStore {
 
     private List<ObjectInfo> listFiles(String prefix) throws IOException {
         List<ObjectInfo> out = new ArrayList<>();
-        if (!Files.isDirectory(root)) {
-            return out;
-        }
-        try (Stream<Path> files = Files.walk(root)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                if (Files.isRegularFile(p) && !p.getFileName().toString().startsWith(TEMP_MARK)) {
-                    String key = root.relativize(p).toString().replace('\\', '/');
-                    if (key.startsWith(prefix)) {
-                        try {
-                            out.add(new ObjectInfo(key, Files.size(p)));
-                        } catch (NoSuchFileException gone) {
-                            // deleted while listing
-                        }
-                    }
+        walkFiles((p, attrs) -> {
+            if (attrs.isRegularFile() && !p.getFileName().toString().startsWith(TEMP_MARK)) {
+                String key = root.relativize(p).toString().replace('\\', '/');
+                if (key.startsWith(prefix)) {
+                    out.add(new ObjectInfo(key, attrs.size()));
                 }
             }
-        }
+        });
         out.sort((a, b) -> a.key().compareTo(b.key()));
         return out;
+    }
+
+    /** What {@link #walkFiles} does with each file it finds, given the attributes read while walking. */
+    @FunctionalInterface
+    private interface FileVisit {
+        void accept(Path file, BasicFileAttributes attrs) throws IOException;
+    }
+
+    /**
+     * Visits every file under the root. Other writers work in the same folders meanwhile (a temporary file is
+     * linked to its name and removed, a heartbeat replaces its record), so a file or folder that vanishes between
+     * reading its folder and reading its attributes is skipped: {@link Files#walk} would fail the whole listing
+     * with an {@link java.io.UncheckedIOException} instead.
+     */
+    private void walkFiles(FileVisit visit) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                visit.accept(file, attrs);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+                if (e != null && !(e instanceof NoSuchFileException)) {
+                    throw e;
+                }
+                return FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     @Override
@@ -199,15 +233,14 @@ public final class FilesystemObjectStore implements ObjectStore {
 
     private List<String> pendingFiles(String prefix) throws IOException {
         List<String> out = new ArrayList<>();
-        if (!Files.isDirectory(root)) {
-            return out;
-        }
-        try (Stream<Path> files = Files.walk(root)) {
-            files.filter(p -> p.getFileName().toString().startsWith(TEMP_MARK))
-                    .map(this::keyOfTemp)
-                    .filter(k -> k.startsWith(prefix))
-                    .forEach(out::add);
-        }
+        walkFiles((p, attrs) -> {
+            if (p.getFileName().toString().startsWith(TEMP_MARK)) {
+                String key = keyOfTemp(p);
+                if (key.startsWith(prefix)) {
+                    out.add(key);
+                }
+            }
+        });
         return out;
     }
 
@@ -222,26 +255,16 @@ public final class FilesystemObjectStore implements ObjectStore {
 
     private List<String> abortPendingFiles(String prefix, java.time.Instant startedBefore) throws IOException {
         List<String> removed = new ArrayList<>();
-        if (!Files.isDirectory(root)) {
-            return removed;
-        }
-        try (Stream<Path> files = Files.walk(root)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                if (!p.getFileName().toString().startsWith(TEMP_MARK)) {
-                    continue;
-                }
+        walkFiles((p, attrs) -> {
+            if (p.getFileName().toString().startsWith(TEMP_MARK)) {
                 String key = keyOfTemp(p);
-                if (key.startsWith(prefix)) {
-                    try {
-                        if (Files.getLastModifiedTime(p).toInstant().isBefore(startedBefore) && Files.deleteIfExists(p)) {
-                            removed.add(key);
-                        }
-                    } catch (NoSuchFileException gone) {
-                        // committed or aborted meanwhile
-                    }
+                // a file committed or aborted since it was listed is simply not there to delete
+                if (key.startsWith(prefix) && attrs.lastModifiedTime().toInstant().isBefore(startedBefore)
+                        && Files.deleteIfExists(p)) {
+                    removed.add(key);
                 }
             }
-        }
+        });
         return removed;
     }
 

@@ -83,4 +83,47 @@ class FilesystemObjectStoreTest extends ObjectStoreContract {
         });
         assertThatThrownBy(() -> blocked.putIfAbsent("db/x", new byte[1])).isInstanceOf(StoreException.Failed.class);
     }
+
+    /**
+     * Replicas share the folder: while one writes and deletes objects (each write a temporary file linked to its
+     * name, then removed), another lists it. A file that vanishes between reading the folder and reading its size
+     * is skipped, never a failed listing (seen in CI as a job journal's listing failing on a heartbeat's temporary
+     * file).
+     */
+    @Test
+    void listingWhileAnotherWriterCommitsAndDeletesNeverFails() throws Exception {
+        int objects = 4000;
+        java.util.concurrent.atomic.AtomicReference<Throwable> writerFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread writer = new Thread(() -> {
+            try {
+                for (int i = 0; i < objects && !stop.get(); i++) {
+                    store.putIfAbsent("db/sub-" + (i % 7) + "/obj-" + i, bytes("x" + i));
+                    if (i > 0) {
+                        store.delete("db/sub-" + ((i - 1) % 7) + "/obj-" + (i - 1));
+                    }
+                }
+            } catch (Throwable e) {
+                writerFailure.set(e);
+            }
+        }, "writer");
+        writer.start();
+        int listings = 0;
+        try {
+            while (writer.isAlive()) {
+                // a walk is no snapshot: folders are read one after the other, so no count is asserted
+                assertThat(store.list("db/")).allSatisfy(o -> assertThat(o.key()).matches("db/sub-\\d/obj-\\d+"));
+                assertThat(store.pending("db/")).allSatisfy(k -> assertThat(k).matches("db/sub-\\d/obj-\\d+"));
+                assertThat(store.abortPending("other/", java.time.Instant.now())).isEmpty();
+                listings++;
+            }
+        } finally {
+            stop.set(true); // a failed listing stops the writer before the folder is removed
+            writer.join();
+        }
+        assertThat(writerFailure.get()).isNull();
+        assertThat(listings).isPositive();
+        assertThat(store.list("db/")).extracting(ObjectStore.ObjectInfo::key)
+                .containsExactly("db/sub-" + ((objects - 1) % 7) + "/obj-" + (objects - 1));
+    }
 }
