@@ -26,7 +26,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.jboss.logging.Logger;
 
@@ -107,10 +106,10 @@ public class BackupCatalog {
     /** Registers the untrusted-records gauge of a database (once; at start-up for the configured ones). */
     public void trackUntrusted(String label) {
         if (meters != null && gauged.add(label)) {
-            Gauge.builder("lifeboat.untrusted.records", this, c -> c.untrustedCount(label))
-                    .description("Metadata objects and verification records of the database without a valid integrity "
-                            + "tag, seen since start-up; they are ignored (never latest, restored or verified)")
-                    .tag("database", label).register(meters);
+            dev.lifeboat.common.metrics.Gauges.register(meters, "lifeboat.untrusted.records", label, this,
+                    c -> c.untrustedCount(label), "Metadata objects and verification records of the database without "
+                            + "a valid integrity tag, seen since start-up; they are ignored (never latest, restored or "
+                            + "verified)");
         }
     }
 

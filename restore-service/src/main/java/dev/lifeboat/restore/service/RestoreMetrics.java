@@ -1,7 +1,6 @@
 package dev.lifeboat.restore.service;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -26,8 +25,9 @@ public class RestoreMetrics {
     /** Registers a target's series at start-up, so dashboards see zeros rather than nothing. */
     public void register(String target) {
         AtomicLong active = running.computeIfAbsent(target, t -> new AtomicLong());
-        Gauge.builder("lifeboat.restore.running", active, AtomicLong::get)
-                .description("1 while a restore into the target runs").tag("target", target).register(registry);
+        dev.lifeboat.common.metrics.Gauges.register(registry, "lifeboat.restore.running",
+                io.micrometer.core.instrument.Tags.of("target", target), active, AtomicLong::get,
+                "1 while a restore into the target runs");
         counter(target, "success");
         counter(target, "failure");
     }

@@ -145,6 +145,7 @@ public class StatusService {
     }
 
     DatabaseStatus database(String label, Instant now) {
+        long read = metrics.beginRead();
         List<BackupMetadata> backups = catalog.list(label); // newest first
         Map<String, List<VerificationRecord>> records = catalog.verifications(label);
         Duration rpoObjective = databases.rpo(label);
@@ -236,7 +237,7 @@ public class StatusService {
                 proven.map(b -> ref(b, now)).orElse(null), last,
                 new DrStatus.Rpo(current, rpoObjective.toSeconds(), provenAge, rpoMet), rto, anomaly,
                 failed.isEmpty() ? null : failed, damaged.isEmpty() ? null : damaged, pitr);
-        metrics.status(label, status, good.map(BackupMetadata::startedAt).orElse(null), lastPassed(all));
+        metrics.status(label, read, status, good.map(BackupMetadata::startedAt).orElse(null), lastPassed(all));
         return status;
     }
 

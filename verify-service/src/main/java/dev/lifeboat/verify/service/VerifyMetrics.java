@@ -1,11 +1,12 @@
 package dev.lifeboat.verify.service;
 
+import dev.lifeboat.common.metrics.Gauges;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.VerificationRecord.Level;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,6 +30,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public class VerifyMetrics {
     private final MeterRegistry registry;
     private final Map<String, DatabaseGauges> gauges = new ConcurrentHashMap<>();
+    private final AtomicLong reads = new AtomicLong();
 
     public VerifyMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -46,6 +48,8 @@ public class VerifyMetrics {
         final AtomicLong rtoObjective = new AtomicLong();
         final AtomicReference<Double> recoveryWindow = new AtomicReference<>();
         final Map<Level, AtomicLong> lastSuccess = new ConcurrentHashMap<>();
+        /** The {@link #beginRead} ticket of the status the gauges show. */
+        long shownRead;
 
         double rpoSeconds() {
             Instant t = newestGood.get();
@@ -56,39 +60,34 @@ public class VerifyMetrics {
     private DatabaseGauges gauges(String db) {
         return gauges.computeIfAbsent(db, d -> {
             DatabaseGauges g = new DatabaseGauges();
-            Gauge.builder("lifeboat.rpo.seconds", g, DatabaseGauges::rpoSeconds).tag("database", d)
-                    .description("Age of the newest backup not proven bad, from its start (the data a restore now would lose)")
-                    .register(registry);
-            Gauge.builder("lifeboat.rto.seconds", g, x -> x.rto.get() == null ? Double.NaN : x.rto.get()).tag("database", d)
-                    .description("Duration of the scratch restore of the last full verification").register(registry);
-            Gauge.builder("lifeboat.backup.size.anomaly", g.anomaly, AtomicLong::get).tag("database", d)
-                    .description("1 when the newest backup is below half or above double the median of the 7 before it")
-                    .register(registry);
-            Gauge.builder("lifeboat.verification.failed.backups", g.failedBackups, AtomicLong::get).tag("database", d)
-                    .description("Retained backups proven bad by a failed verification not answered by a later pass")
-                    .register(registry);
-            Gauge.builder("lifeboat.backup.metadata.damaged", g.damagedMetadata, AtomicLong::get).tag("database", d)
-                    .description("Metadata objects of the database's backups that cannot be parsed: their backups are "
-                            + "never restored or verified until repaired or deleted")
-                    .register(registry);
-            Gauge.builder("lifeboat.dr.status", g.status, AtomicLong::get).tag("database", d)
-                    .description("Disaster-recovery status: 0 OK, 1 AT_RISK, 2 BREACHED").register(registry);
-            Gauge.builder("lifeboat.rpo.objective.seconds", g.rpoObjective, AtomicLong::get).tag("database", d)
-                    .description("The recovery point objective").register(registry);
-            Gauge.builder("lifeboat.rto.objective.seconds", g.rtoObjective, AtomicLong::get).tag("database", d)
-                    .description("The recovery time objective").register(registry);
-            Gauge.builder("lifeboat.recovery.window.seconds", g,
-                            x -> x.recoveryWindow.get() == null ? Double.NaN : x.recoveryWindow.get()).tag("database", d)
-                    .description("Point-in-time recovery: span from the oldest to the newest instant the base backups "
-                            + "and archived WAL can restore (0: one instant; NaN: none, or PITR not enabled)")
-                    .register(registry);
+            // Gauges.register: a gauge left by an earlier start of the application in this JVM (tests) is replaced
+            Gauges.register(registry, "lifeboat.rpo.seconds", d, g, DatabaseGauges::rpoSeconds,
+                    "Age of the newest backup not proven bad, from its start (the data a restore now would lose)");
+            Gauges.register(registry, "lifeboat.rto.seconds", d, g, x -> x.rto.get() == null ? Double.NaN : x.rto.get(),
+                    "Duration of the scratch restore of the last full verification");
+            Gauges.register(registry, "lifeboat.backup.size.anomaly", d, g.anomaly, AtomicLong::get,
+                    "1 when the newest backup is below half or above double the median of the 7 before it");
+            Gauges.register(registry, "lifeboat.verification.failed.backups", d, g.failedBackups, AtomicLong::get,
+                    "Retained backups proven bad by a failed verification not answered by a later pass");
+            Gauges.register(registry, "lifeboat.backup.metadata.damaged", d, g.damagedMetadata, AtomicLong::get,
+                    "Metadata objects of the database's backups that cannot be parsed: their backups are never "
+                            + "restored or verified until repaired or deleted");
+            Gauges.register(registry, "lifeboat.dr.status", d, g.status, AtomicLong::get,
+                    "Disaster-recovery status: 0 OK, 1 AT_RISK, 2 BREACHED");
+            Gauges.register(registry, "lifeboat.rpo.objective.seconds", d, g.rpoObjective, AtomicLong::get,
+                    "The recovery point objective");
+            Gauges.register(registry, "lifeboat.rto.objective.seconds", d, g.rtoObjective, AtomicLong::get,
+                    "The recovery time objective");
+            Gauges.register(registry, "lifeboat.recovery.window.seconds", d, g,
+                    x -> x.recoveryWindow.get() == null ? Double.NaN : x.recoveryWindow.get(),
+                    "Point-in-time recovery: span from the oldest to the newest instant the base backups and archived "
+                            + "WAL can restore (0: one instant; NaN: none, or PITR not enabled)");
             for (Level level : Level.values()) {
                 AtomicLong last = new AtomicLong();
                 g.lastSuccess.put(level, last);
-                Gauge.builder("lifeboat.verification.last.success.timestamp.seconds", last,
-                                v -> v.get() == 0 ? Double.NaN : v.get())
-                        .description("Finish time of the newest passed verification (Unix seconds)").tag("database", d)
-                        .tag("level", level.name().toLowerCase(Locale.ROOT)).register(registry);
+                Gauges.register(registry, "lifeboat.verification.last.success.timestamp.seconds",
+                        Tags.of("database", d, "level", level.name().toLowerCase(Locale.ROOT)), last,
+                        v -> v.get() == 0 ? Double.NaN : v.get(), "Finish time of the newest passed verification (Unix seconds)");
                 for (VerificationRecord.Result result : VerificationRecord.Result.values()) {
                     counter(d, level, result);
                 }
@@ -106,18 +105,34 @@ public class VerifyMetrics {
         }
     }
 
-    void status(String db, DrStatus.DatabaseStatus status, Instant newestGoodStart, Map<Level, Instant> lastPassed) {
+    /**
+     * A ticket to take before a status computation reads the store, handed back to {@link #status}. Computations run
+     * side by side (the scheduled refresh, the refresh after a verification, API requests), and one that read the
+     * store earlier can finish later: the gauges keep the values of the latest read, not of the last to finish.
+     */
+    long beginRead() {
+        return reads.incrementAndGet();
+    }
+
+    /** Sets {@code db}'s gauges from a status computed from the store as read after {@link #beginRead} gave {@code read}. */
+    void status(String db, long read, DrStatus.DatabaseStatus status, Instant newestGoodStart, Map<Level, Instant> lastPassed) {
         DatabaseGauges g = gauges(db);
-        g.newestGood.set(newestGoodStart);
-        g.rto.set(status.rto().measuredSeconds());
-        g.anomaly.set(status.sizeAnomaly().flagged() ? 1 : 0);
-        g.failedBackups.set(status.failedBackups() == null ? 0 : status.failedBackups().size());
-        g.damagedMetadata.set(status.damagedMetadata() == null ? 0 : status.damagedMetadata().size());
-        g.status.set(status.status().ordinal());
-        g.rpoObjective.set(status.rpo().objectiveSeconds());
-        g.rtoObjective.set(status.rto().objectiveSeconds());
-        g.recoveryWindow.set(status.pitr() == null || status.pitr().windowSeconds() == null ? null
-                : status.pitr().windowSeconds().doubleValue());
+        synchronized (g) {
+            if (read < g.shownRead) {
+                return; // an older read than what the gauges show
+            }
+            g.shownRead = read;
+            g.newestGood.set(newestGoodStart);
+            g.rto.set(status.rto().measuredSeconds());
+            g.anomaly.set(status.sizeAnomaly().flagged() ? 1 : 0);
+            g.failedBackups.set(status.failedBackups() == null ? 0 : status.failedBackups().size());
+            g.damagedMetadata.set(status.damagedMetadata() == null ? 0 : status.damagedMetadata().size());
+            g.status.set(status.status().ordinal());
+            g.rpoObjective.set(status.rpo().objectiveSeconds());
+            g.rtoObjective.set(status.rto().objectiveSeconds());
+            g.recoveryWindow.set(status.pitr() == null || status.pitr().windowSeconds() == null ? null
+                    : status.pitr().windowSeconds().doubleValue());
+        }
         lastPassed.forEach((level, at) -> g.lastSuccess.get(level).accumulateAndGet(at.getEpochSecond(), Math::max));
     }
 
