@@ -221,6 +221,38 @@ class VerificationTest {
     }
 
     @Test
+    void manySmallTablesAreReadBackSeveralToASessionAndEachDifferenceIsPinnedToItsTable() throws Exception {
+        String id = backup("many");
+        BackupMetadata m = catalog.get(id);
+        assertThat(m.fingerprint()).hasSize(VerifyStack.MANY_TABLES);
+        assertThat(m.fingerprint()).extracting(TableFingerprint::table).contains("public.\"Odd \\. Name\"", "public.nocols");
+        // 452 small tables over 2 connections, at most 200 to a psql session: 3 sessions (one a table: 452)
+        verify(id, "full").then().statusCode(201).body("result", equalTo("PASSED"))
+                .body("tablesCompared", equalTo(VerifyStack.MANY_TABLES))
+                .body("steps.find { it.name == 'FINGERPRINT' }.detail", containsString("; 3 read sessions"));
+
+        // two tables' recorded fingerprints altered, read in different sessions: each difference is named, nothing else
+        List<TableFingerprint> altered = new ArrayList<>();
+        for (TableFingerprint t : m.fingerprint()) {
+            altered.add(switch (t.table()) {
+                // 5 rows: among the first session's tables (largest first); t0007, empty, among the last session's
+                case "public.\"Odd \\. Name\"" -> new TableFingerprint(t.table(), t.columns(), t.rows(),
+                        (t.hash().charAt(0) == '0' ? "1" : "0") + t.hash().substring(1));
+                case "public.t0007" -> new TableFingerprint(t.table(), t.columns(), t.rows() + 1, t.hash());
+                default -> t;
+            });
+        }
+        store.delete(catalog.metadataKey("many", id));
+        catalog.commit(copy(m, id, m.key(), m.storedSizeBytes(), m.sha256(), altered)); // signed, as by a key holder
+        Response r = verify(id, "full");
+        r.then().statusCode(201).body("result", equalTo("FAILED")).body("failedStep", equalTo("FINGERPRINT"))
+                .body("mismatches.size()", equalTo(2));
+        assertThat(r.jsonPath().getList("mismatches", Map.class)).extracting(x -> x.get("table") + ": " + x.get("problem"))
+                .containsExactlyInAnyOrder("public.t0007: row count differs", "public.\"Odd \\. Name\": content differs");
+        assertNoScratchDatabaseLeft();
+    }
+
+    @Test
     void aBackupFingerprintedWithTheLegacyAlgorithmIsVerifiedWithIt() throws Exception {
         String id = backup("main");
         BackupMetadata m = catalog.get(id);

@@ -126,6 +126,21 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             + "ALTER DATABASE settingsdb SET work_mem = '5MB';"
             + "ALTER ROLE settings_reader IN DATABASE settingsdb SET statement_timeout = '7s';";
 
+    /** Tables of the many-small-tables fixture (database {@code manydb}, backed up as {@code many}). */
+    static final int MANY_TABLES = 452;
+    /**
+     * The many-small-tables fixture: 450 small tables of 0 to 6 rows (as a database of partitions or of one schema per
+     * tenant has), one without columns, and one whose name and values hold what frames a table's rows in COPY text:
+     * backslashes, a value {@code \.}, a value {@code .}, an empty string and a NULL.
+     */
+    static final String MANY_TABLES_SQL = "DO $$ BEGIN FOR i IN 1..450 LOOP "
+            + "EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v text)', 't' || lpad(i::text, 4, '0'));"
+            + "EXECUTE format('INSERT INTO %I SELECT g, md5((%s * 1000 + g)::text) FROM generate_series(1, %s) g', "
+            + "'t' || lpad(i::text, 4, '0'), i, i % 7); END LOOP; END $$;"
+            + "CREATE TABLE nocols (); INSERT INTO nocols DEFAULT VALUES; INSERT INTO nocols DEFAULT VALUES;"
+            + "CREATE TABLE \"Odd \\. Name\" (id int, v text);"
+            + "INSERT INTO \"Odd \\. Name\" VALUES (1, E'\\\\.'), (2, '.'), (3, ''), (4, NULL), (5, E'a\\nb\\\\');";
+
     /** Restore-service's scratch target on the fresh server. */
     static final String FRESH_TARGET = "fresh";
 
@@ -157,6 +172,8 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             postgres.createDatabase("sizeddb");
             postgres.psql("sizeddb", "CREATE TABLE items (id int PRIMARY KEY, body text);"
                     + "INSERT INTO items SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 3000) g;");
+            postgres.createDatabase("manydb");
+            postgres.psql("manydb", MANY_TABLES_SQL);
             List<Extra> extras = extensionDatabases(postgres);
             s3 = S3Server.start();
             String[] pair = AgeKeys.generate();
@@ -187,7 +204,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             backup.put("lifeboat.encryption.recipients", pair[0]);
             backup.put("lifeboat.backup.schedule", "off");
             for (String[] db : new String[][] {{"main", "app"}, {"legacy", "legacydb"}, {"sized", "sizeddb"}, {"lo", "lodb"},
-                    {"settings", "settingsdb"}}) {
+                    {"settings", "settingsdb"}, {"many", "manydb"}}) {
                 backup.put("lifeboat.databases." + db[0] + ".host", postgres.host());
                 backup.put("lifeboat.databases." + db[0] + ".port", port);
                 backup.put("lifeboat.databases." + db[0] + ".database", db[1]);
@@ -264,7 +281,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
 
     /** The labels of every database backup-service backs up here. */
     static List<String> labels() {
-        return List.of("main", "legacy", "sized", "gis", "ext", "eco", "owner", "gisowner", "lo", "settings");
+        return List.of("main", "legacy", "sized", "gis", "ext", "eco", "owner", "gisowner", "lo", "settings", "many");
     }
 
     /** Why the PostGIS databases are empty (PostGIS not installed), or null. */

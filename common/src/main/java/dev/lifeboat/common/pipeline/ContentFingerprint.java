@@ -104,6 +104,11 @@ public final class ContentFingerprint extends OutputStream {
         row.reset();
     }
 
+    /** Whether the input so far ends inside a table's rows: its {@code \.} line has not come yet. */
+    public boolean inTable() {
+        return current != null;
+    }
+
     /** Ends a block started with {@link #beginTable} when the input has no {@code \.} line. */
     public void endTable() {
         current = null;

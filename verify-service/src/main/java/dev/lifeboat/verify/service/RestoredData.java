@@ -340,6 +340,21 @@ public class RestoredData {
 
     /** A table of at least this many blocks (2 MiB) is read back in as many block ranges as there are connections. */
     static final long SPLIT_BLOCKS = 256;
+    /**
+     * Smaller tables share psql sessions, at most this many per session: a psql start and its authentication cost
+     * about as much as reading a small table, so a database of a thousand small tables (partitions, one schema per
+     * tenant) would otherwise spend most of its read-back starting programs.
+     */
+    static final int TABLES_PER_SESSION = 200;
+    /** ... and at most this many characters of SQL in one psql's arguments (Linux allows 2 MiB with the environment). */
+    static final int SQL_PER_SESSION = 256 * 1024;
+    /**
+     * What frames each table's rows in a shared session's output, as a dump frames them: a COPY header line naming the
+     * read's position, the rows, and the end-of-data line {@code \.}, which no row of COPY's text format can be (a
+     * backslash in a value is written doubled). The content fingerprint reads that stream as it reads a dump.
+     */
+    private static final String READ_NAME = "lifeboat_read_";
+    private static final String END_OF_DATA = "SELECT chr(92) || '.'";
     /** Each ordinary table's size in blocks, one a line as {@code <table as pg_dump names it> <blocks>}. */
     private static final String BLOCKS_SQL = "SELECT format('%I.%I', n.nspname, c.relname) || ' ' || "
             + "(pg_relation_size(c.oid) / current_setting('block_size')::int) FROM pg_class c "
@@ -348,13 +363,28 @@ public class RestoredData {
 
     /** One read: a table, or the block range [from, to) of one ({@code -1}: open end), of {@code parts} parts. */
     private record Part(TableFingerprint table, String condition, long from, long to, int parts) {
+        /**
+         * The COPY that reads it as pg_dump dumped it. An extension configuration table ({@code condition} not null)
+         * is read as pg_dump dumps it: the same columns, only the rows its extension's condition selects.
+         */
+        String sql() {
+            String range = from < 0 && to < 0 ? null : from < 0 ? "ctid < '(" + to + ",0)'::tid"
+                    : to < 0 ? "ctid >= '(" + from + ",0)'::tid"
+                    : "ctid >= '(" + from + ",0)'::tid AND ctid < '(" + to + ",0)'::tid";
+            return range != null
+                    ? "COPY (SELECT " + table.columns() + " FROM " + table.table() + " WHERE " + range + ") TO STDOUT"
+                    : condition == null
+                    ? "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT"
+                    : "COPY (SELECT " + (table.columns().isEmpty() ? "*" : table.columns()) + " FROM " + table.table()
+                            + (condition.isBlank() ? "" : " " + condition) + ") TO STDOUT";
+        }
     }
 
-    /** The tables read back, by name, and how many of them were read in block ranges. */
-    private record ReadBack(Map<String, TableFingerprint> tables, int ranged) {
+    /** The tables read back, by name; how many of them were read in block ranges; how many psql sessions read them. */
+    private record ReadBack(Map<String, TableFingerprint> tables, int ranged, int sessions) {
         String detail() {
-            return ranged == 0 ? "" : "; " + ranged + " large table(s) read back in block ranges over "
-                    + "several connections";
+            return (ranged == 0 ? "" : "; " + ranged + " large table(s) read back in block ranges over "
+                    + "several connections") + "; " + sessions + (sessions == 1 ? " read session" : " read sessions");
         }
     }
 
@@ -364,7 +394,8 @@ public class RestoredData {
      * small ones fill the other connections around it. A large table ({@link #SPLIT_BLOCKS}) is read in block ranges,
      * one per connection ({@code WHERE ctid >= '(a,0)' AND ctid < '(b,0)'}, a TID range scan from PostgreSQL 14 on),
      * so it no longer sets the time of the whole step; the fingerprint is a sum over rows, so the sums of the ranges
-     * add up to the table's. The first failure stops the rest and propagates.
+     * add up to the table's. Smaller tables are read several to a psql session ({@link #TABLES_PER_SESSION}), spread
+     * over the connections. The first failure stops the rest and propagates.
      */
     private ReadBack readBackAll(PgTools.Program psql, PgConnection connection,
                                                       List<TableFingerprint> tables, String algorithm,
@@ -374,46 +405,69 @@ public class RestoredData {
         int parallel = Math.max(1, config.verify().readbackConnections());
         Map<String, TableFingerprint> out = new ConcurrentHashMap<>();
         if (largestFirst.isEmpty()) {
-            return new ReadBack(out, 0);
+            return new ReadBack(out, 0, 0);
         }
-        Map<String, Long> blocks = parallel > 1 && pgTools.serverVersionNum(connection) >= 140000
-                ? blocks(psql, connection) : Map.of();
-        List<Part> parts = new ArrayList<>();
+        Map<String, Long> blocks = blocks(psql, connection);
+        boolean ranges = parallel > 1 && pgTools.serverVersionNum(connection) >= 140000;
+        List<List<Part>> sessions = new ArrayList<>();
+        List<Part> small = new ArrayList<>();
         int ranged = 0;
         for (TableFingerprint table : largestFirst) {
             String condition = conditions.get(table.table());
             long size = blocks.getOrDefault(table.table(), 0L);
-            if (condition != null || table.columns().isEmpty() || size < SPLIT_BLOCKS) {
-                parts.add(new Part(table, condition, -1, -1, 1));
-                continue;
-            }
-            ranged++;
-            for (int i = 0; i < parallel; i++) {
-                parts.add(new Part(table, null, i == 0 ? -1 : size * i / parallel,
-                        i == parallel - 1 ? -1 : size * (i + 1) / parallel, parallel));
-            }
-        }
-        Map<String, List<TableFingerprint>> partial = new HashMap<>();
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(parallel, parts.size()),
-                Thread.ofPlatform().name("verify-readback-", 1).factory());
-        try {
-            ExecutorCompletionService<TableFingerprint> done = new ExecutorCompletionService<>(pool);
-            Map<java.util.concurrent.Future<TableFingerprint>, Part> of = new HashMap<>();
-            for (Part part : parts) {
-                of.put(done.submit(() -> readBack(psql, connection, part.table(), algorithm, part.condition(),
-                        part.from(), part.to())), part);
-            }
-            for (int i = 0; i < parts.size(); i++) {
-                java.util.concurrent.Future<TableFingerprint> f = done.take();
-                Part part = of.get(f);
-                List<TableFingerprint> got = partial.computeIfAbsent(part.table().table(), t -> new ArrayList<>());
-                got.add(f.get());
-                if (got.size() == part.parts()) {
-                    out.put(part.table().table(), ContentFingerprint.sum(got));
-                    job.tablesCompared.incrementAndGet();
+            if (size < SPLIT_BLOCKS) {
+                small.add(new Part(table, condition, -1, -1, 1));
+            } else if (!ranges || condition != null || table.columns().isEmpty()) {
+                sessions.add(List.of(new Part(table, condition, -1, -1, 1)));
+            } else {
+                ranged++;
+                for (int i = 0; i < parallel; i++) {
+                    sessions.add(List.of(new Part(table, null, i == 0 ? -1 : size * i / parallel,
+                            i == parallel - 1 ? -1 : size * (i + 1) / parallel, parallel)));
                 }
             }
-            return new ReadBack(out, ranged);
+        }
+        // the small tables after the large reads, in sessions of equal shares over the connections (capped)
+        int share = Math.min(TABLES_PER_SESSION, (small.size() + parallel - 1) / parallel);
+        List<Part> session = new ArrayList<>();
+        int sql = 0;
+        for (Part part : small) {
+            int length = part.sql().length() + 64;
+            if (!session.isEmpty() && (session.size() >= share || sql + length > SQL_PER_SESSION)) {
+                sessions.add(session);
+                session = new ArrayList<>();
+                sql = 0;
+            }
+            session.add(part);
+            sql += length;
+        }
+        if (!session.isEmpty()) {
+            sessions.add(session);
+        }
+        Map<String, List<TableFingerprint>> partial = new HashMap<>();
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(parallel, sessions.size()),
+                Thread.ofPlatform().name("verify-readback-", 1).factory());
+        try {
+            ExecutorCompletionService<List<TableFingerprint>> done = new ExecutorCompletionService<>(pool);
+            Map<java.util.concurrent.Future<List<TableFingerprint>>, List<Part>> of = new HashMap<>();
+            for (List<Part> parts : sessions) {
+                of.put(done.submit(() -> readBack(psql, connection, parts, algorithm)), parts);
+            }
+            for (int i = 0; i < sessions.size(); i++) {
+                java.util.concurrent.Future<List<TableFingerprint>> f = done.take();
+                List<Part> parts = of.get(f);
+                List<TableFingerprint> read = f.get();
+                for (int j = 0; j < parts.size(); j++) {
+                    Part part = parts.get(j);
+                    List<TableFingerprint> got = partial.computeIfAbsent(part.table().table(), t -> new ArrayList<>());
+                    got.add(read.get(j));
+                    if (got.size() == part.parts()) {
+                        out.put(part.table().table(), ContentFingerprint.sum(got));
+                        job.tablesCompared.incrementAndGet();
+                    }
+                }
+            }
+            return new ReadBack(out, ranged, sessions.size());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("Interrupted while reading the restored tables back", e);
@@ -454,25 +508,23 @@ public class RestoredData {
     }
 
     /**
-     * One table read back with COPY ... TO STDOUT, in the dump's session settings, through the fingerprint of the
-     * backup's algorithm. An extension configuration table ({@code condition} not null) is read as pg_dump dumps it:
-     * the same columns, only the rows its extension's condition selects.
+     * The parts of one psql session read back with COPY ... TO STDOUT one after the other, in the dump's session
+     * settings, through one content fingerprint of the backup's algorithm: each part's rows framed as a dump frames
+     * a table's (header line, rows, {@code \.}), so the fingerprint tells them apart as it does in a dump. The
+     * fingerprints come back in the parts' order, under their tables' names.
      */
-    private TableFingerprint readBack(PgTools.Program psql, PgConnection connection, TableFingerprint table,
-                                      String algorithm, String condition, long from, long to) {
+    private List<TableFingerprint> readBack(PgTools.Program psql, PgConnection connection, List<Part> parts,
+                                            String algorithm) {
+        List<String> args = new ArrayList<>(List.of("-X", "--no-password", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"));
+        for (int i = 0; i < parts.size(); i++) {
+            args.addAll(List.of("-c", "SELECT 'COPY " + READ_NAME + i + " FROM stdin;'", "-c", parts.get(i).sql(),
+                    "-c", END_OF_DATA));
+        }
+        String what = parts.size() == 1 ? parts.get(0).table().table()
+                : parts.size() + " tables (" + parts.get(0).table().table() + " to "
+                        + parts.get(parts.size() - 1).table().table() + ")";
         ContentFingerprint fingerprint = new ContentFingerprint(algorithm);
-        fingerprint.beginTable(table.table(), table.columns());
-        String range = from < 0 && to < 0 ? null : from < 0 ? "ctid < '(" + to + ",0)'::tid"
-                : to < 0 ? "ctid >= '(" + from + ",0)'::tid"
-                : "ctid >= '(" + from + ",0)'::tid AND ctid < '(" + to + ",0)'::tid";
-        String sql = range != null
-                ? "COPY (SELECT " + table.columns() + " FROM " + table.table() + " WHERE " + range + ") TO STDOUT"
-                : condition == null
-                ? "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT"
-                : "COPY (SELECT " + (table.columns().isEmpty() ? "*" : table.columns()) + " FROM " + table.table()
-                        + (condition.isBlank() ? "" : " " + condition) + ") TO STDOUT";
-        try (PgProcess p = PgProcess.start(psql.path(), List.of("-X", "--no-password", "-q", "-v", "ON_ERROR_STOP=1",
-                "-c", sql), connection, pgTools.connectTimeout(), queryLimit())) {
+        try (PgProcess p = PgProcess.start(psql.path(), args, connection, pgTools.connectTimeout(), queryLimit())) {
             p.stdin().close();
             try (InputStream in = p.stdout()) {
                 byte[] buffer = new byte[BUFFER];
@@ -482,10 +534,22 @@ public class RestoredData {
             }
             p.waitSuccess();
         } catch (IOException e) {
-            throw new PgToolFailed("Reading " + table.table() + " back failed: " + e.getMessage(), e);
+            throw new PgToolFailed("Reading " + what + " back failed: " + e.getMessage(), e);
         }
-        fingerprint.endTable();
-        return fingerprint.result().get(0);
+        List<TableFingerprint> read = fingerprint.result();
+        if (read.size() != parts.size() || fingerprint.inTable()) {
+            throw new PgToolFailed("Reading " + what + " back ended after " + read.size() + " of " + parts.size()
+                    + " tables" + (fingerprint.inTable() ? ", inside the last one's rows" : "") + ": psql's output was cut");
+        }
+        List<TableFingerprint> out = new ArrayList<>(parts.size());
+        for (int i = 0; i < parts.size(); i++) {
+            TableFingerprint r = read.get(i);
+            if (!r.table().equals(READ_NAME + i)) {
+                throw new PgToolFailed("Reading " + what + " back: psql's output is out of order (" + r.table() + ")");
+            }
+            out.add(new TableFingerprint(parts.get(i).table().table(), parts.get(i).table().columns(), r.rows(), r.hash()));
+        }
+        return out;
     }
 
     /**
