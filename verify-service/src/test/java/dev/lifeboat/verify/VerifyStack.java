@@ -127,7 +127,7 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             + "ALTER ROLE settings_reader IN DATABASE settingsdb SET statement_timeout = '7s';";
 
     /** Tables of the many-small-tables fixture (database {@code manydb}, backed up as {@code many}). */
-    static final int MANY_TABLES = 452;
+    static final int MANY_TABLES = 453;
     /**
      * The many-small-tables fixture: 450 small tables of 0 to 6 rows (as a database of partitions or of one schema per
      * tenant has), one without columns, and one whose name and values hold what frames a table's rows in COPY text:
@@ -139,7 +139,11 @@ public class VerifyStack implements QuarkusTestResourceLifecycleManager {
             + "'t' || lpad(i::text, 4, '0'), i, i % 7); END LOOP; END $$;"
             + "CREATE TABLE nocols (); INSERT INTO nocols DEFAULT VALUES; INSERT INTO nocols DEFAULT VALUES;"
             + "CREATE TABLE \"Odd \\. Name\" (id int, v text);"
-            + "INSERT INTO \"Odd \\. Name\" VALUES (1, E'\\\\.'), (2, '.'), (3, ''), (4, NULL), (5, E'a\\nb\\\\');";
+            + "INSERT INTO \"Odd \\. Name\" VALUES (1, E'\\\\.'), (2, '.'), (3, ''), (4, NULL), (5, E'a\\nb\\\\');"
+            // 4 rows of 1 MB documents, stored uncompressed: a one-block heap, 4 MB of TOAST, so a session of its own
+            + "CREATE TABLE docs (id int, body text); ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;"
+            + "INSERT INTO docs SELECT d, (SELECT string_agg(md5((d * 100000 + g)::text), '') FROM generate_series(1, 32768) g) "
+            + "FROM generate_series(1, 4) d;";
 
     /** Restore-service's scratch target on the fresh server. */
     static final String FRESH_TARGET = "fresh";

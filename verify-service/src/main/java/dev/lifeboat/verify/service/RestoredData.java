@@ -340,6 +340,8 @@ public class RestoredData {
 
     /** A table of at least this many blocks (2 MiB) is read back in as many block ranges as there are connections. */
     static final long SPLIT_BLOCKS = 256;
+    /** A table of fewer bytes than this with its TOAST (2 MiB) shares a psql session with other small tables. */
+    static final long SMALL_BYTES = 2L << 20;
     /**
      * Smaller tables share psql sessions, at most this many per session: a psql start and its authentication cost
      * about as much as reading a small table, so a database of a thousand small tables (partitions, one schema per
@@ -355,11 +357,20 @@ public class RestoredData {
      */
     private static final String READ_NAME = "lifeboat_read_";
     private static final String END_OF_DATA = "SELECT chr(92) || '.'";
-    /** Each ordinary table's size in blocks, one a line as {@code <table as pg_dump names it> <blocks>}. */
-    private static final String BLOCKS_SQL = "SELECT format('%I.%I', n.nspname, c.relname) || ' ' || "
-            + "(pg_relation_size(c.oid) / current_setting('block_size')::int) FROM pg_class c "
+    /**
+     * Each ordinary table's size, one a line as {@code <table as pg_dump names it> <blocks> <bytes>}: its heap's blocks
+     * (what a block range divides) and its bytes with TOAST (what reading it costs: a table of a few rows of large
+     * documents has a small heap and a large TOAST table).
+     */
+    private static final String SIZES_SQL = "SELECT format('%I.%I', n.nspname, c.relname) || ' ' || "
+            + "(pg_relation_size(c.oid) / current_setting('block_size')::int) || ' ' || pg_table_size(c.oid) FROM pg_class c "
             + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
             + "AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+
+    /** A table's heap blocks and its bytes with TOAST. */
+    private record Size(long blocks, long bytes) {
+        static final Size UNKNOWN = new Size(0, 0);
+    }
 
     /** One read: a table, or the block range [from, to) of one ({@code -1}: open end), of {@code parts} parts. */
     private record Part(TableFingerprint table, String condition, long from, long to, int parts) {
@@ -390,40 +401,41 @@ public class RestoredData {
 
     /**
      * Every table of {@code tables} read back, by name, over {@code lifeboat.verify.readback-connections} connections
-     * at once, the largest tables (by the backup's row counts) first, so the longest read starts at once and the
-     * small ones fill the other connections around it. A large table ({@link #SPLIT_BLOCKS}) is read in block ranges,
+     * at once, the largest tables (bytes with TOAST, then the backup's row counts) first, so the longest read starts
+     * at once and the small ones fill the other connections around it. A large table (a heap of {@link #SPLIT_BLOCKS}) is read in block ranges,
      * one per connection ({@code WHERE ctid >= '(a,0)' AND ctid < '(b,0)'}, a TID range scan from PostgreSQL 14 on),
      * so it no longer sets the time of the whole step; the fingerprint is a sum over rows, so the sums of the ranges
-     * add up to the table's. Smaller tables are read several to a psql session ({@link #TABLES_PER_SESSION}), spread
+     * add up to the table's. Tables under {@link #SMALL_BYTES} with their TOAST are read several to a psql session ({@link #TABLES_PER_SESSION}), spread
      * over the connections. The first failure stops the rest and propagates.
      */
     private ReadBack readBackAll(PgTools.Program psql, PgConnection connection,
                                                       List<TableFingerprint> tables, String algorithm,
                                                       Map<String, String> conditions, VerificationJob job) {
-        List<TableFingerprint> largestFirst = new ArrayList<>(tables);
-        largestFirst.sort(Comparator.comparingLong(TableFingerprint::rows).reversed());
         int parallel = Math.max(1, config.verify().readbackConnections());
         Map<String, TableFingerprint> out = new ConcurrentHashMap<>();
-        if (largestFirst.isEmpty()) {
+        if (tables.isEmpty()) {
             return new ReadBack(out, 0, 0);
         }
-        Map<String, Long> blocks = blocks(psql, connection);
+        Map<String, Size> sizes = sizes(psql, connection);
+        List<TableFingerprint> largestFirst = new ArrayList<>(tables);
+        largestFirst.sort(Comparator.comparingLong((TableFingerprint t) -> sizes.getOrDefault(t.table(), Size.UNKNOWN).bytes())
+                .thenComparingLong(TableFingerprint::rows).reversed());
         boolean ranges = parallel > 1 && pgTools.serverVersionNum(connection) >= 140000;
         List<List<Part>> sessions = new ArrayList<>();
         List<Part> small = new ArrayList<>();
         int ranged = 0;
         for (TableFingerprint table : largestFirst) {
             String condition = conditions.get(table.table());
-            long size = blocks.getOrDefault(table.table(), 0L);
-            if (size < SPLIT_BLOCKS) {
+            Size size = sizes.getOrDefault(table.table(), Size.UNKNOWN);
+            if (size.bytes() < SMALL_BYTES) {
                 small.add(new Part(table, condition, -1, -1, 1));
-            } else if (!ranges || condition != null || table.columns().isEmpty()) {
+            } else if (!ranges || size.blocks() < SPLIT_BLOCKS || condition != null || table.columns().isEmpty()) {
                 sessions.add(List.of(new Part(table, condition, -1, -1, 1)));
             } else {
                 ranged++;
                 for (int i = 0; i < parallel; i++) {
-                    sessions.add(List.of(new Part(table, null, i == 0 ? -1 : size * i / parallel,
-                            i == parallel - 1 ? -1 : size * (i + 1) / parallel, parallel)));
+                    sessions.add(List.of(new Part(table, null, i == 0 ? -1 : size.blocks() * i / parallel,
+                            i == parallel - 1 ? -1 : size.blocks() * (i + 1) / parallel, parallel)));
                 }
             }
         }
@@ -482,12 +494,14 @@ public class RestoredData {
         }
     }
 
-    private Map<String, Long> blocks(PgTools.Program psql, PgConnection connection) {
-        Map<String, Long> out = new HashMap<>();
-        for (String line : pgTools.psqlQuery(psql, connection, BLOCKS_SQL, queryLimit()).lines().toList()) {
-            int at = line.strip().lastIndexOf(' ');
-            if (at > 0) {
-                out.put(line.strip().substring(0, at), Long.parseLong(line.strip().substring(at + 1)));
+    private Map<String, Size> sizes(PgTools.Program psql, PgConnection connection) {
+        Map<String, Size> out = new HashMap<>();
+        for (String line : pgTools.psqlQuery(psql, connection, SIZES_SQL, queryLimit()).lines().map(String::strip).toList()) {
+            int bytesAt = line.lastIndexOf(' ');
+            int blocksAt = bytesAt > 0 ? line.lastIndexOf(' ', bytesAt - 1) : -1;
+            if (blocksAt > 0) {
+                out.put(line.substring(0, blocksAt), new Size(Long.parseLong(line.substring(blocksAt + 1, bytesAt)),
+                        Long.parseLong(line.substring(bytesAt + 1))));
             }
         }
         return out;
