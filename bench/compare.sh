@@ -74,7 +74,11 @@ measure() {
 record() { WALL[$1]+="$2 "; }
 
 lb_info "services: $(lb_jar backup-service | sed 's|/backup-service/target/.*||') ($(git -C "${BENCH_JARS_FROM:-$LB_REPO}" rev-parse --short HEAD 2>/dev/null || echo '?')), JVM options: ${BENCH_JVM[*]:-(none)}${MALLOC_ARENA_MAX:+, MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX}"
-lb_info "rounds: $BENCH_REPEAT; CPU time of the server: ${server_pid:+measured (postmaster pid $server_pid)}${server_pid:-not measured (not on this machine, or its data directory is not readable)}"
+if [ -n "$server_pid" ]; then
+    lb_info "rounds: $BENCH_REPEAT; CPU time of the server: measured (postmaster pid $server_pid)"
+else
+    lb_info "rounds: $BENCH_REPEAT; CPU time of the server: not measured (not on this machine, or its data directory is not readable)"
+fi
 
 lb_say "1/3 Backups measured once: the guide's gzip pipeline and pg_basebackup"
 measure gzip shell_gzip
