@@ -123,10 +123,40 @@ public final class PostgresServer implements AutoCloseable {
         }
     }
 
+    /** The first port of the blocks {@link #freePort} hands out: under Linux's ephemeral range (32768-60999). */
+    static final int PORTS_FROM = 20_000;
+    /** Test JVMs with blocks of their own (-Dtest.forks up to this; more would share blocks). */
+    static final int FORKS = 8;
+    /** Ports in each test JVM's block. */
+    static final int PORTS_PER_JVM = 1_500;
+    private static final java.util.concurrent.atomic.AtomicInteger NEXT_PORT = new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * A port nothing listens on, for a server this JVM is about to start (PostgreSQL, a service process). Not one the
+     * kernel picks ({@code bind(0)} and every outgoing connection take theirs from the ephemeral range): a port picked
+     * that way was free when asked, and could be taken by another test JVM's server or connection before the process
+     * it was meant for bound it (a CI run failed so: a service's management port was taken at its start-up). So each
+     * test JVM hands out ports of its own block under the ephemeral range, one after the other: the surefire/failsafe
+     * fork number ({@code test.fork}, set in the root pom) chooses the block, and what is listening already is skipped.
+     */
     public static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-            return s.getLocalPort();
+        int fork;
+        try {
+            fork = Integer.parseInt(System.getProperty("test.fork", ""));
+        } catch (NumberFormatException e) {
+            fork = (int) (ProcessHandle.current().pid() % FORKS) + 1; // not run by surefire (an IDE): a block by pid
         }
+        int base = PORTS_FROM + Math.floorMod(fork - 1, FORKS) * PORTS_PER_JVM;
+        for (int tries = 0; tries < PORTS_PER_JVM; tries++) {
+            int port = base + Math.floorMod(NEXT_PORT.getAndIncrement(), PORTS_PER_JVM);
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new java.net.InetSocketAddress(java.net.InetAddress.getByName("127.0.0.1"), port), 1);
+                return port;
+            } catch (IOException inUse) {
+                // listening already (a server of this JVM still up, or another program): the next
+            }
+        }
+        throw new IOException("No free port in " + base + "-" + (base + PORTS_PER_JVM - 1));
     }
 
     public String host() {
