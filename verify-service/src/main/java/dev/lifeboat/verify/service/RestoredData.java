@@ -348,7 +348,9 @@ public class RestoredData {
      * tenant) would otherwise spend most of its read-back starting programs.
      */
     static final int TABLES_PER_SESSION = 200;
-    /** ... and at most this many characters of SQL in one psql's arguments (Linux allows 2 MiB with the environment). */
+    /**
+     * ... and at most this many characters of SQL in one psql's arguments (Linux allows 2 MiB with the environment).
+     */
     static final int SQL_PER_SESSION = 256 * 1024;
     /**
      * What frames each table's rows in a shared session's output, as a dump frames them: a COPY header line naming the
@@ -363,7 +365,8 @@ public class RestoredData {
      * documents has a small heap and a large TOAST table).
      */
     private static final String SIZES_SQL = "SELECT format('%I.%I', n.nspname, c.relname) || ' ' || "
-            + "(pg_relation_size(c.oid) / current_setting('block_size')::int) || ' ' || pg_table_size(c.oid) FROM pg_class c "
+            + "(pg_relation_size(c.oid) / current_setting('block_size')::int) || ' ' || pg_table_size(c.oid) "
+            + "FROM pg_class c "
             + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
             + "AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
 
@@ -385,7 +388,8 @@ public class RestoredData {
             return range != null
                     ? "COPY (SELECT " + table.columns() + " FROM " + table.table() + " WHERE " + range + ") TO STDOUT"
                     : condition == null
-                    ? "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")") + " TO STDOUT"
+                    ? "COPY " + table.table() + (table.columns().isEmpty() ? "" : " (" + table.columns() + ")")
+                            + " TO STDOUT"
                     : "COPY (SELECT " + (table.columns().isEmpty() ? "*" : table.columns()) + " FROM " + table.table()
                             + (condition.isBlank() ? "" : " " + condition) + ") TO STDOUT";
         }
@@ -402,11 +406,12 @@ public class RestoredData {
     /**
      * Every table of {@code tables} read back, by name, over {@code lifeboat.verify.readback-connections} connections
      * at once, the largest tables (bytes with TOAST, then the backup's row counts) first, so the longest read starts
-     * at once and the small ones fill the other connections around it. A large table (a heap of {@link #SPLIT_BLOCKS}) is read in block ranges,
-     * one per connection ({@code WHERE ctid >= '(a,0)' AND ctid < '(b,0)'}, a TID range scan from PostgreSQL 14 on),
+     * at once and the small ones fill the other connections around it. A large table (a heap of
+     * {@link #SPLIT_BLOCKS}) is read in block ranges, one per connection
+     * ({@code WHERE ctid >= '(a,0)' AND ctid < '(b,0)'}, a TID range scan from PostgreSQL 14 on),
      * so it no longer sets the time of the whole step; the fingerprint is a sum over rows, so the sums of the ranges
-     * add up to the table's. Tables under {@link #SMALL_BYTES} with their TOAST are read several to a psql session ({@link #TABLES_PER_SESSION}), spread
-     * over the connections. The first failure stops the rest and propagates.
+     * add up to the table's. Tables under {@link #SMALL_BYTES} with their TOAST are read several to a psql session
+     * ({@link #TABLES_PER_SESSION}), spread over the connections. The first failure stops the rest and propagates.
      */
     private ReadBack readBackAll(PgTools.Program psql, PgConnection connection,
                                                       List<TableFingerprint> tables, String algorithm,
@@ -418,7 +423,8 @@ public class RestoredData {
         }
         Map<String, Size> sizes = sizes(psql, connection);
         List<TableFingerprint> largestFirst = new ArrayList<>(tables);
-        largestFirst.sort(Comparator.comparingLong((TableFingerprint t) -> sizes.getOrDefault(t.table(), Size.UNKNOWN).bytes())
+        largestFirst.sort(Comparator.comparingLong(
+                (TableFingerprint t) -> sizes.getOrDefault(t.table(), Size.UNKNOWN).bytes())
                 .thenComparingLong(TableFingerprint::rows).reversed());
         boolean ranges = parallel > 1 && pgTools.serverVersionNum(connection) >= 140000;
         List<List<Part>> sessions = new ArrayList<>();
@@ -496,7 +502,8 @@ public class RestoredData {
 
     private Map<String, Size> sizes(PgTools.Program psql, PgConnection connection) {
         Map<String, Size> out = new HashMap<>();
-        for (String line : pgTools.psqlQuery(psql, connection, SIZES_SQL, queryLimit()).lines().map(String::strip).toList()) {
+        String lines = pgTools.psqlQuery(psql, connection, SIZES_SQL, queryLimit());
+        for (String line : lines.lines().map(String::strip).toList()) {
             int bytesAt = line.lastIndexOf(' ');
             int blocksAt = bytesAt > 0 ? line.lastIndexOf(' ', bytesAt - 1) : -1;
             if (blocksAt > 0) {
@@ -553,7 +560,8 @@ public class RestoredData {
         List<TableFingerprint> read = fingerprint.result();
         if (read.size() != parts.size() || fingerprint.inTable()) {
             throw new PgToolFailed("Reading " + what + " back ended after " + read.size() + " of " + parts.size()
-                    + " tables" + (fingerprint.inTable() ? ", inside the last one's rows" : "") + ": psql's output was cut");
+                    + " tables" + (fingerprint.inTable() ? ", inside the last one's rows" : "")
+                    + ": psql's output was cut");
         }
         List<TableFingerprint> out = new ArrayList<>(parts.size());
         for (int i = 0; i < parts.size(); i++) {
@@ -561,7 +569,8 @@ public class RestoredData {
             if (!r.table().equals(READ_NAME + i)) {
                 throw new PgToolFailed("Reading " + what + " back: psql's output is out of order (" + r.table() + ")");
             }
-            out.add(new TableFingerprint(parts.get(i).table().table(), parts.get(i).table().columns(), r.rows(), r.hash()));
+            TableFingerprint table = parts.get(i).table();
+            out.add(new TableFingerprint(table.table(), table.columns(), r.rows(), r.hash()));
         }
         return out;
     }
