@@ -4,7 +4,8 @@
 # pg_dump | gzip | age, pg_basebackup | zstd, Lifeboat), restores (bare psql -f and --single-transaction,
 # Lifeboat into a scratch database and in place, clean-schema and recreate-database), and a full verification
 # against its own restore. Prints one table: times, ratios, CPU time (the server's and the rest's), stored sizes, and
-# the peak RSS of each service. Builds nothing.
+# the peak RSS of each service. Builds nothing. Before each measurement the server is settled (the in-place target
+# vacuumed, a checkpoint), so no measurement pays for the loads of the one before it.
 #
 # Usage: bench/compare.sh                  a throwaway PostgreSQL loaded with bench/bench-data.sql at its default
 #                                          2,000,000 rows (about 1 GB of database, 700 MiB of plain dump)
@@ -72,6 +73,17 @@ measure() {
 }
 # Records VALUE (seconds) under KEY for this round, e.g. a step's time from a job's answer.
 record() { WALL[$1]+="$2 "; }
+# Brings the server to the same state before each measurement of a round: what the measurements before loaded is
+# vacuumed (the in-place target), and their WAL checkpointed. Otherwise autovacuum's pass over the last gigabyte loaded,
+# and the checkpoint its WAL calls for, run inside whichever measurement comes next and slow it: the scratch restore
+# ran 1.2x as long right after `psql --single-transaction` loaded the in-place target as the same load did later in
+# the round. CHECKPOINT needs a superuser or pg_checkpoint: without, the vacuum alone.
+settle() {
+    if [[ "$(lb_psql -At -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'lifeboat_bench_copy'")" == 1 ]]; then
+        lb_psql -d lifeboat_bench_copy -c "VACUUM ANALYZE"
+    fi
+    lb_psql -d postgres -c "CHECKPOINT" >/dev/null 2>&1 || true
+}
 
 lb_info "services: $(lb_jar backup-service | sed 's|/backup-service/target/.*||') ($(git -C "${BENCH_JARS_FROM:-$LB_REPO}" rev-parse --short HEAD 2>/dev/null || echo '?')), JVM options: ${BENCH_JVM[*]:-(none)}${MALLOC_ARENA_MAX:+, MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX}"
 if [ -n "$server_pid" ]; then
@@ -81,6 +93,7 @@ else
 fi
 
 lb_say "1/3 Backups measured once: the guide's gzip pipeline and pg_basebackup"
+settle
 measure gzip shell_gzip
 gzip_b=$(size_of "$LB_WORK/guide.sql.gz.age")
 rm -f "$LB_WORK/guide.sql.gz.age"
@@ -97,6 +110,7 @@ rm -f "$LB_WORK/base.tar.zst"
 lb_say "2/3 Lifeboat backup, the first after start-up (while the JIT compiles the chain's hot loops)"
 for name in "${LB_SERVICES[@]}"; do bench_props "$name" | lb_write_config "$name"; done
 for name in "${LB_SERVICES[@]}"; do bench_start "$name"; done
+settle
 measure first lb_call 201 POST "$(lb_url backup-service)/api/v1/backups?wait=true" "$LB_WORK/backup.json" '{}'
 facts=$(lb_json "$LB_WORK/backup.json" '.metadata | "\(.id) \(.rawSizeBytes) \(.storedSizeBytes) \(.fingerprint | length) \(.fingerprintAlgorithm // "sha256-128-sum")"')
 read -r backup_id raw_b backup_b tables algorithm <<<"$facts"
@@ -104,11 +118,13 @@ lb_info "$BENCH_ELAPSED s: $raw_b bytes dumped, $backup_b stored, $tables tables
 lb_pg_run pg_dump -d "$BENCH_DB" -f "$LB_WORK/plain.sql"
 
 restore() {
+    settle
     measure "$1" lb_call 201 POST "$(lb_url restore-service)/api/v1/restores?wait=true" "$2" "$3"
     bench_steps "$2"
 }
 for (( round = 1; round <= BENCH_REPEAT; round++ )); do
     lb_say "3/3 Round $round of $BENCH_REPEAT: backups, restores, a full verification"
+    settle
     measure dump lb_pg_run pg_dump -d "$BENCH_DB" -f /dev/null
     lb_info "pg_dump -f /dev/null: $BENCH_ELAPSED s"
     measure shell shell_zstd
@@ -121,10 +137,12 @@ for (( round = 1; round <= BENCH_REPEAT; round++ )); do
     lb_info "Lifeboat backup, the service warm: $BENCH_ELAPSED s, $backup2_b stored"
 
     fresh_db lifeboat_bench_a
+    settle
     measure psql lb_psql -o /dev/null -d lifeboat_bench_a -f "$LB_WORK/plain.sql"
     lb_psql -d postgres -c "DROP DATABASE lifeboat_bench_a"
     lb_info "psql -f dump.sql: $BENCH_ELAPSED s"
     fresh_db lifeboat_bench_copy
+    settle
     measure single lb_psql -o /dev/null --single-transaction -d lifeboat_bench_copy -f "$LB_WORK/plain.sql"
     lb_info "psql --single-transaction -f dump.sql: $BENCH_ELAPSED s (lifeboat_bench_copy keeps the data: the in-place target)"
     restore scratch "$LB_WORK/scratch.json" "{\"backupId\": \"$backup_id\", \"target\": \"scratch\"}"
@@ -136,6 +154,7 @@ for (( round = 1; round <= BENCH_REPEAT; round++ )); do
     lb_psql -d postgres -c "DROP DATABASE lifeboat_bench_copy"
     lb_info "Lifeboat restore in place (recreate-database: a new database, swapped in): $BENCH_ELAPSED s"
 
+    settle
     measure verify lb_call 201 POST "$(lb_url verify-service)/api/v1/verifications?wait=true" "$LB_WORK/full.json" \
         "{\"backupId\": \"$backup_id\", \"level\": \"full\"}"
     bench_steps "$LB_WORK/full.json"
