@@ -75,9 +75,9 @@ measure() {
 record() { WALL[$1]+="$2 "; }
 # Brings the server to the same state before each measurement of a round: what the measurements before loaded is
 # vacuumed (the in-place target), and their WAL checkpointed. Otherwise autovacuum's pass over the last gigabyte loaded,
-# and the checkpoint its WAL calls for, run inside whichever measurement comes next and slow it: the scratch restore
-# ran 1.2x as long right after `psql --single-transaction` loaded the in-place target as the same load did later in
-# the round. CHECKPOINT needs a superuser or pg_checkpoint: without, the vacuum alone.
+# and the checkpoint its WAL calls for, run inside whichever measurement comes next and slow it: right after
+# `psql --single-transaction` had loaded the in-place target, the scratch restore's load took 10.9 s (median of 3),
+# settled 9.4-9.6 s. CHECKPOINT needs a superuser or pg_checkpoint: without, the vacuum alone.
 settle() {
     if [[ "$(lb_psql -At -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'lifeboat_bench_copy'")" == 1 ]]; then
         lb_psql -d lifeboat_bench_copy -c "VACUUM ANALYZE"
