@@ -17,6 +17,7 @@ import dev.lifeboat.common.testing.AgeKeyResource;
 import dev.lifeboat.common.testing.Poll;
 import dev.lifeboat.common.testing.PostgresServer;
 import dev.lifeboat.common.testing.S3Resource;
+import dev.lifeboat.common.testing.TempDirs;
 import dev.lifeboat.common.testing.TokenResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -146,32 +147,36 @@ class BaseBackupTest {
 
         // the stored bytes are what the metadata says, and open with age and zstd into the tar pg_basebackup wrote
         Path dir = Files.createTempDirectory("lifeboat-base-");
-        Path stored = dir.resolve("stored");
-        try (InputStream in = store.open(m.key())) {
-            Files.copy(in, stored);
+        try {
+            Path stored = dir.resolve("stored");
+            try (InputStream in = store.open(m.key())) {
+                Files.copy(in, stored);
+            }
+            assertThat(Files.size(stored)).isEqualTo(m.storedSizeBytes());
+            assertThat(sha256(Files.readAllBytes(stored))).isEqualTo(m.sha256());
+            Path tar = dir.resolve("base.tar");
+            // the stock tools, one after the other (argument arrays, no shell): age, then zstd
+            Path compressed = dir.resolve("base.tar.zst");
+            PostgresServer.run(List.of("age", "-d", "-i", identityFile().toString(), "-o", compressed.toString(),
+                    stored.toString()), Map.of(), null);
+            PostgresServer.run(List.of("zstd", "-d", "-q", "-o", tar.toString(), compressed.toString()), Map.of(), null);
+            assertThat(Files.size(tar)).isEqualTo(m.rawSizeBytes());
+            String listing = new String(PostgresServer.run(List.of("tar", "-tf", tar.toString()), Map.of(), null),
+                    StandardCharsets.UTF_8);
+            assertThat(listing.lines()).contains("backup_label", "backup_manifest", "PG_VERSION", "global/pg_control");
+            Path out = Files.createDirectory(dir.resolve("out"));
+            PostgresServer.run(List.of("tar", "-xf", tar.toString(), "-C", out.toString(), "backup_label",
+                    "backup_manifest"), Map.of(), null);
+            String label = Files.readString(out.resolve("backup_label"));
+            assertThat(label).contains("START WAL LOCATION: " + m.startLsn() + " ",
+                    "CHECKPOINT LOCATION: " + m.checkpointLsn(), "START TIMELINE: 1", "LABEL: lifeboat " + m.id());
+            byte[] manifest = Files.readAllBytes(out.resolve("backup_manifest"));
+            assertThat(sha256(manifest)).isEqualTo(m.manifestSha256());
+            assertThat(new String(manifest, StandardCharsets.UTF_8)).contains("\"End-LSN\": \"" + m.endLsn() + "\"",
+                    "\"Manifest-Checksum\": \"" + m.manifestChecksum() + "\"");
+        } finally {
+            TempDirs.delete(dir);
         }
-        assertThat(Files.size(stored)).isEqualTo(m.storedSizeBytes());
-        assertThat(sha256(Files.readAllBytes(stored))).isEqualTo(m.sha256());
-        Path tar = dir.resolve("base.tar");
-        // the stock tools, one after the other (argument arrays, no shell): age, then zstd
-        Path compressed = dir.resolve("base.tar.zst");
-        PostgresServer.run(List.of("age", "-d", "-i", identityFile().toString(), "-o", compressed.toString(),
-                stored.toString()), Map.of(), null);
-        PostgresServer.run(List.of("zstd", "-d", "-q", "-o", tar.toString(), compressed.toString()), Map.of(), null);
-        assertThat(Files.size(tar)).isEqualTo(m.rawSizeBytes());
-        String listing = new String(PostgresServer.run(List.of("tar", "-tf", tar.toString()), Map.of(), null),
-                StandardCharsets.UTF_8);
-        assertThat(listing.lines()).contains("backup_label", "backup_manifest", "PG_VERSION", "global/pg_control");
-        Path out = Files.createDirectory(dir.resolve("out"));
-        PostgresServer.run(List.of("tar", "-xf", tar.toString(), "-C", out.toString(), "backup_label",
-                "backup_manifest"), Map.of(), null);
-        String label = Files.readString(out.resolve("backup_label"));
-        assertThat(label).contains("START WAL LOCATION: " + m.startLsn() + " ",
-                "CHECKPOINT LOCATION: " + m.checkpointLsn(), "START TIMELINE: 1", "LABEL: lifeboat " + m.id());
-        byte[] manifest = Files.readAllBytes(out.resolve("backup_manifest"));
-        assertThat(sha256(manifest)).isEqualTo(m.manifestSha256());
-        assertThat(new String(manifest, StandardCharsets.UTF_8)).contains("\"End-LSN\": \"" + m.endLsn() + "\"",
-                "\"Manifest-Checksum\": \"" + m.manifestChecksum() + "\"");
 
         // listed as a base backup only: never among the logical ones retention and verification work on
         assertThat(catalog.list("main")).extracting(BackupMetadata::id).doesNotContain(m.id());

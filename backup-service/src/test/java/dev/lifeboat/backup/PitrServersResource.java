@@ -1,7 +1,12 @@
 package dev.lifeboat.backup;
 
 import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.TempDirs;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -20,6 +25,7 @@ public class PitrServersResource implements QuarkusTestResourceLifecycleManager 
 
     private PostgresServer ready;
     private PostgresServer minimal;
+    private Path spool;
 
     @Override
     public Map<String, String> start() {
@@ -40,7 +46,8 @@ public class PitrServersResource implements QuarkusTestResourceLifecycleManager 
         config.put("lifeboat.databases.minimal.pitr.user", NO_REPLICATION);
         config.put("lifeboat.databases.minimal.pitr.password", ROLE_PASSWORD);
         config.put("lifeboat.databases.minimal.pitr.slot", "lifeboat_minimal_slot");
-        config.put("lifeboat.pitr.spool-dir", spoolDir());
+        spool = spoolDir();
+        config.put("lifeboat.pitr.spool-dir", spool.toString());
         return config;
     }
 
@@ -53,12 +60,15 @@ public class PitrServersResource implements QuarkusTestResourceLifecycleManager 
         config.put(p + "password", PostgresServer.PASSWORD);
     }
 
-    /** A fresh folder for the WAL receivers' spool (the default, /var/lib/lifeboat/wal-spool, is the chart's). */
-    static String spoolDir() {
+    /**
+     * A fresh folder for the WAL receivers' spool (the default, /var/lib/lifeboat/wal-spool, is the chart's); the
+     * resource that asked for it deletes it at its stop.
+     */
+    static Path spoolDir() {
         try {
-            return java.nio.file.Files.createTempDirectory("lifeboat-wal-spool-").toString();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            return Files.createTempDirectory("lifeboat-wal-spool-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -74,5 +84,6 @@ public class PitrServersResource implements QuarkusTestResourceLifecycleManager 
         if (minimal != null) {
             minimal.close();
         }
+        TempDirs.delete(spool);
     }
 }

@@ -1,7 +1,9 @@
 package dev.lifeboat.backup;
 
 import dev.lifeboat.common.testing.PostgresServer;
+import dev.lifeboat.common.testing.TempDirs;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -14,6 +16,7 @@ import java.util.Map;
 public class WalServerResource implements QuarkusTestResourceLifecycleManager {
     static final String PARTIAL_INTERVAL = "2s";
     private PostgresServer server;
+    private Path spool;
 
     @Override
     public Map<String, String> start() {
@@ -36,7 +39,8 @@ public class WalServerResource implements QuarkusTestResourceLifecycleManager {
         // base backups (32 MiB of tar here) take about 4 s instead of a fraction of one, so that a test can catch one
         // running, connected, and hold it (WalReceiverTest: a base backup running when a gap is found)
         config.put("lifeboat.backup.max-rate", Integer.toString(8 << 20));
-        config.put("lifeboat.pitr.spool-dir", PitrServersResource.spoolDir());
+        spool = PitrServersResource.spoolDir();
+        config.put("lifeboat.pitr.spool-dir", spool.toString());
         return config;
     }
 
@@ -45,5 +49,6 @@ public class WalServerResource implements QuarkusTestResourceLifecycleManager {
         if (server != null) {
             server.close();
         }
+        TempDirs.delete(spool);
     }
 }

@@ -3,6 +3,7 @@ package dev.lifeboat.common.catalog;
 import dev.lifeboat.common.error.Errors.BackupNotFound;
 import dev.lifeboat.common.error.Errors.StoreUnavailable;
 import dev.lifeboat.common.error.Errors.UntrustedBackup;
+import dev.lifeboat.common.metrics.Gauges;
 import dev.lifeboat.common.model.BackupIds;
 import dev.lifeboat.common.model.BackupMetadata;
 import dev.lifeboat.common.model.BaseBackupMetadata;
@@ -11,6 +12,7 @@ import dev.lifeboat.common.model.VerificationRecord;
 import dev.lifeboat.common.model.WalArchiveState;
 import dev.lifeboat.common.store.ObjectStore;
 import dev.lifeboat.common.store.ObjectStore.ObjectInfo;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Instant;
@@ -26,7 +28,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import io.micrometer.core.instrument.MeterRegistry;
 import org.jboss.logging.Logger;
 
 /**
@@ -106,7 +107,7 @@ public class BackupCatalog {
     /** Registers the untrusted-records gauge of a database (once; at start-up for the configured ones). */
     public void trackUntrusted(String label) {
         if (meters != null && gauged.add(label)) {
-            dev.lifeboat.common.metrics.Gauges.register(meters, "lifeboat.untrusted.records", label, this,
+            Gauges.register(meters, "lifeboat.untrusted.records", label, this,
                     c -> c.untrustedCount(label), "Metadata objects and verification records of the database without "
                             + "a valid integrity tag, seen since start-up; they are ignored (never latest, restored or "
                             + "verified)");

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link TarWatch} on archives written by GNU tar (ustar headers, as pg_basebackup writes): every byte passes through
@@ -25,8 +26,7 @@ import org.junit.jupiter.api.Test;
 class TarWatchTest {
 
     @Test
-    void keepsTheLabelAndDigestsTheManifestWhateverTheReadSizes() throws Exception {
-        Path dir = Files.createTempDirectory("tarwatch-");
+    void keepsTheLabelAndDigestsTheManifestWhateverTheReadSizes(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("backup_label"), "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n");
         byte[] big = new byte[300_001];
         new Random(7).nextBytes(big);
@@ -68,8 +68,7 @@ class TarWatchTest {
     }
 
     @Test
-    void anArchiveCutShortIsNotComplete() throws Exception {
-        Path dir = Files.createTempDirectory("tarwatch-");
+    void anArchiveCutShortIsNotComplete(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("backup_label"), "x\n");
         Path tar = dir.resolve("x.tar");
         PostgresServer.run(List.of("tar", "--format=ustar", "-cf", tar.toString(), "-C", dir.toString(), "backup_label"),

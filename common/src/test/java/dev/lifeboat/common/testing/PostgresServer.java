@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +17,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 /**
@@ -129,7 +132,7 @@ public final class PostgresServer implements AutoCloseable {
     static final int FORKS = 8;
     /** Ports in each test JVM's block. */
     static final int PORTS_PER_JVM = 1_500;
-    private static final java.util.concurrent.atomic.AtomicInteger NEXT_PORT = new java.util.concurrent.atomic.AtomicInteger();
+    private static final AtomicInteger NEXT_PORT = new AtomicInteger();
 
     /**
      * A port nothing listens on, for a server this JVM is about to start (PostgreSQL, a service process). Not one the
@@ -150,7 +153,7 @@ public final class PostgresServer implements AutoCloseable {
         for (int tries = 0; tries < PORTS_PER_JVM; tries++) {
             int port = base + Math.floorMod(NEXT_PORT.getAndIncrement(), PORTS_PER_JVM);
             try (ServerSocket s = new ServerSocket()) {
-                s.bind(new java.net.InetSocketAddress(java.net.InetAddress.getByName("127.0.0.1"), port), 1);
+                s.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), port), 1);
                 return port;
             } catch (IOException inUse) {
                 // listening already (a server of this JVM still up, or another program): the next

@@ -148,7 +148,9 @@ public final class ServiceProcess implements AutoCloseable {
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IllegalStateException(module + " exited with " + process.exitValue() + " at start-up:\n" + log());
+                String log = log(); // before close() removes the working directory
+                close();
+                throw new IllegalStateException(module + " exited with " + process.exitValue() + " at start-up:\n" + log);
             }
             try {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(managementUrl() + "/q/health/ready"))

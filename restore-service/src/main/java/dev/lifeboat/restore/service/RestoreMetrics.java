@@ -1,7 +1,9 @@
 package dev.lifeboat.restore.service;
 
+import dev.lifeboat.common.metrics.Gauges;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
@@ -25,8 +27,8 @@ public class RestoreMetrics {
     /** Registers a target's series at start-up, so dashboards see zeros rather than nothing. */
     public void register(String target) {
         AtomicLong active = running.computeIfAbsent(target, t -> new AtomicLong());
-        dev.lifeboat.common.metrics.Gauges.register(registry, "lifeboat.restore.running",
-                io.micrometer.core.instrument.Tags.of("target", target), active, AtomicLong::get,
+        Gauges.register(registry, "lifeboat.restore.running",
+                Tags.of("target", target), active, AtomicLong::get,
                 "1 while a restore into the target runs");
         counter(target, "success");
         counter(target, "failure");
