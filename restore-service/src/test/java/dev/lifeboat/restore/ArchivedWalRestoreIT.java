@@ -213,6 +213,7 @@ class ArchivedWalRestoreIT {
             postgres.psql("postgres", "SELECT pg_switch_wal(); CHECKPOINT");
         }
         Instant restarted = Instant.now();
+        backup.close(); // stopped above; its folder goes
         backup = ServiceProcess.start("backup-service", backupConfig);
         Poll.until("the gap recorded", WAIT, () -> catalog.walState("main").map(st -> st.problems().stream()
                 .anyMatch(p -> p.kind() == WalArchiveState.ProblemKind.GAP && p.detectedAt().isAfter(restarted)))
