@@ -167,7 +167,6 @@ for (( round = 1; round <= BENCH_REPEAT; round++ )); do
     settle
     measure single lb_psql -o /dev/null --single-transaction -d lifeboat_bench_copy -f "$LB_WORK/plain.sql"
     lb_info "psql --single-transaction -f dump.sql: $BENCH_ELAPSED s (lifeboat_bench_copy keeps the data: the in-place target)"
-    # the three restores take turns first, second and third, one round to the next: each kind sees each place
     for kind in $(restore_order "$round"); do restore_"$kind"; done
     lb_psql -d postgres -c "DROP DATABASE lifeboat_bench_copy"
 
