@@ -64,6 +64,7 @@ abstract class RetentionEndToEnd {
         public Map<String, String> getConfigOverrides() {
             try {
                 Path key = Files.createTempFile("lifeboat-integrity-", ".key");
+                key.toFile().deleteOnExit(); // the service reads it at start-up; it goes with the test JVM
                 Files.writeString(key, "test-key=" + "0123456789abcdef".repeat(4) + "\n");
                 return Map.ofEntries(
                         Map.entry("lifeboat.store.integrity-key-file", key.toString()),
